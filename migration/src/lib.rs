@@ -1,0 +1,15 @@
+//! Database migrations of renkei. Every table is created here, never from entities,
+//! so SQLite and PostgreSQL get the same schema from the same code.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_foundation;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_foundation::Migration)]
+    }
+}

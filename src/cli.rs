@@ -1,0 +1,177 @@
+//! The `renkei` command line: `serve` (default), `migrate`, `clients …`, `openapi`.
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::{
+    auth::{ScopeSet, clients},
+    config::Config,
+    http::openapi,
+    startup::Application,
+    store, telemetry,
+};
+
+#[derive(Parser)]
+#[command(
+    name = "renkei",
+    version,
+    about = "Integration accounts, payment methods and O-PLUX fraud screening"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the HTTP API (the default).
+    Serve,
+    /// Bring the database schema up to date and exit.
+    Migrate,
+    /// Manage API clients.
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+    /// Print the OpenAPI document (the source of openapi/openapi.json).
+    Openapi,
+}
+
+#[derive(Subcommand)]
+pub enum ClientsCommand {
+    /// Create a client; prints its id and secret once.
+    Create(CreateClient),
+    /// List clients (never their secrets).
+    List {
+        /// Only this shop's clients.
+        #[arg(long)]
+        shop: Option<String>,
+        /// One JSON array on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a client: its tokens stop working at once.
+    Revoke { client_id: String },
+}
+
+#[derive(Args)]
+pub struct CreateClient {
+    /// The shop the client acts for (created when new).
+    #[arg(long)]
+    shop: String,
+    /// Comma-separated scopes, e.g. accounts:read,screenings:write; `all` for every scope.
+    #[arg(long)]
+    scopes: String,
+    /// A name to recognise the client by.
+    #[arg(long, default_value = "api client")]
+    name: String,
+    /// One JSON object on stdout: {client_id, client_secret, shop, scopes}.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load()?;
+    telemetry::init(config.log_format);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            let db = store::connect(&config.database).await?;
+            store::migrate(&db).await?;
+            println!("database is up to date");
+            Ok(())
+        }
+        Command::Clients(command) => run_clients(config, command).await,
+        Command::Openapi => {
+            print!("{}", openapi::document_json(&openapi::document()));
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let app = Application::build(config).await?;
+    if let Some(credentials) = &app.demo_credentials {
+        // Shown once, on the terminal only: never through the log.
+        println!(
+            "\nFirst start: created shop '{}' and an API client with every scope.\n\
+             Keep these now, the secret is not shown again:\n\n  \
+             client_id:     {}\n  client_secret: {}\n\n\
+             Get a token:\n  curl -s -X POST http://127.0.0.1:{}/api/v1/auth/token \\\n    \
+             -H 'Content-Type: application/json' \\\n    \
+             -d '{{\"grant_type\":\"client_credentials\",\"client_id\":\"{}\",\"client_secret\":\"{}\"}}'\n",
+            credentials.shop_id,
+            credentials.client_id,
+            credentials.client_secret.expose(),
+            app.port(),
+            credentials.client_id,
+            credentials.client_secret.expose(),
+        );
+    }
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+async fn run_clients(config: Config, command: ClientsCommand) -> anyhow::Result<()> {
+    let db = store::connect(&config.database).await?;
+    store::migrate(&db).await?;
+    match command {
+        ClientsCommand::Create(args) => {
+            let scopes = if args.scopes.trim() == "all" {
+                ScopeSet::all()
+            } else {
+                ScopeSet::parse(&args.scopes).map_err(|name| {
+                    anyhow::anyhow!(
+                        "--scopes: '{name}' is not a scope; expected some of: {}",
+                        ScopeSet::all()
+                    )
+                })?
+            };
+            let created = clients::create(&db, &args.shop, &args.name, scopes, clients::CLI_ACTOR).await?;
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "client_id": created.client_id,
+                        "client_secret": created.client_secret.expose(),
+                        "shop": created.shop_id,
+                        "scopes": created.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+                    })
+                );
+            } else {
+                println!(
+                    "client_id:     {}\nclient_secret: {}\nshop:          {}\nscopes:        {}\n\nThe secret is shown only now.",
+                    created.client_id,
+                    created.client_secret.expose(),
+                    created.shop_id,
+                    created.scopes
+                );
+            }
+        }
+        ClientsCommand::List { shop, json } => {
+            let list = store::clients::list(&db, shop.as_deref()).await?;
+            if json {
+                let items: Vec<_> = list
+                    .iter()
+                    .map(|c| {
+                        serde_json::json!({
+                            "client_id": c.id, "shop": c.shop_id, "name": c.name,
+                            "scopes": c.scopes.split(' ').collect::<Vec<_>>(),
+                            "created_at": c.created_at, "revoked_at": c.revoked_at,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::Value::Array(items));
+            } else {
+                for c in list {
+                    let status = c
+                        .revoked_at
+                        .map_or("active".to_string(), |at| format!("revoked {}", at.to_rfc3339()));
+                    println!("{}\t{}\t{}\t{}\t{}", c.id, c.shop_id, status, c.scopes, c.name);
+                }
+            }
+        }
+        ClientsCommand::Revoke { client_id } => match clients::revoke(&db, &client_id, clients::CLI_ACTOR).await? {
+            Some(_) => println!("client {client_id} is revoked"),
+            None => anyhow::bail!("no client with id {client_id}"),
+        },
+    }
+    Ok(())
+}

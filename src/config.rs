@@ -1,0 +1,357 @@
+//! Typed configuration: defaults, then `.env`, then the process environment.
+//!
+//! Every variable is documented in `.env.example`. A value that does not parse stops
+//! start-up with an error naming the variable and what it expects.
+
+use std::{net::ToSocketAddrs, time::Duration};
+
+use base64::Engine;
+
+use crate::secret::Secret;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://renkei.db?mode=rwc";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `RENKEI_LISTEN`: address:port the HTTP server binds.
+    pub listen: String,
+    pub database: DatabaseConfig,
+    pub auth: AuthConfig,
+    /// `RENKEI_CORS_ORIGINS`: admin SPA origins allowed to call the API from a browser.
+    pub cors_origins: Vec<String>,
+    /// `RENKEI_WORKERS`: HTTP worker threads.
+    pub workers: usize,
+    /// `RENKEI_LOG_FORMAT`: `json` (default) or `pretty`.
+    pub log_format: LogFormat,
+    /// `RENKEI_SHUTDOWN_TIMEOUT_SECS`: how long in-flight requests may finish on stop.
+    pub shutdown_timeout: Duration,
+    /// `RENKEI_BOOTSTRAP_DEMO`: create shop `demo` and a client on first start.
+    pub bootstrap_demo: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// `DATABASE_URL`: `sqlite://…` or `postgres://…`. May hold a password.
+    pub url: Secret<String>,
+    /// `RENKEI_DATABASE_SCHEMA`: PostgreSQL schema (search path) to use.
+    pub schema: Option<String>,
+    /// `RENKEI_DATABASE_MAX_CONNECTIONS`.
+    pub max_connections: u32,
+    /// `RENKEI_DATABASE_ACQUIRE_TIMEOUT_MS`: how long a request waits for a connection.
+    pub acquire_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// `RENKEI_JWT_ISSUER`.
+    pub issuer: String,
+    /// `RENKEI_JWT_AUDIENCE`.
+    pub audience: String,
+    /// `RENKEI_TOKEN_TTL_SECS`.
+    pub token_ttl: Duration,
+    /// `RENKEI_JWT_KEYS`: `kid:base64key[,kid:base64key]`; the first signs, all verify.
+    /// `None`: a development key is generated and kept beside the database.
+    pub jwt_keys: Option<JwtKeys>,
+    /// `RENKEI_TOKEN_FAILURE_LIMIT`: failed token requests allowed per window.
+    pub failure_limit: u32,
+    /// `RENKEI_TOKEN_FAILURE_WINDOW_SECS`.
+    pub failure_window: Duration,
+}
+
+/// HMAC-SHA256 signing keys for access tokens, each with its key id (`kid`).
+#[derive(Debug, Clone)]
+pub struct JwtKeys(Vec<JwtKey>);
+
+#[derive(Debug, Clone)]
+pub struct JwtKey {
+    pub kid: String,
+    pub secret: Secret<Vec<u8>>,
+}
+
+pub const MIN_JWT_KEY_BYTES: usize = 32;
+
+impl JwtKeys {
+    pub fn new(keys: Vec<JwtKey>) -> Result<Self, String> {
+        if keys.is_empty() {
+            return Err("expected at least one key".into());
+        }
+        for key in &keys {
+            if key.kid.is_empty()
+                || !key
+                    .kid
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(format!(
+                    "key id '{}' must be non-empty letters, digits, '-' or '_'",
+                    key.kid
+                ));
+            }
+            if key.secret.expose().len() < MIN_JWT_KEY_BYTES {
+                return Err(format!(
+                    "key '{}' must be at least {MIN_JWT_KEY_BYTES} bytes (base64-encoded)",
+                    key.kid
+                ));
+            }
+        }
+        Ok(Self(keys))
+    }
+
+    /// Parses `kid:base64[,kid:base64]` (standard or URL-safe base64, padding optional).
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let mut keys = Vec::new();
+        for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (kid, encoded) = part
+                .split_once(':')
+                .ok_or_else(|| "expected kid:base64key entries separated by commas".to_string())?;
+            let secret = decode_base64(encoded.trim()).ok_or_else(|| format!("key '{kid}' is not valid base64"))?;
+            keys.push(JwtKey {
+                kid: kid.trim().to_string(),
+                secret: Secret::new(secret),
+            });
+        }
+        Self::new(keys)
+    }
+
+    /// The key that signs new tokens.
+    pub fn signing(&self) -> &JwtKey {
+        &self.0[0]
+    }
+
+    pub fn find(&self, kid: &str) -> Option<&JwtKey> {
+        self.0.iter().find(|k| k.kid == kid)
+    }
+}
+
+pub fn decode_base64(value: &str) -> Option<Vec<u8>> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
+        .iter()
+        .find_map(|engine| engine.decode(value).ok())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("configuration variable {variable}: {message}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+impl Config {
+    /// Reads `.env` (when present; it never overrides the environment) and the environment.
+    pub fn load() -> Result<Self, ConfigError> {
+        if let Err(err) = dotenvy::dotenv()
+            && !err.not_found()
+        {
+            return Err(ConfigError {
+                variable: ".env",
+                message: format!("cannot be read: {err}"),
+            });
+        }
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the configuration from a variable lookup (the environment in production).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let vars = Vars(&lookup);
+        let listen = vars.string("RENKEI_LISTEN", DEFAULT_LISTEN);
+        if listen.to_socket_addrs().map(|mut a| a.next().is_none()).unwrap_or(true) {
+            return Err(ConfigError {
+                variable: "RENKEI_LISTEN",
+                message: format!("'{listen}' is not an address:port such as 127.0.0.1:8080"),
+            });
+        }
+        let url = vars.string("DATABASE_URL", DEFAULT_DATABASE_URL);
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(ConfigError {
+                variable: "DATABASE_URL",
+                message: "expected a sqlite://… or postgres://… URL".into(),
+            });
+        }
+        let schema = vars.optional("RENKEI_DATABASE_SCHEMA");
+        if let Some(schema) = &schema
+            && !is_identifier(schema)
+        {
+            return Err(ConfigError {
+                variable: "RENKEI_DATABASE_SCHEMA",
+                message: "expected a schema name of letters, digits and '_'".into(),
+            });
+        }
+        let jwt_keys = match vars.optional("RENKEI_JWT_KEYS") {
+            None => None,
+            Some(value) => Some(JwtKeys::parse(&value).map_err(|message| ConfigError {
+                variable: "RENKEI_JWT_KEYS",
+                message,
+            })?),
+        };
+        let log_format = match vars.string("RENKEI_LOG_FORMAT", "json").as_str() {
+            "json" => LogFormat::Json,
+            "pretty" => LogFormat::Pretty,
+            other => {
+                return Err(ConfigError {
+                    variable: "RENKEI_LOG_FORMAT",
+                    message: format!("'{other}' is not one of json, pretty"),
+                });
+            }
+        };
+        let cors_origins = vars
+            .optional("RENKEI_CORS_ORIGINS")
+            .map(|v| {
+                v.split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_string())
+                    .filter(|o| !o.is_empty())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        if let Some(bad) = cors_origins
+            .iter()
+            .find(|o| !(o.starts_with("http://") || o.starts_with("https://")))
+        {
+            return Err(ConfigError {
+                variable: "RENKEI_CORS_ORIGINS",
+                message: format!("'{bad}' is not an origin such as https://admin.example.jp"),
+            });
+        }
+        let default_workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Ok(Self {
+            listen,
+            database: DatabaseConfig {
+                url: Secret::new(url),
+                schema,
+                max_connections: vars.number("RENKEI_DATABASE_MAX_CONNECTIONS", 10, 1..=1000)?,
+                acquire_timeout: Duration::from_millis(vars.number(
+                    "RENKEI_DATABASE_ACQUIRE_TIMEOUT_MS",
+                    3000,
+                    10..=60_000,
+                )?),
+            },
+            auth: AuthConfig {
+                issuer: vars.string("RENKEI_JWT_ISSUER", "renkei"),
+                audience: vars.string("RENKEI_JWT_AUDIENCE", "renkei-api"),
+                token_ttl: Duration::from_secs(vars.number("RENKEI_TOKEN_TTL_SECS", 900, 60..=86_400)?),
+                jwt_keys,
+                failure_limit: vars.number("RENKEI_TOKEN_FAILURE_LIMIT", 10, 1..=100_000)?,
+                failure_window: Duration::from_secs(vars.number(
+                    "RENKEI_TOKEN_FAILURE_WINDOW_SECS",
+                    300,
+                    1..=86_400,
+                )?),
+            },
+            cors_origins,
+            workers: vars.number("RENKEI_WORKERS", default_workers as u64, 1..=256)? as usize,
+            log_format,
+            shutdown_timeout: Duration::from_secs(vars.number("RENKEI_SHUTDOWN_TIMEOUT_SECS", 30, 0..=3600)?),
+            bootstrap_demo: vars.boolean("RENKEI_BOOTSTRAP_DEMO", true)?,
+        })
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database.url.expose().starts_with("sqlite:")
+    }
+}
+
+fn is_identifier(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 63
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !value.starts_with(|c: char| c.is_ascii_digit())
+}
+
+struct Vars<'a, F: Fn(&str) -> Option<String>>(&'a F);
+
+impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
+    fn optional(&self, name: &str) -> Option<String> {
+        (self.0)(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    }
+
+    fn string(&self, name: &str, default: &str) -> String {
+        self.optional(name).unwrap_or_else(|| default.to_string())
+    }
+
+    fn number<T>(&self, name: &'static str, default: T, range: std::ops::RangeInclusive<T>) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+    {
+        let Some(value) = self.optional(name) else {
+            return Ok(default);
+        };
+        match value.parse::<T>() {
+            Ok(n) if range.contains(&n) => Ok(n),
+            _ => Err(ConfigError {
+                variable: name,
+                message: format!(
+                    "'{value}' is not a whole number from {} to {}",
+                    range.start(),
+                    range.end()
+                ),
+            }),
+        }
+    }
+
+    fn boolean(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.optional(name).map(|v| v.to_ascii_lowercase()).as_deref() {
+            None => Ok(default),
+            Some("1" | "true" | "yes" | "on") => Ok(true),
+            Some("0" | "false" | "no" | "off") => Ok(false),
+            Some(other) => Err(ConfigError {
+                variable: name,
+                message: format!("'{other}' is not true or false"),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_need_no_variables() {
+        let config = load(&[]).unwrap();
+        assert_eq!(config.listen, DEFAULT_LISTEN);
+        assert!(config.is_sqlite());
+        assert_eq!(config.auth.token_ttl, Duration::from_secs(900));
+        assert!(config.auth.jwt_keys.is_none());
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        for (name, value) in [
+            ("RENKEI_LISTEN", "not an address"),
+            ("DATABASE_URL", "mysql://x"),
+            ("RENKEI_TOKEN_TTL_SECS", "forever"),
+            ("RENKEI_JWT_KEYS", "k1:c2hvcnQ="),
+            ("RENKEI_LOG_FORMAT", "xml"),
+            ("RENKEI_CORS_ORIGINS", "admin.example.jp"),
+            ("RENKEI_BOOTSTRAP_DEMO", "maybe"),
+            ("RENKEI_DATABASE_SCHEMA", "a;drop"),
+        ] {
+            let err = load(&[(name, value)]).unwrap_err();
+            assert_eq!(err.variable, name);
+            assert!(err.to_string().contains(name));
+        }
+    }
+
+    #[test]
+    fn jwt_keys_keep_their_order_and_never_print() {
+        let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+        let config = load(&[("RENKEI_JWT_KEYS", &format!("new:{key}, old:{key}"))]).unwrap();
+        let keys = config.auth.jwt_keys.unwrap();
+        assert_eq!(keys.signing().kid, "new");
+        assert!(keys.find("old").is_some());
+        assert!(!format!("{keys:?}").contains(&key));
+    }
+}

@@ -1,0 +1,6 @@
+//! Cryptographic building blocks, all from `ring`.
+
+pub mod password;
+pub mod random;
+
+pub use random::{random_bytes, random_token};

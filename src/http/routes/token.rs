@@ -1,0 +1,161 @@
+//! `POST /api/v1/auth/token`: OAuth 2.0 client credentials → a bearer access token.
+
+use actix_web::{HttpRequest, HttpResponse, http::header, post, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::{
+    auth::{ScopeSet, clients},
+    http::{
+        extract::{self, JSON_LIMIT},
+        problem::{ApiError, Problem},
+        state::AppState,
+    },
+    secret::Secret,
+};
+
+/// Client credentials, as JSON or as an HTML form (`application/x-www-form-urlencoded`).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "grant_type": "client_credentials",
+    "client_id": "rkc_0123456789abcdef01234567",
+    "client_secret": "rks_…",
+    "scope": "accounts:read screenings:write"
+}))]
+pub struct TokenRequest {
+    /// Always `client_credentials`.
+    pub grant_type: String,
+    pub client_id: String,
+    #[schema(value_type = String, format = Password)]
+    pub client_secret: Secret<String>,
+    /// Space-separated scopes to put in the token; default: every scope of the client.
+    pub scope: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({
+    "access_token": "eyJhbGciOiJIUzI1NiIsImtpZCI6ImsxIn0…",
+    "token_type": "Bearer",
+    "expires_in": 900,
+    "scope": "accounts:read screenings:write"
+}))]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the token expires.
+    pub expires_in: u64,
+    /// Space-separated scopes the token carries.
+    pub scope: String,
+}
+
+/// Issue an access token for an API client (client credentials grant).
+///
+/// Failed attempts are limited per caller address and per client id; past the limit the
+/// answer is 429 with `Retry-After`.
+#[utoipa::path(
+    tag = "auth",
+    request_body(content(
+        (TokenRequest = "application/json"),
+        (TokenRequest = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "Token issued", body = TokenResponse),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Unknown client, wrong secret or revoked client", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither JSON nor a form", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid grant type or scope", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed attempts", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    )
+)]
+#[post("/auth/token")]
+pub async fn issue_token(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let address_key = format!("ip:{}", req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default());
+    state
+        .token_failures
+        .check(&[&address_key])
+        .map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
+
+    let request = read_request(&req, payload).await?;
+    let client_key = format!("client:{}", request.client_id);
+    let keys = [address_key.as_str(), client_key.as_str()];
+    state
+        .token_failures
+        .check(&keys)
+        .map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
+    if request.grant_type != "client_credentials" {
+        return Err(ApiError::field(
+            "grant_type",
+            "unsupported_grant_type",
+            "grant_type must be 'client_credentials'",
+        ));
+    }
+
+    let Some(client) = clients::authenticate(&state.db, &request.client_id, request.client_secret.expose()).await?
+    else {
+        state.token_failures.record_failure(&keys);
+        tracing::warn!(client_id = %request.client_id, "token refused: invalid client credentials");
+        return Err(ApiError::Unauthorized("invalid client credentials".into()));
+    };
+
+    let allowed = ScopeSet::parse(&client.scopes)
+        .map_err(|name| ApiError::internal(anyhow::anyhow!("client {} holds unknown scope {name}", client.id)))?;
+    let scopes = match request.scope.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => allowed,
+        Some(requested) => {
+            let requested = ScopeSet::parse(requested)
+                .map_err(|name| ApiError::field("scope", "unknown_scope", format!("'{name}' is not a scope")))?;
+            if !requested.is_subset_of(allowed) {
+                return Err(ApiError::field(
+                    "scope",
+                    "scope_not_allowed",
+                    format!("this client may request only: {allowed}"),
+                ));
+            }
+            requested
+        }
+    };
+
+    let issued = state
+        .tokens
+        .issue(&client.id, &client.shop_id, scopes)
+        .map_err(ApiError::internal)?;
+    tracing::info!(client_id = %client.id, shop = %client.shop_id, "token issued");
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(TokenResponse {
+            access_token: issued.access_token,
+            token_type: "Bearer",
+            expires_in: issued.expires_in,
+            scope: scopes.to_string(),
+        }))
+}
+
+async fn read_request(req: &HttpRequest, payload: web::Payload) -> Result<TokenRequest, ApiError> {
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/x-www-form-urlencoded"));
+    if !is_form && !extract::is_json(req) {
+        return Err(ApiError::UnsupportedMediaType(
+            "send the credentials as application/json or application/x-www-form-urlencoded".into(),
+        ));
+    }
+    let body = extract::read_body(payload.into_inner(), extract::declared_length(req), JSON_LIMIT).await?;
+    if is_form {
+        let text =
+            std::str::from_utf8(&body).map_err(|_| ApiError::BadRequest("the form body is not valid UTF-8".into()))?;
+        extract::parse_query(text)
+    } else {
+        extract::parse_json(&body)
+    }
+}

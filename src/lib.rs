@@ -1,0 +1,15 @@
+//! renkei: integration accounts, payment methods and O-PLUX fraud screening for
+//! Japanese e-commerce shops. See ARCHITECTURE.md for the map of modules.
+
+pub mod auth;
+pub mod bootstrap;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod dev_keys;
+pub mod http;
+pub mod metrics;
+pub mod secret;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

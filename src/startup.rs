@@ -1,0 +1,90 @@
+//! `Application::build`: connect, migrate, bind, and return the running server. Tests
+//! start the real application in-process on port 0.
+
+use std::net::TcpListener;
+
+use actix_web::{HttpServer, dev::Server, web};
+use anyhow::Context;
+use sea_orm::DatabaseConnection;
+
+use crate::{
+    auth::{clients::NewCredentials, rate_limit::FailureLimiter, tokens::TokenService},
+    bootstrap,
+    config::Config,
+    dev_keys,
+    http::{
+        self,
+        openapi::{ServedDocument, document},
+        state::AppState,
+    },
+    metrics::Metrics,
+    store,
+};
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    db: DatabaseConnection,
+    /// Credentials of the demo client when this start created it (shown once).
+    pub demo_credentials: Option<NewCredentials>,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let db = store::connect(&config.database)
+            .await
+            .context("cannot connect to the database (DATABASE_URL)")?;
+        store::migrate(&db).await.context("database migration failed")?;
+        let demo_credentials = if config.bootstrap_demo {
+            bootstrap::demo_client(&db)
+                .await
+                .context("cannot create the demo client")?
+        } else {
+            None
+        };
+        let keys = dev_keys::jwt_keys(&config)?;
+
+        let listener = TcpListener::bind(&config.listen)
+            .with_context(|| format!("cannot listen on {} (RENKEI_LISTEN)", config.listen))?;
+        let port = listener.local_addr()?.port();
+
+        let state = web::Data::new(AppState {
+            db: db.clone(),
+            tokens: TokenService::new(&config.auth, keys),
+            token_failures: FailureLimiter::new(config.auth.failure_limit, config.auth.failure_window),
+            metrics: Metrics::default(),
+        });
+        let document = web::Data::new(ServedDocument::new(&document()));
+        let cors_origins = config.cors_origins.clone();
+        let server = HttpServer::new(move || http::app(state.clone(), document.clone(), cors_origins.clone()))
+            .workers(config.workers)
+            .shutdown_timeout(config.shutdown_timeout.as_secs())
+            .listen(listener)?
+            .run();
+        tracing::info!(port, "renkei is listening");
+        Ok(Self {
+            port,
+            server,
+            db,
+            demo_credentials,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// A handle to stop the server gracefully.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped (SIGINT/SIGTERM stop it gracefully).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,5 @@
+//! sea-orm entities: one module per table. The schema itself comes from `migration/`.
+
+pub mod api_client;
+pub mod audit_event;
+pub mod shop;

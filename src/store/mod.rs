@@ -1,0 +1,76 @@
+//! Persistence: the connection, migrations, entities and the queries on them.
+//! Query functions take `&impl ConnectionTrait`, so a handler and a transaction call
+//! the same code.
+
+pub mod audit;
+pub mod clients;
+pub mod entities;
+pub mod shops;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, RuntimeErr, SqlErr};
+
+use crate::config::DatabaseConfig;
+
+/// Opens the connection pool. For PostgreSQL with a configured schema, the schema is
+/// created when missing and becomes every connection's search path.
+pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> {
+    let url = config.url.expose();
+    if let Some(schema) = &config.schema {
+        // One short-lived connection to make sure the schema exists before the pool uses it.
+        let bootstrap = Database::connect(pool_options(url, config, None).max_connections(1).to_owned()).await?;
+        bootstrap
+            .execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+            .await?;
+        bootstrap.close().await?;
+    }
+    Database::connect(pool_options(url, config, config.schema.as_deref())).await
+}
+
+fn pool_options(url: &str, config: &DatabaseConfig, schema: Option<&str>) -> ConnectOptions {
+    let mut options = ConnectOptions::new(url.to_string());
+    options
+        .max_connections(config.max_connections)
+        .min_connections(0)
+        .acquire_timeout(config.acquire_timeout)
+        .connect_timeout(config.acquire_timeout)
+        .sqlx_logging(false);
+    if let Some(schema) = schema {
+        options.set_schema_search_path(schema.to_string());
+    }
+    options
+}
+
+/// Brings the schema up to date.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}
+
+/// Whether the database is reachable and answering.
+pub async fn ping(db: &DatabaseConnection) -> bool {
+    db.ping().await.is_ok()
+}
+
+pub fn is_unique_violation(err: &DbErr) -> bool {
+    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// Whether the error means the database could not be reached (as opposed to a bad query).
+pub fn is_unavailable(err: &DbErr) -> bool {
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            let text = e.to_string();
+            text.contains("pool timed out")
+                || text.contains("connection")
+                || text.contains("terminating")
+                || text.contains("closed")
+        }
+        _ => false,
+    }
+}
+
+/// Whether the connected database is PostgreSQL.
+pub fn is_postgres(db: &impl ConnectionTrait) -> bool {
+    db.get_database_backend() == sea_orm::DatabaseBackend::Postgres
+}
