@@ -35,6 +35,12 @@ impl From<String> for Secret<String> {
     }
 }
 
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Secret<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        T::deserialize(deserializer).map(Secret)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,11 +51,5 @@ mod tests {
         assert!(!format!("{secret:?}").contains("hunter2"));
         assert!(!format!("{secret}").contains("hunter2"));
         assert_eq!(secret.expose(), "hunter2");
-    }
-}
-
-impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Secret<T> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        T::deserialize(deserializer).map(Secret)
     }
 }

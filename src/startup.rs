@@ -31,6 +31,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        crate::crypto::install_tls_provider();
         let db = store::connect(&config.database)
             .await
             .context("cannot connect to the database (DATABASE_URL)")?;

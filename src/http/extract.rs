@@ -86,7 +86,12 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         let path = err.path().to_string();
         let inner = err.into_inner();
         match inner.classify() {
-            serde_json::error::Category::Data => ApiError::Validation(vec![field_error(&path, &inner.to_string())]),
+            // A shape error is only worth naming when the body is JSON at all (and nested no
+            // deeper than serde_json's limit of 128).
+            serde_json::error::Category::Data => match serde_json::from_slice::<serde_json::Value>(body) {
+                Ok(_) => ApiError::Validation(vec![field_error(&path, &inner.to_string())]),
+                Err(syntax) => ApiError::BadRequest(format!("the request body is not valid JSON: {syntax}")),
+            },
             _ => ApiError::BadRequest(format!("the request body is not valid JSON: {inner}")),
         }
     })?;

@@ -1,0 +1,233 @@
+//! The `renkei` binary: first start creates the demo client and prints it once; the
+//! `clients` commands create, list and revoke; nothing secret reaches the log.
+
+use std::{
+    io::{BufRead, BufReader, Read},
+    path::Path,
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+use serde_json::{Value, json};
+
+use crate::on_both_databases;
+use crate::support::{Backend, TestDatabase};
+
+on_both_databases!(
+    first_start_prints_a_working_demo_client_once_and_logs_no_secret,
+    clients_can_be_created_listed_and_revoked_from_the_command_line,
+);
+
+const BINARY: &str = env!("CARGO_BIN_EXE_renkei");
+
+fn command(database: &TestDatabase, dir: &Path) -> Command {
+    let mut command = Command::new(BINARY);
+    command
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RENKEI_LOG_FORMAT", "json")
+        .env("RUST_LOG", "debug")
+        .envs(database.env());
+    command
+}
+
+fn scratch_dir() -> tempdir::Dir {
+    tempdir::Dir::new()
+}
+
+mod tempdir {
+    pub struct Dir(pub std::path::PathBuf);
+    impl Dir {
+        pub fn new() -> Self {
+            let path = std::env::temp_dir().join(format!(
+                "renkei-cli-{}",
+                renkei::crypto::random::hex(&renkei::crypto::random_bytes::<8>())
+            ));
+            std::fs::create_dir_all(&path).unwrap();
+            Dir(path)
+        }
+    }
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// A running `renkei serve` whose stdout lines arrive on a channel.
+struct Server {
+    child: Child,
+    stdout: mpsc::Receiver<String>,
+}
+
+impl Server {
+    fn start(database: &TestDatabase, dir: &Path) -> Self {
+        let mut child = command(database, dir)
+            .arg("serve")
+            .env("RENKEI_LISTEN", "127.0.0.1:0")
+            .env("RENKEI_WORKERS", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("renkei starts");
+        let (sender, stdout) = mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = sender.send(line);
+            }
+        });
+        Server { child, stdout }
+    }
+
+    /// Stdout lines until one contains `marker` (or the timeout passes).
+    fn read_until(&self, marker: &str) -> Vec<String> {
+        let mut lines = Vec::new();
+        while let Ok(line) = self.stdout.recv_timeout(Duration::from_secs(30)) {
+            let done = line.contains(marker);
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        lines
+    }
+
+    /// Stops the server and returns everything it logged.
+    fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let mut log = String::new();
+        if let Some(mut stderr) = self.child.stderr.take() {
+            let _ = stderr.read_to_string(&mut log);
+        }
+        let _ = self.child.wait();
+        log
+    }
+}
+
+fn value_after(lines: &[String], label: &str) -> String {
+    lines
+        .iter()
+        .find_map(|l| l.trim().strip_prefix(label))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_else(|| panic!("no '{label}' in {lines:?}"))
+}
+
+async fn first_start_prints_a_working_demo_client_once_and_logs_no_secret(backend: Backend) {
+    let database = TestDatabase::new(backend);
+    let dir = scratch_dir();
+    let server = Server::start(&database, &dir.0);
+    let lines = server.read_until("/api/v1/auth/token");
+    let client_id = value_after(&lines, "client_id:");
+    let client_secret = value_after(&lines, "client_secret:");
+    let url = lines
+        .iter()
+        .find_map(|l| l.split_whitespace().find(|w| w.starts_with("http://127.0.0.1:")))
+        .expect("the token URL is printed");
+    let base = url.trim_end_matches("/api/v1/auth/token");
+
+    let http = reqwest::Client::new();
+    let token_request = |secret: &str| {
+        http.post(format!("{base}/api/v1/auth/token")).json(&json!({
+            "grant_type": "client_credentials", "client_id": client_id, "client_secret": secret,
+        }))
+    };
+    assert_eq!(token_request("rks_wrong-guess").send().await.unwrap().status(), 401);
+    let body: Value = token_request(&client_secret)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = body["access_token"]
+        .as_str()
+        .expect("the demo client gets a token")
+        .to_string();
+    let scopes = body["scope"].as_str().unwrap();
+    assert_eq!(scopes.split(' ').count(), 7, "the demo client has every scope");
+    let events = http
+        .get(format!("{base}/api/v1/audit-events"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), 200);
+    let log = server.stop();
+    assert!(log.contains("request completed"), "the server logs requests");
+    assert!(!log.contains(&client_secret), "the client secret is in the log");
+    assert!(!log.contains(&token), "the access token is in the log");
+    assert!(!log.contains("rks_wrong-guess"), "a guessed secret is in the log");
+
+    // A second start finds the database in use and prints no credentials.
+    let again = Server::start(&database, &dir.0);
+    std::thread::sleep(Duration::from_secs(2));
+    let printed: Vec<String> = again.stdout.try_iter().collect();
+    again.stop();
+    assert!(printed.iter().all(|l| !l.contains("client_secret")), "{printed:?}");
+}
+
+fn run(database: &TestDatabase, dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let output = command(database, dir).args(args).output().expect("renkei runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+async fn clients_can_be_created_listed_and_revoked_from_the_command_line(backend: Backend) {
+    let database = TestDatabase::new(backend);
+    let dir = scratch_dir();
+    let (ok, stdout, stderr) = run(
+        &database,
+        &dir.0,
+        &[
+            "clients",
+            "create",
+            "--shop",
+            "tokyo-store",
+            "--scopes",
+            "accounts:read,audit:read",
+            "--name",
+            "admin",
+            "--json",
+        ],
+    );
+    assert!(ok, "{stderr}");
+    let created: Value = serde_json::from_str(stdout.trim()).expect("one JSON object on stdout");
+    assert_eq!(created["shop"], "tokyo-store");
+    assert_eq!(created["scopes"], json!(["accounts:read", "audit:read"]));
+    let client_id = created["client_id"].as_str().unwrap();
+    let secret = created["client_secret"].as_str().unwrap();
+    assert!(!stderr.contains(secret));
+
+    let (ok, listed, _) = run(&database, &dir.0, &["clients", "list", "--json"]);
+    assert!(ok);
+    let listed: Value = serde_json::from_str(listed.trim()).unwrap();
+    assert_eq!(listed[0]["client_id"], client_id);
+    assert!(listed[0]["revoked_at"].is_null());
+    assert!(!listed.to_string().contains(secret));
+
+    let (ok, _, stderr) = run(
+        &database,
+        &dir.0,
+        &["clients", "create", "--shop", "x", "--scopes", "root"],
+    );
+    assert!(!ok);
+    assert!(stderr.contains("--scopes") && stderr.contains("root"), "{stderr}");
+
+    let (ok, _, _) = run(&database, &dir.0, &["clients", "revoke", client_id]);
+    assert!(ok);
+    let (_, listed, _) = run(
+        &database,
+        &dir.0,
+        &["clients", "list", "--shop", "tokyo-store", "--json"],
+    );
+    let listed: Value = serde_json::from_str(listed.trim()).unwrap();
+    assert!(listed[0]["revoked_at"].is_string());
+    let (ok, _, stderr) = run(&database, &dir.0, &["clients", "revoke", "rkc_unknown"]);
+    assert!(!ok && stderr.contains("rkc_unknown"));
+}

@@ -1,0 +1,12 @@
+//! The HTTP API as a specification: every test starts the real application and talks to
+//! it over loopback, once on SQLite and once on PostgreSQL.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod audit_events;
+mod cli;
+mod errors;
+mod openapi;
+mod operations;
+mod tokens;

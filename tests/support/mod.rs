@@ -1,0 +1,292 @@
+//! Test support: each test starts the real application in-process on port 0, against a
+//! fresh database built by the migrations — a new SQLite file, or a new PostgreSQL schema.
+
+#![allow(dead_code)]
+
+use std::{path::PathBuf, time::Duration};
+
+use base64::Engine;
+use renkei::{
+    auth::{ScopeSet, clients::NewCredentials},
+    config::{Config, JwtKey, JwtKeys},
+    crypto::{random::hex, random_bytes},
+    secret::Secret,
+    startup::Application,
+};
+use sea_orm::DatabaseConnection;
+
+pub const POSTGRES_URL_VAR: &str = "RENKEI_TEST_POSTGRES_URL";
+pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each named `async fn name(backend: Backend)` once per database, as
+/// `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::support::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::support::Backend::Postgres).await
+            }
+        }
+    )*};
+}
+
+pub fn postgres_url() -> String {
+    std::env::var(POSTGRES_URL_VAR).unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_string())
+}
+
+/// A fresh, empty database of one backend. Dropped with the test.
+pub struct TestDatabase {
+    pub backend: Backend,
+    pub url: String,
+    pub schema: Option<String>,
+    dir: Option<PathBuf>,
+}
+
+impl TestDatabase {
+    pub fn new(backend: Backend) -> Self {
+        let name = format!("t_{}", hex(&random_bytes::<8>()));
+        match backend {
+            Backend::Sqlite => {
+                let dir = std::env::temp_dir().join(format!("renkei-{name}"));
+                std::fs::create_dir_all(&dir).expect("temp dir");
+                Self {
+                    backend,
+                    url: format!("sqlite://{}?mode=rwc", dir.join("renkei.db").display()),
+                    schema: None,
+                    dir: Some(dir),
+                }
+            }
+            Backend::Postgres => Self {
+                backend,
+                url: postgres_url(),
+                schema: Some(name),
+                dir: None,
+            },
+        }
+    }
+
+    /// The directory of the SQLite file, or a scratch directory for PostgreSQL tests.
+    pub fn dir(&self) -> Option<&PathBuf> {
+        self.dir.as_ref()
+    }
+
+    /// Environment for running the `renkei` binary against this database.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        let mut env = vec![("DATABASE_URL", self.url.clone())];
+        if let Some(schema) = &self.schema {
+            env.push(("RENKEI_DATABASE_SCHEMA", schema.clone()));
+        }
+        env
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        if let Some(schema) = self.schema.clone() {
+            let url = self.url.clone();
+            // Drop runs inside the test's runtime: clean up from a thread of its own.
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                runtime.block_on(async {
+                    let db = sea_orm::Database::connect(&url).await.ok()?;
+                    use sea_orm::ConnectionTrait;
+                    db.execute_unprepared(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+                        .await
+                        .ok()?;
+                    db.close().await.ok()
+                })
+            })
+            .join();
+        }
+    }
+}
+
+pub fn test_jwt_keys() -> JwtKeys {
+    JwtKeys::new(vec![JwtKey {
+        kid: "test-1".into(),
+        secret: Secret::new(TEST_JWT_SECRET.to_vec()),
+    }])
+    .unwrap()
+}
+
+pub const TEST_JWT_SECRET: &[u8; 32] = b"renkei-test-signing-key-32-bytes";
+
+/// The configuration tests start from: port 0, one worker, the test database.
+pub fn test_config(db: &TestDatabase) -> Config {
+    let mut config = Config::from_lookup(|_| None).expect("default configuration");
+    config.listen = "127.0.0.1:0".into();
+    config.workers = 1;
+    config.database.url = Secret::new(db.url.clone());
+    config.database.schema = db.schema.clone();
+    config.database.max_connections = 5;
+    config.auth.jwt_keys = Some(test_jwt_keys());
+    config.bootstrap_demo = false;
+    config.shutdown_timeout = Duration::from_secs(0);
+    config
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub http: reqwest::Client,
+    pub db: DatabaseConnection,
+    pub config: Config,
+    pub demo: Option<NewCredentials>,
+    server: actix_web::dev::ServerHandle,
+    // Last: the database goes after the server.
+    pub database: TestDatabase,
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let database = TestDatabase::new(backend);
+    let mut config = test_config(&database);
+    adjust(&mut config);
+    let app = Application::build(config.clone())
+        .await
+        .unwrap_or_else(|e| panic!("the application failed to start on {backend:?}: {e:#}"));
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let db = app.db().clone();
+    let server = app.handle();
+    let demo = {
+        let mut app = app;
+        let demo = app.demo_credentials.take();
+        tokio::spawn(app.run_until_stopped());
+        demo
+    };
+    TestApp {
+        address,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        db,
+        config,
+        demo,
+        server,
+        database,
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let server = self.server.clone();
+        // Stop without waiting: the runtime is going away with the test.
+        drop(server.stop(false));
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// Creates a client of `shop` with `scopes` (names) the way the CLI does.
+    pub async fn client(&self, shop: &str, scopes: &[&str]) -> NewCredentials {
+        let scopes = ScopeSet::parse(&scopes.join(" ")).expect("known scopes");
+        renkei::auth::clients::create(&self.db, shop, "test client", scopes, "cli")
+            .await
+            .expect("client created")
+    }
+
+    /// POSTs client credentials to the token endpoint.
+    pub async fn request_token(&self, client_id: &str, client_secret: &str) -> reqwest::Response {
+        self.http
+            .post(self.url("/api/v1/auth/token"))
+            .json(&serde_json::json!({
+                "grant_type": "client_credentials",
+                "client_id": client_id,
+                "client_secret": client_secret,
+            }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn token_of(&self, credentials: &NewCredentials) -> String {
+        let response = self
+            .request_token(&credentials.client_id, credentials.client_secret.expose())
+            .await;
+        assert_eq!(response.status(), 200, "token request failed");
+        let body: serde_json::Value = response.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// A token for a new client of `shop` holding `scopes`.
+    pub async fn token(&self, shop: &str, scopes: &[&str]) -> String {
+        let credentials = self.client(shop, scopes).await;
+        self.token_of(&credentials).await
+    }
+
+    pub fn get(&self, path: &str, token: &str) -> reqwest::RequestBuilder {
+        self.http.get(self.url(path)).bearer_auth(token)
+    }
+}
+
+/// Asserts a problem+json response with `status`, and returns its body.
+pub async fn assert_problem(response: reqwest::Response, status: u16) -> serde_json::Value {
+    assert_eq!(response.status().as_u16(), status, "unexpected status");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    assert!(
+        content_type.starts_with("application/problem+json"),
+        "content type was '{content_type}'"
+    );
+    let body: serde_json::Value = response.json().await.expect("a JSON problem body");
+    assert_eq!(body["status"], status, "{body}");
+    assert!(
+        body["type"].is_string() && body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
+    body
+}
+
+/// The field names listed in a 422 problem.
+pub fn error_fields(problem: &serde_json::Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| e["field"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Encodes a JWT by hand, for tokens the service must refuse.
+pub fn forge_jwt(header: &serde_json::Value, claims: &serde_json::Value, key: Option<&[u8]>) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    let signing_input = format!("{}.{}", B64.encode(header.to_string()), B64.encode(claims.to_string()));
+    let signature = match key {
+        Some(key) => {
+            let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
+            B64.encode(ring::hmac::sign(&key, signing_input.as_bytes()).as_ref())
+        }
+        None => String::new(),
+    };
+    format!("{signing_input}.{signature}")
+}
