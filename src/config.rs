@@ -3,11 +3,11 @@
 //! Every variable is documented in `.env.example`. A value that does not parse stops
 //! start-up with an error naming the variable and what it expects.
 
-use std::{net::ToSocketAddrs, time::Duration};
+use std::{net::ToSocketAddrs, sync::Arc, time::Duration};
 
 use base64::Engine;
 
-use crate::secret::Secret;
+use crate::{crypto::seal::MasterKeys, secret::Secret};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://renkei.db?mode=rwc";
@@ -28,6 +28,11 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// `RENKEI_BOOTSTRAP_DEMO`: create shop `demo` and a client on first start.
     pub bootstrap_demo: bool,
+    /// `RENKEI_MASTER_KEY`: `id:base64` (32 bytes) keys sealing stored secrets; the first
+    /// seals, all open. `None`: a development key kept beside the database.
+    pub master_keys: Option<Arc<MasterKeys>>,
+    /// `RENKEI_PUBLIC_URL`: the base of public links (feeds, banners); default from the listen address.
+    pub public_url: String,
 }
 
 #[derive(Debug, Clone)]
@@ -59,68 +64,66 @@ pub struct AuthConfig {
     pub failure_window: Duration,
 }
 
-/// HMAC-SHA256 signing keys for access tokens, each with its key id (`kid`).
+/// A key with its id (`kid`), as configured: `id:base64`.
 #[derive(Debug, Clone)]
-pub struct JwtKeys(Vec<JwtKey>);
-
-#[derive(Debug, Clone)]
-pub struct JwtKey {
-    pub kid: String,
+pub struct NamedKey {
+    pub id: String,
     pub secret: Secret<Vec<u8>>,
 }
+
+/// Parses `id:base64[,id:base64]` (standard or URL-safe base64, padding optional). A
+/// single entry without an id gets the id `default`.
+pub fn parse_named_keys(value: &str) -> Result<Vec<NamedKey>, String> {
+    let mut keys = Vec::new();
+    for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (id, encoded) = part.split_once(':').unwrap_or(("default", part));
+        let id = id.trim();
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err(format!("key id '{id}' must be letters, digits, '-' or '_'"));
+        }
+        let secret = decode_base64(encoded.trim()).ok_or_else(|| format!("key '{id}' is not valid base64"))?;
+        keys.push(NamedKey {
+            id: id.to_string(),
+            secret: Secret::new(secret),
+        });
+    }
+    if keys.is_empty() {
+        return Err("expected at least one id:base64key entry".into());
+    }
+    Ok(keys)
+}
+
+/// HMAC-SHA256 signing keys for access tokens: the first signs, all verify.
+#[derive(Debug, Clone)]
+pub struct JwtKeys(Vec<NamedKey>);
 
 pub const MIN_JWT_KEY_BYTES: usize = 32;
 
 impl JwtKeys {
-    pub fn new(keys: Vec<JwtKey>) -> Result<Self, String> {
+    pub fn new(keys: Vec<NamedKey>) -> Result<Self, String> {
         if keys.is_empty() {
             return Err("expected at least one key".into());
         }
-        for key in &keys {
-            if key.kid.is_empty()
-                || !key
-                    .kid
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            {
-                return Err(format!(
-                    "key id '{}' must be non-empty letters, digits, '-' or '_'",
-                    key.kid
-                ));
-            }
-            if key.secret.expose().len() < MIN_JWT_KEY_BYTES {
-                return Err(format!(
-                    "key '{}' must be at least {MIN_JWT_KEY_BYTES} bytes (base64-encoded)",
-                    key.kid
-                ));
-            }
+        if let Some(short) = keys.iter().find(|k| k.secret.expose().len() < MIN_JWT_KEY_BYTES) {
+            return Err(format!(
+                "key '{}' must be at least {MIN_JWT_KEY_BYTES} bytes (base64-encoded)",
+                short.id
+            ));
         }
         Ok(Self(keys))
     }
 
-    /// Parses `kid:base64[,kid:base64]` (standard or URL-safe base64, padding optional).
     pub fn parse(value: &str) -> Result<Self, String> {
-        let mut keys = Vec::new();
-        for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (kid, encoded) = part
-                .split_once(':')
-                .ok_or_else(|| "expected kid:base64key entries separated by commas".to_string())?;
-            let secret = decode_base64(encoded.trim()).ok_or_else(|| format!("key '{kid}' is not valid base64"))?;
-            keys.push(JwtKey {
-                kid: kid.trim().to_string(),
-                secret: Secret::new(secret),
-            });
-        }
-        Self::new(keys)
+        Self::new(parse_named_keys(value)?)
     }
 
     /// The key that signs new tokens.
-    pub fn signing(&self) -> &JwtKey {
+    pub fn signing(&self) -> &NamedKey {
         &self.0[0]
     }
 
-    pub fn find(&self, kid: &str) -> Option<&JwtKey> {
-        self.0.iter().find(|k| k.kid == kid)
+    pub fn find(&self, kid: &str) -> Option<&NamedKey> {
+        self.0.iter().find(|k| k.id == kid)
     }
 }
 
@@ -191,6 +194,28 @@ impl Config {
                 message,
             })?),
         };
+        let master_keys = match vars.optional("RENKEI_MASTER_KEY") {
+            None => None,
+            Some(value) => Some(
+                parse_named_keys(&value)
+                    .and_then(|keys| MasterKeys::new(keys.into_iter().map(|k| (k.id, k.secret)).collect()))
+                    .map(Arc::new)
+                    .map_err(|message| ConfigError {
+                        variable: "RENKEI_MASTER_KEY",
+                        message,
+                    })?,
+            ),
+        };
+        let public_url = vars
+            .string("RENKEI_PUBLIC_URL", &format!("http://{listen}"))
+            .trim_end_matches('/')
+            .to_string();
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            return Err(ConfigError {
+                variable: "RENKEI_PUBLIC_URL",
+                message: format!("'{public_url}' is not an http(s) URL such as https://renkei.example.jp"),
+            });
+        }
         let log_format = match vars.string("RENKEI_LOG_FORMAT", "json").as_str() {
             "json" => LogFormat::Json,
             "pretty" => LogFormat::Pretty,
@@ -249,6 +274,8 @@ impl Config {
             log_format,
             shutdown_timeout: Duration::from_secs(vars.number("RENKEI_SHUTDOWN_TIMEOUT_SECS", 30, 0..=3600)?),
             bootstrap_demo: vars.boolean("RENKEI_BOOTSTRAP_DEMO", true)?,
+            master_keys,
+            public_url,
         })
     }
 
@@ -338,6 +365,8 @@ mod tests {
             ("RENKEI_CORS_ORIGINS", "admin.example.jp"),
             ("RENKEI_BOOTSTRAP_DEMO", "maybe"),
             ("RENKEI_DATABASE_SCHEMA", "a;drop"),
+            ("RENKEI_MASTER_KEY", "k1:c2hvcnQ="),
+            ("RENKEI_PUBLIC_URL", "ftp://x"),
         ] {
             let err = load(&[(name, value)]).unwrap_err();
             assert_eq!(err.variable, name);
@@ -350,7 +379,7 @@ mod tests {
         let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
         let config = load(&[("RENKEI_JWT_KEYS", &format!("new:{key}, old:{key}"))]).unwrap();
         let keys = config.auth.jwt_keys.unwrap();
-        assert_eq!(keys.signing().kid, "new");
+        assert_eq!(keys.signing().id, "new");
         assert!(keys.find("old").is_some());
         assert!(!format!("{keys:?}").contains(&key));
     }

@@ -4,6 +4,7 @@
 
 use std::{
     fs,
+    sync::Arc,
     io::Write,
     path::{Path, PathBuf},
 };
@@ -12,8 +13,8 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    config::{Config, JwtKey, JwtKeys, decode_base64},
-    crypto::random_bytes,
+    config::{Config, JwtKeys, NamedKey, decode_base64},
+    crypto::{random_bytes, seal::MasterKeys},
     secret::Secret,
 };
 
@@ -23,6 +24,8 @@ pub const FILE_NAME: &str = "renkei.dev-keys";
 struct DevKeys {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     jwt_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    master_key: Option<String>,
 }
 
 /// Where the development keys live for this configuration.
@@ -44,32 +47,53 @@ pub fn jwt_keys(config: &Config) -> anyhow::Result<JwtKeys> {
     if let Some(keys) = &config.auth.jwt_keys {
         return Ok(keys.clone());
     }
+    let secret = dev_key(config, "RENKEI_JWT_KEYS", |k| &mut k.jwt_key)?;
+    JwtKeys::new(vec![NamedKey {
+        id: "dev".into(),
+        secret,
+    }])
+    .map_err(|e| anyhow::anyhow!("{}: {e}", path(config).display()))
+}
+
+/// The configured master keys, or the development key (created when missing).
+pub fn master_keys(config: &Config) -> anyhow::Result<Arc<MasterKeys>> {
+    if let Some(keys) = &config.master_keys {
+        return Ok(keys.clone());
+    }
+    let secret = dev_key(config, "RENKEI_MASTER_KEY", |k| &mut k.master_key)?;
+    MasterKeys::new(vec![("dev".into(), secret)])
+        .map(Arc::new)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path(config).display()))
+}
+
+/// One 32-byte key of the development keys file, generated and saved when missing.
+fn dev_key(
+    config: &Config,
+    variable: &str,
+    slot: impl Fn(&mut DevKeys) -> &mut Option<String>,
+) -> anyhow::Result<Secret<Vec<u8>>> {
     let path = path(config);
     let mut keys: DevKeys = match fs::read_to_string(&path) {
         Ok(text) => serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{} is not valid: {e}", path.display()))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => DevKeys::default(),
         Err(e) => return Err(anyhow::anyhow!("{} cannot be read: {e}", path.display())),
     };
-    let encoded = match &keys.jwt_key {
-        Some(encoded) => encoded.clone(),
+    let encoded = match slot(&mut keys).clone() {
+        Some(encoded) => encoded,
         None => {
             let encoded = STANDARD.encode(random_bytes::<32>());
-            keys.jwt_key = Some(encoded.clone());
+            *slot(&mut keys) = Some(encoded.clone());
             write_private(&path, &serde_json::to_string_pretty(&keys)?)?;
             encoded
         }
     };
     tracing::warn!(
         file = %path.display(),
-        "RENKEI_JWT_KEYS is not set: using a development signing key; set RENKEI_JWT_KEYS in production"
+        "{variable} is not set: using a development key kept in this file; set {variable} in production"
     );
-    let secret =
-        decode_base64(&encoded).ok_or_else(|| anyhow::anyhow!("{} holds an invalid jwt_key", path.display()))?;
-    JwtKeys::new(vec![JwtKey {
-        kid: "dev".into(),
-        secret: Secret::new(secret),
-    }])
-    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    decode_base64(&encoded)
+        .map(Secret::new)
+        .ok_or_else(|| anyhow::anyhow!("{} holds an invalid key", path.display()))
 }
 
 /// Writes a file readable by its owner only.

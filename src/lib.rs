@@ -1,6 +1,7 @@
 //! renkei: integration accounts, payment methods and O-PLUX fraud screening for
 //! Japanese e-commerce shops. See ARCHITECTURE.md for the map of modules.
 
+pub mod accounts;
 pub mod auth;
 pub mod bootstrap;
 pub mod cli;

@@ -85,7 +85,7 @@ impl TokenService {
             jti: random_token::<16>(),
         };
         let mut header = Header::new(Algorithm::HS256);
-        header.kid = Some(key.kid.clone());
+        header.kid = Some(key.id.clone());
         let access_token = encode(&header, &claims, &EncodingKey::from_secret(key.secret.expose()))?;
         Ok(IssuedToken {
             access_token,

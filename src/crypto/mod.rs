@@ -2,6 +2,7 @@
 
 pub mod password;
 pub mod random;
+pub mod seal;
 
 pub use random::{random_bytes, random_token};
 

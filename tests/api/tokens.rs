@@ -252,18 +252,18 @@ async fn a_token_without_the_endpoints_scope_is_403(backend: Backend) {
 
 async fn a_token_signed_with_the_previous_key_works_during_rotation(backend: Backend) {
     use renkei::{
-        config::{JwtKey, JwtKeys},
+        config::{JwtKeys, NamedKey},
         secret::Secret,
     };
     let app = spawn_app_with(backend, |config| {
         config.auth.jwt_keys = Some(
             JwtKeys::new(vec![
-                JwtKey {
-                    kid: "test-2".into(),
+                NamedKey {
+                    id: "test-2".into(),
                     secret: Secret::new(b"the-new-signing-key-of-32-bytes!".to_vec()),
                 },
-                JwtKey {
-                    kid: "test-1".into(),
+                NamedKey {
+                    id: "test-1".into(),
                     secret: Secret::new(TEST_JWT_SECRET.to_vec()),
                 },
             ])

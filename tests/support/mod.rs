@@ -8,7 +8,7 @@ use std::{path::PathBuf, time::Duration};
 use base64::Engine;
 use renkei::{
     auth::{ScopeSet, clients::NewCredentials},
-    config::{Config, JwtKey, JwtKeys},
+    config::{Config, JwtKeys, NamedKey},
     crypto::{random::hex, random_bytes},
     secret::Secret,
     startup::Application,
@@ -120,8 +120,8 @@ impl Drop for TestDatabase {
 }
 
 pub fn test_jwt_keys() -> JwtKeys {
-    JwtKeys::new(vec![JwtKey {
-        kid: "test-1".into(),
+    JwtKeys::new(vec![NamedKey {
+        id: "test-1".into(),
         secret: Secret::new(TEST_JWT_SECRET.to_vec()),
     }])
     .unwrap()

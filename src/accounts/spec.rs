@@ -1,0 +1,312 @@
+//! The declaration language for providers. A provider is a `ProviderSpec`: its fields
+//! (type, format, secret or not, required or not, read-only or computed), its cross-field
+//! rules and how its mode (test/live) is told. From that one declaration come its
+//! validation, its secret handling, its OpenAPI schemas and its responses.
+
+use serde_json::Value;
+
+use crate::http::problem::FieldError;
+
+/// What a provider is for, as listed by `GET /api/v1/provider-accounts`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Category {
+    Payment,
+    DeferredPayment,
+    CarrierBilling,
+    ConveniencePostpay,
+    Wallet,
+    Mail,
+    FraudDetection,
+    Login,
+    Marketing,
+    CheckoutDevice,
+}
+
+impl Category {
+    pub const ALL: [Category; 10] = [
+        Category::Payment,
+        Category::DeferredPayment,
+        Category::CarrierBilling,
+        Category::ConveniencePostpay,
+        Category::Wallet,
+        Category::Mail,
+        Category::FraudDetection,
+        Category::Login,
+        Category::Marketing,
+        Category::CheckoutDevice,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Payment => "payment",
+            Category::DeferredPayment => "deferred_payment",
+            Category::CarrierBilling => "carrier_billing",
+            Category::ConveniencePostpay => "convenience_postpay",
+            Category::Wallet => "wallet",
+            Category::Mail => "mail",
+            Category::FraudDetection => "fraud_detection",
+            Category::Login => "login",
+            Category::Marketing => "marketing",
+            Category::CheckoutDevice => "checkout_device",
+        }
+    }
+}
+
+/// The type and format of a field's value.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    /// Free text, trimmed, at most `max` characters.
+    Text { max: usize },
+    /// Text matching `regex` (anchored), after trimming and full-width → half-width;
+    /// `expected` says in words what is wanted.
+    Pattern {
+        regex: &'static str,
+        expected: &'static str,
+    },
+    Bool,
+    Integer {
+        min: i64,
+        max: i64,
+    },
+    /// An IPv4 or IPv6 address.
+    IpAddress,
+    /// A DNS host name (no scheme, no path).
+    Hostname,
+    /// An absolute URL; `https_only` refuses `http:`.
+    Url { https_only: bool },
+    /// A UUID, as 8-4-4-4-12 hex digits.
+    Uuid,
+    /// One DNS label: letters, digits and inner hyphens, at most 63 characters.
+    DnsLabel,
+    /// One of the listed values.
+    OneOf(&'static [&'static str]),
+    /// An X.509 certificate in PEM; responses show its subject, issuer and `not_after`.
+    Certificate,
+    /// A private key in PEM (PKCS#8, or PKCS#1 for RSA); `rsa_only` refuses EC keys.
+    PrivateKey { rsa_only: bool },
+    /// An O-PLUX result action: `{action: redirect|create_order, redirect_url}`.
+    ResultAction,
+    /// `test`, `production`, or an http(s) base URL of an O-PLUX stand-in.
+    OpluxEndpoint,
+}
+
+/// Who writes a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Written by PUT/PATCH.
+    Writable,
+    /// Fixed by the provider; shown, never written.
+    Constant(&'static str),
+    /// Filled by renkei itself (links, action results); shown, never written.
+    Computed,
+    /// Written only by the provider's link action (e.g. Amazon Pay v2).
+    Linked,
+}
+
+/// A default stored when a writable field is omitted.
+#[derive(Debug, Clone, Copy)]
+pub enum Default {
+    None,
+    Bool(bool),
+    Integer(i64),
+    Text(&'static str),
+    /// A JSON literal.
+    Json(&'static str),
+}
+
+impl Default {
+    pub fn value(self) -> Option<Value> {
+        match self {
+            Default::None => None,
+            Default::Bool(b) => Some(Value::Bool(b)),
+            Default::Integer(i) => Some(Value::from(i)),
+            Default::Text(t) => Some(Value::from(t)),
+            Default::Json(j) => serde_json::from_str(j).ok(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    pub name: &'static str,
+    /// The seed's (Japanese) label of the field.
+    pub label: &'static str,
+    pub kind: Kind,
+    pub secret: bool,
+    pub access: Access,
+    /// Not needed for `enabled: true`. Bools never are (they have defaults).
+    pub optional: bool,
+    pub default: Default,
+    /// A JSON literal used as the OpenAPI example.
+    pub example: Option<&'static str>,
+    pub description: &'static str,
+}
+
+impl Field {
+    pub const fn new(name: &'static str, label: &'static str, kind: Kind) -> Self {
+        Self {
+            name,
+            label,
+            kind,
+            secret: false,
+            access: Access::Writable,
+            optional: matches!(kind, Kind::Bool),
+            default: if matches!(kind, Kind::Bool) {
+                Default::Bool(false)
+            } else {
+                Default::None
+            },
+            example: None,
+            description: "",
+        }
+    }
+
+    /// Free text of at most 255 characters.
+    pub const fn text(name: &'static str, label: &'static str) -> Self {
+        Self::new(name, label, Kind::Text { max: 255 })
+    }
+
+    pub const fn boolean(name: &'static str, label: &'static str) -> Self {
+        Self::new(name, label, Kind::Bool)
+    }
+
+    /// Exactly `regex`; say what is `expected` in words.
+    pub const fn pattern(name: &'static str, label: &'static str, regex: &'static str, expected: &'static str) -> Self {
+        Self::new(name, label, Kind::Pattern { regex, expected })
+    }
+
+    /// Write-only: sealed at rest, shown as `{set, updated_at}`.
+    pub const fn secret(mut self) -> Self {
+        self.secret = true;
+        self
+    }
+
+    pub const fn optional(mut self) -> Self {
+        self.optional = true;
+        self
+    }
+
+    pub const fn default(mut self, default: Default) -> Self {
+        self.default = default;
+        self.optional = true;
+        self
+    }
+
+    pub const fn constant(mut self, value: &'static str) -> Self {
+        self.access = Access::Constant(value);
+        self.optional = true;
+        self
+    }
+
+    pub const fn computed(mut self) -> Self {
+        self.access = Access::Computed;
+        self.optional = true;
+        self
+    }
+
+    pub const fn linked(mut self) -> Self {
+        self.access = Access::Linked;
+        self
+    }
+
+    pub const fn example(mut self, json: &'static str) -> Self {
+        self.example = Some(json);
+        self
+    }
+
+    pub const fn describe(mut self, description: &'static str) -> Self {
+        self.description = description;
+        self
+    }
+
+    pub fn is_writable(&self) -> bool {
+        self.access == Access::Writable
+    }
+
+    /// Stored in the account's settings (as opposed to sealed, or derived on output).
+    pub fn is_stored_setting(&self) -> bool {
+        !self.secret && matches!(self.access, Access::Writable | Access::Linked)
+    }
+}
+
+/// The account as a rule sees it: settings after the change, and which secrets are set.
+pub trait View {
+    /// A setting's value (`None` when absent).
+    fn value(&self, field: &str) -> Option<&Value>;
+    /// Whether a secret is set after the change.
+    fn secret_is_set(&self, field: &str) -> bool;
+    /// A secret's value after the change, for rules that compare it (e.g. key modes).
+    fn secret_value(&self, field: &str) -> Option<&str>;
+
+    fn flag(&self, field: &str) -> bool {
+        self.value(field).and_then(Value::as_bool).unwrap_or(false)
+    }
+
+    fn text(&self, field: &str) -> Option<&str> {
+        self.value(field).and_then(Value::as_str)
+    }
+
+    /// Set: a secret that is set, a bool that is true, or any other present value.
+    fn is_present(&self, field: &str) -> bool {
+        self.secret_is_set(field)
+            || match self.value(field) {
+                Some(Value::Bool(b)) => *b,
+                Some(Value::Null) | None => false,
+                Some(_) => true,
+            }
+    }
+}
+
+/// A rule across fields.
+#[derive(Clone, Copy)]
+pub enum Rule {
+    /// When the bool `when` is true, each of `needs` must be present (bools: true).
+    Requires {
+        when: &'static str,
+        needs: &'static [&'static str],
+    },
+    /// Anything else, in code: push an error per failing field.
+    Check(fn(&dyn View, &mut Vec<FieldError>)),
+}
+
+/// Live or test, where the settings tell.
+pub type ModeFn = fn(&dyn View) -> Option<Mode>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Test,
+    Live,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Test => "test",
+            Mode::Live => "live",
+        }
+    }
+}
+
+pub struct ProviderSpec {
+    /// The path segment, e.g. `gmo-pg`.
+    pub slug: &'static str,
+    /// The name of its OpenAPI schemas, e.g. `GmoPg` → `GmoPgAccount`, `GmoPgAccountInput`.
+    pub schema_name: &'static str,
+    pub display_name: &'static str,
+    pub category: Category,
+    /// What the provider offers, in one sentence (OpenAPI description).
+    pub summary: &'static str,
+    pub fields: &'static [Field],
+    pub rules: &'static [Rule],
+    pub mode: Option<ModeFn>,
+}
+
+impl ProviderSpec {
+    pub fn field(&self, name: &str) -> Option<&'static Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    pub fn secrets(&self) -> impl Iterator<Item = &'static Field> {
+        self.fields.iter().filter(|f| f.secret)
+    }
+}
