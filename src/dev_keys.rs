@@ -4,9 +4,9 @@
 
 use std::{
     fs,
-    sync::Arc,
     io::Write,
     path::{Path, PathBuf},
+    sync::Arc,
 };
 
 use base64::{Engine, engine::general_purpose::STANDARD};

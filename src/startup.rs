@@ -44,6 +44,7 @@ impl Application {
             None
         };
         let keys = dev_keys::jwt_keys(&config)?;
+        let master_keys = dev_keys::master_keys(&config)?;
 
         let listener = TcpListener::bind(&config.listen)
             .with_context(|| format!("cannot listen on {} (RENKEI_LISTEN)", config.listen))?;
@@ -54,6 +55,8 @@ impl Application {
             tokens: TokenService::new(&config.auth, keys),
             token_failures: FailureLimiter::new(config.auth.failure_limit, config.auth.failure_window),
             metrics: Metrics::default(),
+            master_keys,
+            public_url: config.public_url.clone(),
         });
         let document = web::Data::new(ServedDocument::new(&document()));
         let cors_origins = config.cors_origins.clone();

@@ -130,14 +130,18 @@ fn parse_text(kind: Kind, path: &str, raw: &str) -> Result<String, FieldError> {
         }
         Kind::OneOf(values) => {
             if !values.contains(&text.as_str()) {
-                return Err(invalid("invalid_value", format!("{path} must be one of: {}", values.join(", "))));
+                return Err(invalid(
+                    "invalid_value",
+                    format!("{path} must be one of: {}", values.join(", ")),
+                ));
             }
         }
         Kind::Certificate => {
             pem::certificate(&text).map_err(|message| invalid("invalid_certificate", format!("{path}: {message}")))?;
         }
         Kind::PrivateKey { rsa_only } => {
-            let key = pem::private_key(&text).map_err(|message| invalid("invalid_key", format!("{path}: {message}")))?;
+            let key =
+                pem::private_key(&text).map_err(|message| invalid("invalid_key", format!("{path}: {message}")))?;
             if rsa_only && !key.is_rsa() {
                 return Err(invalid("invalid_key", format!("{path} must be an RSA private key")));
             }
@@ -245,9 +249,12 @@ pub fn is_url(text: &str, https_only: bool) -> bool {
         _ => return false,
     };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = authority.rsplit_once(':').map_or(authority, |(host, port)| {
-        if port.parse::<u16>().is_ok() { host } else { "" }
-    });
+    let host = authority.rsplit_once(':').map_or(
+        authority,
+        |(host, port)| {
+            if port.parse::<u16>().is_ok() { host } else { "" }
+        },
+    );
     let host_ok = is_hostname(&host.to_ascii_lowercase())
         || host == "localhost"
         || host.parse::<IpAddr>().is_ok()
@@ -287,9 +294,17 @@ mod tests {
         assert!(parse_result_action("on_ng", &json!({"action": "create_order"})).is_ok());
         let err = parse_result_action("on_ng", &json!({"action": "redirect"})).unwrap_err();
         assert_eq!(err.field, "on_ng.redirect_url");
-        assert!(parse_result_action("on_ng", &json!({"action": "redirect", "redirect_url": "https://x.jp/r"})).is_ok());
+        assert!(
+            parse_result_action(
+                "on_ng",
+                &json!({"action": "redirect", "redirect_url": "https://x.jp/r"})
+            )
+            .is_ok()
+        );
         assert_eq!(
-            parse_result_action("on_ng", &json!({"action": "wait"})).unwrap_err().field,
+            parse_result_action("on_ng", &json!({"action": "wait"}))
+                .unwrap_err()
+                .field,
             "on_ng.action"
         );
     }

@@ -1,9 +1,13 @@
 //! Provider accounts: each provider declared once (`providers/`), and the one mechanism
 //! that validates, seals, stores and shows every one of them.
 
+pub mod derived;
+pub mod engine;
 pub mod formats;
 pub mod pem;
 pub mod providers;
+pub mod schema;
+pub mod service;
 pub mod spec;
 
 pub use providers::ALL;

@@ -56,7 +56,9 @@ impl Category {
 #[derive(Debug, Clone, Copy)]
 pub enum Kind {
     /// Free text, trimmed, at most `max` characters.
-    Text { max: usize },
+    Text {
+        max: usize,
+    },
     /// Text matching `regex` (anchored), after trimming and full-width → half-width;
     /// `expected` says in words what is wanted.
     Pattern {
@@ -73,7 +75,9 @@ pub enum Kind {
     /// A DNS host name (no scheme, no path).
     Hostname,
     /// An absolute URL; `https_only` refuses `http:`.
-    Url { https_only: bool },
+    Url {
+        https_only: bool,
+    },
     /// A UUID, as 8-4-4-4-12 hex digits.
     Uuid,
     /// One DNS label: letters, digits and inner hyphens, at most 63 characters.
@@ -83,7 +87,9 @@ pub enum Kind {
     /// An X.509 certificate in PEM; responses show its subject, issuer and `not_after`.
     Certificate,
     /// A private key in PEM (PKCS#8, or PKCS#1 for RSA); `rsa_only` refuses EC keys.
-    PrivateKey { rsa_only: bool },
+    PrivateKey {
+        rsa_only: bool,
+    },
     /// An O-PLUX result action: `{action: redirect|create_order, redirect_url}`.
     ResultAction,
     /// `test`, `production`, or an http(s) base URL of an O-PLUX stand-in.

@@ -150,7 +150,10 @@ mod tests {
         assert_eq!(keys.open(OWNER, &sealed).unwrap().expose(), "p@ss");
         let elsewhere = Owner { shop: "other", ..OWNER };
         assert_eq!(keys.open(elsewhere, &sealed).unwrap_err(), SealError::Unopenable);
-        let other_field = Owner { field: "site_password", ..OWNER };
+        let other_field = Owner {
+            field: "site_password",
+            ..OWNER
+        };
         assert_eq!(keys.open(other_field, &sealed).unwrap_err(), SealError::Unopenable);
     }
 
@@ -168,7 +171,10 @@ mod tests {
         assert_eq!(rotated.open(OWNER, &sealed).unwrap().expose(), "v");
         assert_eq!(MasterKeys::key_id_of(&rotated.seal(OWNER, "v")), Some("k2"));
         let without_old = keys(&[("k2", 2)]);
-        assert_eq!(without_old.open(OWNER, &sealed).unwrap_err(), SealError::UnknownKey("k1".into()));
+        assert_eq!(
+            without_old.open(OWNER, &sealed).unwrap_err(),
+            SealError::UnknownKey("k1".into())
+        );
     }
 
     #[test]

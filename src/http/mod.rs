@@ -2,6 +2,7 @@
 //! Handlers are thin: parse, call the domain, map to a response.
 
 pub mod auth;
+pub mod conditional;
 pub mod extract;
 pub mod observe;
 pub mod openapi;

@@ -26,6 +26,7 @@ use super::{problem::ApiError, routes};
     tags(
         (name = "auth", description = "Access tokens for API clients"),
         (name = "audit", description = "Who changed what"),
+        (name = "provider-accounts", description = "The shop's accounts with payment, deferred-payment, mail and fraud-detection providers: one typed resource per provider"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]
@@ -53,6 +54,8 @@ pub fn document() -> openapi::OpenApi {
         .openapi(ApiDoc::openapi())
         .configure(routes::configure)
         .split_for_parts();
+    let mut doc = doc;
+    crate::accounts::schema::add_to(&mut doc);
     doc
 }
 

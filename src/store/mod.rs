@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod clients;
 pub mod entities;
+pub mod provider_accounts;
 pub mod shops;
 
 use migration::{Migrator, MigratorTrait};
@@ -73,4 +74,16 @@ pub fn is_unavailable(err: &DbErr) -> bool {
 /// Whether the connected database is PostgreSQL.
 pub fn is_postgres(db: &impl ConnectionTrait) -> bool {
     db.get_database_backend() == sea_orm::DatabaseBackend::Postgres
+}
+
+/// Begins a transaction that will write. On SQLite it takes the write lock at once
+/// (`BEGIN IMMEDIATE`), so that two writers queue instead of failing on upgrade.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+    db.begin_with_options(TransactionOptions {
+        isolation_level: None,
+        access_mode: None,
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+    })
+    .await
 }

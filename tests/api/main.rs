@@ -9,4 +9,5 @@ mod cli;
 mod errors;
 mod openapi;
 mod operations;
+mod provider_accounts;
 mod tokens;

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod accounts;
+
 use std::{path::PathBuf, time::Duration};
 
 use base64::Engine;

@@ -9,28 +9,53 @@ pub const GMO_PG: ProviderSpec = ProviderSpec {
     category: Category::Payment,
     summary: "Credit card payments by GMO Payment Gateway, with automatic card updates (SFTP) and the EPOS card instant-issue scheme.",
     fields: &[
-        Field::pattern("shop_id", "ショップ ID", "[0-9A-Za-z]{1,13}", "at most 13 letters or digits")
-            .example(r#""tshop00012345""#)
-            .describe("ID for the shop management screen (test shops start with tshop)."),
-        Field::text("shop_password", "ショップパスワード").secret().example(r#""shop-pass""#),
-        Field::pattern("site_id", "サイト ID", "[0-9A-Za-z]{1,13}", "at most 13 letters or digits")
-            .example(r#""tsite00012345""#),
-        Field::text("site_password", "サイトパスワード").secret().example(r#""site-pass""#),
+        Field::pattern(
+            "shop_id",
+            "ショップ ID",
+            "[0-9A-Za-z]{1,13}",
+            "at most 13 letters or digits",
+        )
+        .example(r#""tshop00012345""#)
+        .describe("ID for the shop management screen (test shops start with tshop)."),
+        Field::text("shop_password", "ショップパスワード")
+            .secret()
+            .example(r#""shop-pass""#),
+        Field::pattern(
+            "site_id",
+            "サイト ID",
+            "[0-9A-Za-z]{1,13}",
+            "at most 13 letters or digits",
+        )
+        .example(r#""tsite00012345""#),
+        Field::text("site_password", "サイトパスワード")
+            .secret()
+            .example(r#""site-pass""#),
         Field::new("sftp_host", "SFTP 接続先 IP アドレス", Kind::IpAddress)
             .optional()
             .example(r#""203.0.113.20""#)
             .describe("From GMO PG's 'SFTPサーバ設定のお知らせ'; needed for automatic card updates."),
-        Field::text("sftp_login_id", "SFTP ログインID").optional().example(r#""sftp-user""#),
-        Field::text("sftp_password", "SFTP パスワード").secret().optional().example(r#""sftp-pass""#),
+        Field::text("sftp_login_id", "SFTP ログインID")
+            .optional()
+            .example(r#""sftp-user""#),
+        Field::text("sftp_password", "SFTP パスワード")
+            .secret()
+            .optional()
+            .example(r#""sftp-pass""#),
         Field::boolean("security_code_required", "セキュリティコードの入力")
+            .example("false")
             .describe("Ask for the card security code on the order form."),
         Field::boolean("auto_card_update", "自動洗替")
+            .example("false")
             .describe("Update stored cards automatically (needs the three SFTP fields)."),
         Field::boolean("epos_enabled", "エポス連携")
+            .example("false")
             .describe("EPOS card instant issue on the order form (needs auto_card_update and epos_store_code)."),
-        Field::text("epos_store_code", "エポス提携店コード").optional().example(r#""E1234567""#),
+        Field::text("epos_store_code", "エポス提携店コード")
+            .optional()
+            .example(r#""E1234567""#),
         Field::new("epos_banner_url", "バナーURL", Kind::Url { https_only: false })
             .computed()
+            .example(r#""https://renkei.example.jp/banners/epos/default.png""#)
             .describe("The EPOS banner shown on the order form: the uploaded one, or the default banner."),
     ],
     rules: &[
@@ -48,8 +73,13 @@ pub const GMO_PG: ProviderSpec = ProviderSpec {
 
 /// GMO PG's test shops have ids starting `tshop`.
 fn gmo_pg_mode(view: &dyn View) -> Option<Mode> {
-    view.text("shop_id")
-        .map(|id| if id.starts_with("tshop") { Mode::Test } else { Mode::Live })
+    view.text("shop_id").map(|id| {
+        if id.starts_with("tshop") {
+            Mode::Test
+        } else {
+            Mode::Live
+        }
+    })
 }
 
 pub const GMO_ATOBARAI: ProviderSpec = ProviderSpec {
@@ -67,7 +97,9 @@ pub const GMO_ATOBARAI: ProviderSpec = ProviderSpec {
             "a merchant code starting with 'ab', e.g. ab12345",
         )
         .example(r#""ab12345""#),
-        Field::text("connection_password", "接続パスワード").secret().example(r#""auto-link-pass""#),
+        Field::text("connection_password", "接続パスワード")
+            .secret()
+            .example(r#""auto-link-pass""#),
     ],
     rules: &[],
     mode: None,
@@ -84,7 +116,7 @@ pub const GMO_EPSILON: ProviderSpec = ProviderSpec {
         Field::new("token_url", "トークン取得 URL", Kind::Url { https_only: true })
             .example(r#""https://secure.epsilon.jp/js/token.js""#),
         Field::pattern("contract_code", "契約コード", "[0-9]{8}", "8 digits").example(r#""12345678""#),
-        Field::boolean("security_code_required", "セキュリティーコードの入力"),
+        Field::boolean("security_code_required", "セキュリティーコードの入力").example("true"),
     ],
     rules: &[],
     mode: Some(epsilon_mode),
@@ -92,6 +124,11 @@ pub const GMO_EPSILON: ProviderSpec = ProviderSpec {
 
 /// Epsilon's test environment is on `beta.epsilon.jp`.
 fn epsilon_mode(view: &dyn View) -> Option<Mode> {
-    view.text("host")
-        .map(|host| if host.starts_with("beta.") { Mode::Test } else { Mode::Live })
+    view.text("host").map(|host| {
+        if host.starts_with("beta.") {
+            Mode::Test
+        } else {
+            Mode::Live
+        }
+    })
 }

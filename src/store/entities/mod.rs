@@ -2,4 +2,6 @@
 
 pub mod api_client;
 pub mod audit_event;
+pub mod provider_account;
+pub mod provider_secret;
 pub mod shop;

@@ -1,0 +1,333 @@
+//! The one mechanism behind every provider: from the current account and a PUT or
+//! PATCH body to the new settings, secret changes and changed field names — or every
+//! failing field at once. Pure: no I/O, so each rule is testable on its own.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::{Map, Value};
+
+use super::{
+    formats,
+    spec::{Access, ProviderSpec, Rule, View},
+};
+use crate::{http::problem::FieldError, secret::Secret};
+
+/// Fields every account has, shown in responses and never written.
+pub const META_FIELDS: &[&str] = &[
+    "provider",
+    "display_name",
+    "category",
+    "configured",
+    "mode",
+    "created_at",
+    "updated_at",
+];
+
+/// The account as stored, secrets opened.
+#[derive(Default)]
+pub struct Current {
+    pub enabled: bool,
+    pub settings: Map<String, Value>,
+    pub secrets: HashMap<String, Secret<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Replace the settings; omitted secrets are kept.
+    Put,
+    /// JSON Merge Patch (RFC 7396).
+    Patch,
+}
+
+pub enum SecretChange {
+    Set(Secret<String>),
+    Clear,
+}
+
+/// What a write does.
+pub struct Outcome {
+    pub enabled: bool,
+    pub settings: Map<String, Value>,
+    pub secret_changes: BTreeMap<&'static str, SecretChange>,
+    /// Names of the fields whose value changed (for the audit log).
+    pub changed: Vec<String>,
+}
+
+struct Candidate<'a> {
+    settings: &'a Map<String, Value>,
+    current: &'a HashMap<String, Secret<String>>,
+    changes: &'a BTreeMap<&'static str, SecretChange>,
+}
+
+impl View for Candidate<'_> {
+    fn value(&self, field: &str) -> Option<&Value> {
+        self.settings.get(field)
+    }
+
+    fn secret_is_set(&self, field: &str) -> bool {
+        self.secret_value(field).is_some()
+    }
+
+    fn secret_value(&self, field: &str) -> Option<&str> {
+        match self.changes.get(field) {
+            Some(SecretChange::Set(value)) => Some(value.expose().as_str()),
+            Some(SecretChange::Clear) => None,
+            None => self.current.get(field).map(|s| s.expose().as_str()),
+        }
+    }
+}
+
+/// Applies a write to the current account (`None`: not configured yet).
+pub fn apply(
+    spec: &ProviderSpec,
+    current: Option<&Current>,
+    mut body: Map<String, Value>,
+    mode: WriteMode,
+) -> Result<Outcome, Vec<FieldError>> {
+    let empty = Current::default();
+    let existing = current.unwrap_or(&empty);
+    let mut errors = Vec::new();
+
+    let enabled = match body.remove("enabled") {
+        None => match (mode, current) {
+            (WriteMode::Patch, Some(current)) => current.enabled,
+            _ => true,
+        },
+        Some(Value::Bool(enabled)) => enabled,
+        Some(_) => {
+            errors.push(FieldError::new(
+                "enabled",
+                "invalid_type",
+                "enabled must be true or false",
+            ));
+            true
+        }
+    };
+
+    // PUT replaces what callers write; what renkei or a link action wrote stays.
+    let mut settings: Map<String, Value> = match mode {
+        WriteMode::Patch => existing.settings.clone(),
+        WriteMode::Put => existing
+            .settings
+            .iter()
+            .filter(|(name, _)| !spec.field(name).is_some_and(|f| f.is_writable()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    };
+    let mut secret_changes = BTreeMap::new();
+
+    for (name, value) in body {
+        let Some(field) = spec.field(&name) else {
+            let code = if META_FIELDS.contains(&name.as_str()) {
+                "read_only"
+            } else {
+                "unknown_field"
+            };
+            let message = if code == "read_only" {
+                format!("{name} is read-only")
+            } else {
+                format!("unknown field '{name}'; {} takes: {}", spec.slug, writable_names(spec))
+            };
+            errors.push(FieldError::new(name, code, message));
+            continue;
+        };
+        match field.access {
+            Access::Writable => {}
+            Access::Constant(value) => {
+                errors.push(FieldError::new(
+                    name,
+                    "read_only",
+                    format!("{} is read-only: always {value}", field.name),
+                ));
+                continue;
+            }
+            Access::Computed => {
+                errors.push(FieldError::new(
+                    name,
+                    "read_only",
+                    format!("{} is read-only: set by renkei", field.name),
+                ));
+                continue;
+            }
+            Access::Linked => {
+                errors.push(FieldError::new(
+                    name,
+                    "read_only",
+                    format!(
+                        "{} is read-only: set by POST /api/v1/provider-accounts/{}/link",
+                        field.name, spec.slug
+                    ),
+                ));
+                continue;
+            }
+        }
+        if field.secret {
+            match &value {
+                Value::Null => {
+                    secret_changes.insert(field.name, SecretChange::Clear);
+                }
+                _ => match formats::parse(field, field.name, &value) {
+                    Ok(Value::String(text)) => {
+                        secret_changes.insert(field.name, SecretChange::Set(Secret::new(text)));
+                    }
+                    Ok(_) => errors.push(FieldError::new(
+                        field.name,
+                        "invalid_type",
+                        format!("{name} must be a string"),
+                    )),
+                    Err(error) => errors.push(error),
+                },
+            }
+            continue;
+        }
+        let merged = match (mode, settings.get(field.name), &value) {
+            (WriteMode::Patch, Some(old @ Value::Object(_)), Value::Object(_)) => merge_patch(old.clone(), value),
+            _ => value,
+        };
+        if merged.is_null() {
+            settings.remove(field.name);
+            continue;
+        }
+        match formats::parse(field, field.name, &merged) {
+            Ok(normalized) => {
+                settings.insert(field.name.to_string(), normalized);
+            }
+            Err(error) => errors.push(error),
+        }
+    }
+
+    for field in spec.fields.iter().filter(|f| f.is_writable() && !f.secret) {
+        if !settings.contains_key(field.name)
+            && let Some(default) = field.default.value()
+        {
+            settings.insert(field.name.to_string(), default);
+        }
+    }
+
+    let view = Candidate {
+        settings: &settings,
+        current: &existing.secrets,
+        changes: &secret_changes,
+    };
+    let failed = |errors: &[FieldError], name: &str| {
+        errors
+            .iter()
+            .any(|e| e.field == name || e.field.starts_with(&format!("{name}.")))
+    };
+
+    if enabled {
+        for field in spec.fields.iter() {
+            let needed = !field.optional && matches!(field.access, Access::Writable | Access::Linked);
+            if needed && !view.is_present(field.name) && !failed(&errors, field.name) && !is_bool_field(field) {
+                let message = if field.access == Access::Linked {
+                    format!(
+                        "{} is missing: link the account first (POST /api/v1/provider-accounts/{}/link)",
+                        field.name, spec.slug
+                    )
+                } else {
+                    format!(
+                        "{} is required while the account is enabled (save with enabled: false to keep a draft)",
+                        field.name
+                    )
+                };
+                errors.push(FieldError::new(field.name, "required", message));
+            }
+        }
+    }
+
+    for rule in spec.rules {
+        match rule {
+            Rule::Requires { when, needs } => {
+                if view.flag(when) {
+                    for need in needs.iter() {
+                        if !view.is_present(need) && !failed(&errors, need) {
+                            let what = if spec.field(need).is_some_and(is_bool_field) {
+                                "must be true"
+                            } else {
+                                "is required"
+                            };
+                            errors.push(FieldError::new(
+                                *need,
+                                "required",
+                                format!("{need} {what} when {when} is true"),
+                            ));
+                        }
+                    }
+                }
+            }
+            Rule::Check(check) => {
+                let mut found = Vec::new();
+                check(&view, &mut found);
+                let fresh: Vec<FieldError> = found.into_iter().filter(|e| !failed(&errors, &e.field)).collect();
+                errors.extend(fresh);
+            }
+        }
+    }
+
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+
+    let mut changed = Vec::new();
+    if current.is_none_or(|c| c.enabled != enabled) {
+        changed.push("enabled".to_string());
+    }
+    for field in spec.fields.iter() {
+        let differs = if field.secret {
+            match secret_changes.get(field.name) {
+                Some(SecretChange::Set(value)) => existing.secrets.get(field.name) != Some(value),
+                Some(SecretChange::Clear) => existing.secrets.contains_key(field.name),
+                None => false,
+            }
+        } else {
+            existing.settings.get(field.name) != settings.get(field.name)
+        };
+        if differs {
+            changed.push(field.name.to_string());
+        }
+    }
+    // Setting a secret to the value it already has changes nothing.
+    secret_changes.retain(|name, change| match change {
+        SecretChange::Set(value) => existing.secrets.get(*name) != Some(value),
+        SecretChange::Clear => existing.secrets.contains_key(*name),
+    });
+
+    Ok(Outcome {
+        enabled,
+        settings,
+        secret_changes,
+        changed,
+    })
+}
+
+fn is_bool_field(field: &super::spec::Field) -> bool {
+    matches!(field.kind, super::spec::Kind::Bool)
+}
+
+fn writable_names(spec: &ProviderSpec) -> String {
+    let mut names: Vec<&str> = vec!["enabled"];
+    names.extend(spec.fields.iter().filter(|f| f.is_writable()).map(|f| f.name));
+    names.join(", ")
+}
+
+/// RFC 7396: `patch` merged into `target`.
+pub fn merge_patch(target: Value, patch: Value) -> Value {
+    match patch {
+        Value::Object(patch) => {
+            let mut target = match target {
+                Value::Object(map) => map,
+                _ => Map::new(),
+            };
+            for (key, value) in patch {
+                if value.is_null() {
+                    target.remove(&key);
+                } else {
+                    let old = target.remove(&key).unwrap_or(Value::Null);
+                    target.insert(key, merge_patch(old, value));
+                }
+            }
+            Value::Object(target)
+        }
+        other => other,
+    }
+}

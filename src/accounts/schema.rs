@@ -1,0 +1,365 @@
+//! The OpenAPI description of every provider, generated from its declaration: a path
+//! `/api/v1/provider-accounts/{slug}` with GET/PUT/PATCH/DELETE, and two named schemas,
+//! `<Name>Account` (responses) and `<Name>AccountInput` (PUT and PATCH bodies).
+
+use serde_json::{Map, Value, json};
+use utoipa::openapi::{OpenApi, PathItem, RefOr, schema::Schema};
+
+use super::{
+    ALL,
+    spec::{Access, Category, Field, Kind, ProviderSpec},
+};
+
+const EXAMPLE_TIME: &str = "2026-11-23T10:00:00Z";
+
+/// Adds the provider paths and schemas to `doc`.
+pub fn add_to(doc: &mut OpenApi) {
+    let components = doc.components.get_or_insert_with(Default::default);
+    for (name, schema) in shared_schemas() {
+        insert_schema(components, name, schema);
+    }
+    for spec in ALL.iter() {
+        insert_schema(
+            components,
+            &format!("{}Account", spec.schema_name),
+            account_schema(spec),
+        );
+        insert_schema(
+            components,
+            &format!("{}AccountInput", spec.schema_name),
+            input_schema(spec),
+        );
+        let item: PathItem = serde_json::from_value(path_item(spec)).expect("generated path items are valid OpenAPI");
+        doc.paths
+            .paths
+            .insert(format!("/api/v1/provider-accounts/{}", spec.slug), item);
+    }
+}
+
+fn insert_schema(components: &mut utoipa::openapi::Components, name: &str, schema: Value) {
+    let schema: RefOr<Schema> = serde_json::from_value(schema).expect("generated schemas are valid OpenAPI");
+    components.schemas.insert(name.to_string(), schema);
+}
+
+fn shared_schemas() -> Vec<(&'static str, Value)> {
+    vec![
+        (
+            "SecretStatus",
+            json!({
+                "type": "object",
+                "description": "A write-only secret: whether it is set and when. Its value is never returned.",
+                "properties": {
+                    "set": {"type": "boolean"},
+                    "updated_at": {"type": ["string", "null"], "format": "date-time"}
+                },
+                "required": ["set", "updated_at"],
+                "example": {"set": true, "updated_at": EXAMPLE_TIME}
+            }),
+        ),
+        (
+            "CertificateInfo",
+            json!({
+                "type": "object",
+                "description": "What is shown of an uploaded X.509 certificate.",
+                "properties": {
+                    "subject": {"type": "string"},
+                    "issuer": {"type": "string"},
+                    "not_after": {"type": "string", "format": "date-time"},
+                    "fingerprint_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+                },
+                "required": ["subject", "issuer", "not_after", "fingerprint_sha256"]
+            }),
+        ),
+        (
+            "ResultAction",
+            json!({
+                "type": "object",
+                "description": "What checkout does for an O-PLUX result: create the order, or redirect the buyer (redirect_url required).",
+                "properties": {
+                    "action": {"type": "string", "enum": ["redirect", "create_order"]},
+                    "redirect_url": {"type": ["string", "null"], "format": "uri"}
+                },
+                "required": ["action"],
+                "additionalProperties": false,
+                "example": {"action": "redirect", "redirect_url": "https://shop.example.jp/orders/review"}
+            }),
+        ),
+    ]
+}
+
+/// The JSON Schema of a field's value (without null).
+fn value_schema(field: &Field) -> Value {
+    let mut schema = match field.kind {
+        Kind::Text { max } => json!({"type": "string", "maxLength": max}),
+        Kind::Pattern { regex, .. } => json!({"type": "string", "pattern": format!("^(?:{regex})$")}),
+        Kind::Bool => json!({"type": "boolean"}),
+        Kind::Integer { min, max } => json!({"type": "integer", "minimum": min, "maximum": max}),
+        Kind::IpAddress => json!({"type": "string", "description": "An IPv4 or IPv6 address."}),
+        Kind::Hostname => json!({"type": "string", "format": "hostname"}),
+        Kind::Url { https_only } => {
+            json!({"type": "string", "format": "uri", "pattern": if https_only { "^https://" } else { "^https?://" }})
+        }
+        Kind::Uuid => json!({"type": "string", "format": "uuid"}),
+        Kind::DnsLabel => json!({"type": "string", "pattern": "^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"}),
+        Kind::OneOf(values) => json!({"type": "string", "enum": values}),
+        Kind::Certificate | Kind::PrivateKey { .. } => {
+            json!({"type": "string", "description": "PEM text (-----BEGIN …-----)."})
+        }
+        Kind::ResultAction => json!({"$ref": "#/components/schemas/ResultAction"}),
+        Kind::OpluxEndpoint => json!({
+            "type": "string",
+            "description": "test, production, or the http(s) base URL of an O-PLUX stand-in."
+        }),
+    };
+    if let (Some(object), Some(example)) = (
+        schema.as_object_mut(),
+        field.example.and_then(|e| serde_json::from_str::<Value>(e).ok()),
+    ) && !object.contains_key("$ref")
+    {
+        object.insert("examples".into(), json!([example]));
+    }
+    schema
+}
+
+fn nullable(schema: Value) -> Value {
+    match schema {
+        Value::Object(mut object) if object.get("type").is_some_and(Value::is_string) => {
+            let kind = object.remove("type").unwrap_or_default();
+            object.insert("type".into(), json!([kind, "null"]));
+            Value::Object(object)
+        }
+        other => json!({"oneOf": [other, {"type": "null"}]}),
+    }
+}
+
+fn describe(field: &Field, mut schema: Value) -> Value {
+    let mut text = field.label.to_string();
+    if !field.description.is_empty() {
+        text = format!("{} — {}", field.label, field.description);
+    }
+    match field.access {
+        Access::Constant(_) => text.push_str(" Read-only: fixed by the provider."),
+        Access::Computed => text.push_str(" Read-only: set by renkei."),
+        Access::Linked => text.push_str(" Read-only: set by the link action."),
+        Access::Writable => {}
+    }
+    // JSON Schema 2020-12 (OpenAPI 3.1) allows a description beside $ref.
+    if let Some(object) = schema.as_object_mut() {
+        object.insert("description".into(), Value::from(text));
+    }
+    schema
+}
+
+fn response_property(field: &Field) -> Value {
+    let schema = if field.secret {
+        json!({"$ref": "#/components/schemas/SecretStatus"})
+    } else if matches!(field.kind, Kind::Certificate) {
+        nullable(json!({"$ref": "#/components/schemas/CertificateInfo"}))
+    } else if let Access::Constant(value) = field.access {
+        json!({"type": "string", "const": value})
+    } else if matches!(field.kind, Kind::Bool) {
+        value_schema(field)
+    } else {
+        nullable(value_schema(field))
+    };
+    let mut schema = describe(field, schema);
+    if !matches!(field.access, Access::Writable) {
+        schema["readOnly"] = Value::Bool(true);
+    }
+    schema
+}
+
+fn account_schema(spec: &ProviderSpec) -> Value {
+    let categories: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
+    let mut properties = Map::new();
+    properties.insert("provider".into(), json!({"type": "string", "const": spec.slug}));
+    properties.insert(
+        "display_name".into(),
+        json!({"type": "string", "const": spec.display_name}),
+    );
+    properties.insert("category".into(), json!({"type": "string", "enum": categories}));
+    properties.insert("configured".into(), json!({"type": "boolean", "const": true}));
+    properties.insert(
+        "enabled".into(),
+        json!({"type": "boolean", "description": "Whether the account is in use; an incomplete account can only be saved disabled."}),
+    );
+    properties.insert(
+        "mode".into(),
+        json!({"type": ["string", "null"], "enum": ["test", "live", null], "description": "test or live, where the settings tell."}),
+    );
+    let mut example = Map::new();
+    example.insert("provider".into(), spec.slug.into());
+    example.insert("display_name".into(), spec.display_name.into());
+    example.insert("category".into(), spec.category.as_str().into());
+    example.insert("configured".into(), true.into());
+    example.insert("enabled".into(), true.into());
+    example.insert("mode".into(), Value::Null);
+    for field in spec.fields {
+        properties.insert(field.name.into(), response_property(field));
+        let value = if field.secret {
+            json!({"set": true, "updated_at": EXAMPLE_TIME})
+        } else if let Access::Constant(value) = field.access {
+            Value::from(value)
+        } else {
+            field
+                .example
+                .and_then(|e| serde_json::from_str(e).ok())
+                .unwrap_or(Value::Null)
+        };
+        example.insert(field.name.into(), value);
+    }
+    properties.insert("created_at".into(), json!({"type": "string", "format": "date-time"}));
+    properties.insert("updated_at".into(), json!({"type": "string", "format": "date-time"}));
+    example.insert("created_at".into(), EXAMPLE_TIME.into());
+    example.insert("updated_at".into(), EXAMPLE_TIME.into());
+    let required: Vec<&String> = properties.keys().collect();
+    json!({
+        "type": "object",
+        "title": format!("{} account", spec.display_name),
+        "description": spec.summary,
+        "properties": properties,
+        "required": required,
+        "example": example,
+    })
+}
+
+fn input_schema(spec: &ProviderSpec) -> Value {
+    let mut properties = Map::new();
+    properties.insert(
+        "enabled".into(),
+        json!({"type": "boolean", "description": "Default true. With true, every required field must be present."}),
+    );
+    let mut example = Map::new();
+    example.insert("enabled".into(), true.into());
+    for field in spec.fields.iter().filter(|f| f.is_writable()) {
+        let mut schema = describe(field, nullable(value_schema(field)));
+        if field.secret {
+            schema["writeOnly"] = Value::Bool(true);
+            if let Some(text) = schema["description"].as_str() {
+                schema["description"] = Value::from(format!(
+                    "{text} Secret: write-only; omit to keep the stored value, null to clear it."
+                ));
+            }
+        }
+        properties.insert(field.name.into(), schema);
+        if let Some(value) = field.example.and_then(|e| serde_json::from_str::<Value>(e).ok()) {
+            example.insert(field.name.into(), value);
+        }
+    }
+    json!({
+        "type": "object",
+        "title": format!("{} account settings", spec.display_name),
+        "description": format!(
+            "Settings of the {} account. PUT replaces them (omitted secrets are kept); PATCH merges them (JSON Merge Patch: null clears). Unknown and read-only fields are refused.",
+            spec.display_name
+        ),
+        "properties": properties,
+        "additionalProperties": false,
+        "example": example,
+    })
+}
+
+fn problem(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    })
+}
+
+fn path_item(spec: &ProviderSpec) -> Value {
+    let account = json!({"$ref": format!("#/components/schemas/{}Account", spec.schema_name)});
+    let input = json!({"$ref": format!("#/components/schemas/{}AccountInput", spec.schema_name)});
+    let snake = spec.slug.replace('-', "_");
+    let name = spec.display_name;
+    let etag = json!({"ETag": {"description": "The account's entity tag, for If-Match", "schema": {"type": "string"}}});
+    let if_match = json!({
+        "name": "If-Match", "in": "header", "required": false,
+        "description": "Apply only if the account's ETag is one of these (or * for any existing account).",
+        "schema": {"type": "string"}
+    });
+    let read = json!([{"bearer": ["accounts:read"]}]);
+    let write = json!([{"bearer": ["accounts:write"]}]);
+    let ok = |description: &str| json!({"description": description, "headers": etag, "content": {"application/json": {"schema": account}}});
+    let body_errors = |responses: &mut Map<String, Value>| {
+        responses.insert("400".into(), problem("Malformed JSON or If-Match"));
+        responses.insert("401".into(), problem("Missing or invalid token"));
+        responses.insert("403".into(), problem("The token lacks accounts:write"));
+        responses.insert("409".into(), problem("Changed by another request at the same time"));
+        responses.insert("412".into(), problem("If-Match does not match the account's ETag"));
+        responses.insert("413".into(), problem("Body over 1 MiB"));
+        responses.insert("415".into(), problem("Body is not JSON"));
+        responses.insert("422".into(), problem("Invalid fields: every failing field is listed"));
+    };
+    let mut put_responses = Map::new();
+    put_responses.insert("200".into(), ok("Settings replaced"));
+    put_responses.insert(
+        "201".into(),
+        json!({
+            "description": "Account created",
+            "headers": {
+                "ETag": etag["ETag"],
+                "Location": {"description": "The account's URL", "schema": {"type": "string"}}
+            },
+            "content": {"application/json": {"schema": account}}
+        }),
+    );
+    body_errors(&mut put_responses);
+    let mut patch_responses = Map::new();
+    patch_responses.insert("200".into(), ok("Settings merged"));
+    body_errors(&mut patch_responses);
+    patch_responses.insert("404".into(), problem("The account is not configured"));
+    json!({
+        "get": {
+            "tags": ["provider-accounts"],
+            "summary": format!("Read the {name} account"),
+            "description": spec.summary,
+            "operationId": format!("get_{snake}_account"),
+            "security": read,
+            "responses": {
+                "200": ok("The account; secrets show only whether they are set"),
+                "401": problem("Missing or invalid token"),
+                "403": problem("The token lacks accounts:read"),
+                "404": problem("The account is not configured")
+            }
+        },
+        "put": {
+            "tags": ["provider-accounts"],
+            "summary": format!("Create or replace the {name} account"),
+            "description": "Omitted secrets keep their stored value; null clears a secret. An incomplete account can be saved only with enabled: false.",
+            "operationId": format!("put_{snake}_account"),
+            "security": write,
+            "parameters": [if_match],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": input}}},
+            "responses": put_responses
+        },
+        "patch": {
+            "tags": ["provider-accounts"],
+            "summary": format!("Change some settings of the {name} account"),
+            "description": "JSON Merge Patch (RFC 7396): present fields are set, null clears, omitted fields are kept.",
+            "operationId": format!("patch_{snake}_account"),
+            "security": write,
+            "parameters": [if_match],
+            "requestBody": {"required": true, "content": {
+                "application/merge-patch+json": {"schema": input},
+                "application/json": {"schema": input}
+            }},
+            "responses": patch_responses
+        },
+        "delete": {
+            "tags": ["provider-accounts"],
+            "summary": format!("Delete the {name} account and its secrets"),
+            "operationId": format!("delete_{snake}_account"),
+            "security": write,
+            "parameters": [if_match],
+            "responses": {
+                "204": {"description": "Deleted"},
+                "400": problem("Malformed If-Match"),
+                "401": problem("Missing or invalid token"),
+                "403": problem("The token lacks accounts:write"),
+                "404": problem("The account is not configured"),
+                "409": problem("In use, or changed by another request at the same time"),
+                "412": problem("If-Match does not match the account's ETag")
+            }
+        }
+    })
+}

@@ -1,0 +1,430 @@
+//! Provider accounts against the database: read, write (PUT/PATCH), delete and list,
+//! with sealed secrets, optimistic concurrency (ETag / If-Match) and the audit log.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
+use serde_json::{Map, Value, json};
+
+use super::{
+    derived,
+    engine::{self, Current, SecretChange, WriteMode},
+    pem,
+    spec::{Access, Kind, ProviderSpec, View},
+};
+use crate::{
+    crypto::seal::{MasterKeys, Owner, SealError},
+    http::problem::FieldError,
+    store::{
+        self,
+        audit::{self, AuditRecord},
+        provider_accounts::{self, AccountRow, SealedValue, SecretRow},
+    },
+};
+
+/// Who is acting, for tenancy and the audit log.
+#[derive(Debug, Clone)]
+pub struct Actor<'a> {
+    pub shop_id: &'a str,
+    pub actor: &'a str,
+    pub request_id: Option<&'a str>,
+}
+
+/// An `If-Match` precondition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Precondition {
+    None,
+    /// `If-Match: *`: the resource must exist.
+    Exists,
+    /// Strong entity tags, one of which must be current.
+    OneOf(Vec<String>),
+}
+
+impl Precondition {
+    fn holds(&self, current: Option<&str>) -> bool {
+        match self {
+            Precondition::None => true,
+            Precondition::Exists => current.is_some(),
+            Precondition::OneOf(tags) => current.is_some_and(|etag| tags.iter().any(|t| t == etag)),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("{0} is not configured for this shop")]
+    NotFound(&'static str),
+    #[error("invalid fields")]
+    Invalid(Vec<FieldError>),
+    #[error("the account has changed since it was read (If-Match does not match its ETag)")]
+    PreconditionFailed,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("a stored secret cannot be opened: {0}")]
+    Sealed(#[from] SealError),
+    #[error(transparent)]
+    Database(#[from] DbErr),
+}
+
+/// A configured account as stored.
+pub struct Account {
+    pub spec: &'static ProviderSpec,
+    pub row: AccountRow,
+    pub settings: Map<String, Value>,
+    /// Field name → when it was last set.
+    pub secrets_set: HashMap<String, DateTime<Utc>>,
+}
+
+impl Account {
+    fn new(spec: &'static ProviderSpec, row: AccountRow, secrets: &[SecretRow]) -> Self {
+        let settings = serde_json::from_str(&row.settings).unwrap_or_default();
+        Self {
+            spec,
+            settings,
+            secrets_set: secrets.iter().map(|s| (s.field.clone(), s.updated_at)).collect(),
+            row,
+        }
+    }
+
+    /// A strong entity tag: the row id and its version (a re-created account gets a new id).
+    pub fn etag(&self) -> String {
+        format!("\"{}-{}\"", self.row.id, self.row.version)
+    }
+
+    pub fn mode(&self) -> Option<&'static str> {
+        let view = Shown(self);
+        self.spec.mode.and_then(|mode| mode(&view)).map(|m| m.as_str())
+    }
+
+    /// The response body: meta fields, then every declared field in order.
+    pub fn to_json(&self, public_url: &str) -> Value {
+        let mut out = Map::new();
+        out.insert("provider".into(), self.spec.slug.into());
+        out.insert("display_name".into(), self.spec.display_name.into());
+        out.insert("category".into(), self.spec.category.as_str().into());
+        out.insert("configured".into(), true.into());
+        out.insert("enabled".into(), self.row.enabled.into());
+        out.insert("mode".into(), self.mode().map_or(Value::Null, Value::from));
+        let computed = derived::computed(self.spec, &self.settings, public_url);
+        for field in self.spec.fields {
+            let value = if field.secret {
+                let updated_at = self.secrets_set.get(field.name);
+                json!({"set": updated_at.is_some(), "updated_at": updated_at})
+            } else {
+                match field.access {
+                    Access::Constant(value) => Value::from(value),
+                    Access::Computed => computed.get(field.name).cloned().unwrap_or(Value::Null),
+                    Access::Writable | Access::Linked => match (field.kind, self.settings.get(field.name)) {
+                        (Kind::Certificate, Some(Value::String(text))) => {
+                            pem::certificate(text).map_or(Value::Null, |info| info.to_json())
+                        }
+                        (_, value) => value.cloned().unwrap_or(Value::Null),
+                    },
+                }
+            };
+            out.insert(field.name.into(), value);
+        }
+        out.insert("created_at".into(), json!(self.row.created_at));
+        out.insert("updated_at".into(), json!(self.row.updated_at));
+        Value::Object(out)
+    }
+}
+
+/// The account as shown: secrets' values are not at hand (nor needed).
+struct Shown<'a>(&'a Account);
+
+impl View for Shown<'_> {
+    fn value(&self, field: &str) -> Option<&Value> {
+        self.0.settings.get(field)
+    }
+    fn secret_is_set(&self, field: &str) -> bool {
+        self.0.secrets_set.contains_key(field)
+    }
+    fn secret_value(&self, _: &str) -> Option<&str> {
+        None
+    }
+}
+
+/// One provider in the list of every provider.
+pub struct Summary {
+    pub spec: &'static ProviderSpec,
+    pub account: Option<Account>,
+}
+
+pub struct Accounts<'a> {
+    pub db: &'a DatabaseConnection,
+    pub keys: &'a MasterKeys,
+}
+
+impl Accounts<'_> {
+    pub async fn get(&self, shop_id: &str, spec: &'static ProviderSpec) -> Result<Option<Account>, AccountError> {
+        let Some(row) = provider_accounts::find(self.db, shop_id, spec.slug).await? else {
+            return Ok(None);
+        };
+        let secrets = provider_accounts::secrets(self.db, shop_id, spec.slug).await?;
+        Ok(Some(Account::new(spec, row, &secrets)))
+    }
+
+    pub async fn list(&self, shop_id: &str) -> Result<Vec<Summary>, AccountError> {
+        let mut rows: HashMap<String, AccountRow> = provider_accounts::list(self.db, shop_id)
+            .await?
+            .into_iter()
+            .map(|row| (row.provider.clone(), row))
+            .collect();
+        Ok(super::ALL
+            .iter()
+            .map(|spec| Summary {
+                spec,
+                account: rows.remove(spec.slug).map(|row| Account::new(spec, row, &[])),
+            })
+            .collect())
+    }
+
+    /// PUT or PATCH. Returns the account and whether it was created.
+    pub async fn write(
+        &self,
+        actor: &Actor<'_>,
+        spec: &'static ProviderSpec,
+        body: Map<String, Value>,
+        mode: WriteMode,
+        precondition: &Precondition,
+    ) -> Result<(Account, bool), AccountError> {
+        let txn = store::begin_write(self.db).await?;
+        let row = provider_accounts::find(&txn, actor.shop_id, spec.slug).await?;
+        let secrets = provider_accounts::secrets(&txn, actor.shop_id, spec.slug).await?;
+        let existing = row.clone().map(|row| Account::new(spec, row, &secrets));
+        if !precondition.holds(existing.as_ref().map(Account::etag).as_deref()) {
+            return Err(AccountError::PreconditionFailed);
+        }
+        if mode == WriteMode::Patch && existing.is_none() {
+            return Err(AccountError::NotFound(spec.slug));
+        }
+        let current = match &existing {
+            Some(account) => Some(Current {
+                enabled: account.row.enabled,
+                settings: account.settings.clone(),
+                secrets: self.open_all(actor.shop_id, spec, &secrets)?,
+            }),
+            None => None,
+        };
+        let mut outcome = engine::apply(spec, current.as_ref(), body, mode).map_err(AccountError::Invalid)?;
+        let now = Utc::now();
+        let created = row.is_none();
+        if created {
+            for (name, value) in derived::initial_settings(spec) {
+                outcome.settings.entry(name).or_insert(value);
+            }
+        }
+        let settings = Value::Object(outcome.settings.clone()).to_string();
+        match &row {
+            None => {
+                store::shops::ensure(&txn, actor.shop_id).await?;
+                provider_accounts::insert(&txn, actor.shop_id, spec.slug, outcome.enabled, &settings, now)
+                    .await
+                    .map_err(|err| conflict_on_unique(err, spec))?;
+            }
+            Some(row) => {
+                if !outcome.changed.is_empty()
+                    && !provider_accounts::update(&txn, row.id, row.version, outcome.enabled, &settings, now).await?
+                {
+                    return Err(changed_meanwhile(precondition));
+                }
+            }
+        }
+        self.apply_secrets(&txn, actor.shop_id, spec, &outcome.secret_changes, now)
+            .await?;
+        if !outcome.changed.is_empty() {
+            let fields: Vec<&str> = outcome.changed.iter().map(String::as_str).collect();
+            record(&txn, actor, spec, if created { "create" } else { "update" }, &fields).await?;
+        }
+        let account = reload(&txn, actor.shop_id, spec).await?;
+        txn.commit().await?;
+        Ok((account, created))
+    }
+
+    pub async fn delete(
+        &self,
+        actor: &Actor<'_>,
+        spec: &'static ProviderSpec,
+        precondition: &Precondition,
+    ) -> Result<(), AccountError> {
+        let txn = store::begin_write(self.db).await?;
+        let Some(row) = provider_accounts::find(&txn, actor.shop_id, spec.slug).await? else {
+            return Err(AccountError::NotFound(spec.slug));
+        };
+        let account = Account::new(spec, row, &[]);
+        if !precondition.holds(Some(&account.etag())) {
+            return Err(AccountError::PreconditionFailed);
+        }
+        if !provider_accounts::delete(&txn, &account.row).await? {
+            return Err(changed_meanwhile(precondition));
+        }
+        record(&txn, actor, spec, "delete", &[]).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Changes internal settings and secrets from an action (link, upload, generate…),
+    /// audited as `action` with `fields`. `change` sees the current settings.
+    pub async fn act(
+        &self,
+        actor: &Actor<'_>,
+        spec: &'static ProviderSpec,
+        action: &str,
+        fields: &[&str],
+        change: impl FnOnce(
+            &mut Map<String, Value>,
+            &mut std::collections::BTreeMap<&'static str, SecretChange>,
+        ) -> Result<(), AccountError>,
+    ) -> Result<Account, AccountError> {
+        let txn = store::begin_write(self.db).await?;
+        let row = provider_accounts::find(&txn, actor.shop_id, spec.slug)
+            .await?
+            .ok_or(AccountError::NotFound(spec.slug))?;
+        let mut account = Account::new(spec, row, &[]);
+        let mut secret_changes = std::collections::BTreeMap::new();
+        change(&mut account.settings, &mut secret_changes)?;
+        let now = Utc::now();
+        let settings = Value::Object(account.settings.clone()).to_string();
+        if !provider_accounts::update(
+            &txn,
+            account.row.id,
+            account.row.version,
+            account.row.enabled,
+            &settings,
+            now,
+        )
+        .await?
+        {
+            return Err(AccountError::Conflict("the account changed meanwhile; retry".into()));
+        }
+        self.apply_secrets(&txn, actor.shop_id, spec, &secret_changes, now)
+            .await?;
+        record(&txn, actor, spec, action, fields).await?;
+        let account = reload(&txn, actor.shop_id, spec).await?;
+        txn.commit().await?;
+        Ok(account)
+    }
+
+    fn open_all(
+        &self,
+        shop_id: &str,
+        spec: &ProviderSpec,
+        secrets: &[SecretRow],
+    ) -> Result<HashMap<String, crate::secret::Secret<String>>, AccountError> {
+        secrets
+            .iter()
+            .map(|row| {
+                let owner = Owner {
+                    shop: shop_id,
+                    provider: spec.slug,
+                    field: &row.field,
+                };
+                Ok((row.field.clone(), self.keys.open(owner, &row.sealed)?))
+            })
+            .collect()
+    }
+
+    /// Opens one stored secret of an account (for the code that calls the provider).
+    pub async fn open_secret(
+        &self,
+        shop_id: &str,
+        spec: &ProviderSpec,
+        field: &str,
+    ) -> Result<Option<crate::secret::Secret<String>>, AccountError> {
+        let secrets = provider_accounts::secrets(self.db, shop_id, spec.slug).await?;
+        Ok(self.open_all(shop_id, spec, &secrets)?.remove(field))
+    }
+
+    async fn apply_secrets(
+        &self,
+        txn: &DatabaseTransaction,
+        shop_id: &str,
+        spec: &ProviderSpec,
+        changes: &std::collections::BTreeMap<&'static str, SecretChange>,
+        now: DateTime<Utc>,
+    ) -> Result<(), AccountError> {
+        for (field, change) in changes {
+            match change {
+                SecretChange::Set(value) => {
+                    let owner = Owner {
+                        shop: shop_id,
+                        provider: spec.slug,
+                        field,
+                    };
+                    let sealed = self.keys.seal(owner, value.expose());
+                    provider_accounts::put_secret(
+                        txn,
+                        SealedValue {
+                            shop_id,
+                            provider: spec.slug,
+                            field,
+                            sealed: &sealed,
+                            key_id: self.keys.current_id(),
+                        },
+                        now,
+                    )
+                    .await?;
+                }
+                SecretChange::Clear => provider_accounts::delete_secret(txn, shop_id, spec.slug, field).await?,
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn reload(
+    txn: &DatabaseTransaction,
+    shop_id: &str,
+    spec: &'static ProviderSpec,
+) -> Result<Account, AccountError> {
+    let row = provider_accounts::find(txn, shop_id, spec.slug)
+        .await?
+        .ok_or(AccountError::NotFound(spec.slug))?;
+    let secrets = provider_accounts::secrets(txn, shop_id, spec.slug).await?;
+    Ok(Account::new(spec, row, &secrets))
+}
+
+async fn record(
+    txn: &DatabaseTransaction,
+    actor: &Actor<'_>,
+    spec: &ProviderSpec,
+    action: &str,
+    fields: &[&str],
+) -> Result<(), DbErr> {
+    audit::record(
+        txn,
+        AuditRecord {
+            shop_id: actor.shop_id,
+            actor: actor.actor,
+            request_id: actor.request_id,
+            resource_type: "provider_account",
+            resource_id: spec.slug,
+            action,
+            fields,
+        },
+    )
+    .await
+    .map(|_| ())
+}
+
+fn changed_meanwhile(precondition: &Precondition) -> AccountError {
+    match precondition {
+        Precondition::None => {
+            AccountError::Conflict("the account was changed by another request at the same time; retry".into())
+        }
+        _ => AccountError::PreconditionFailed,
+    }
+}
+
+fn conflict_on_unique(err: DbErr, spec: &ProviderSpec) -> AccountError {
+    if store::is_unique_violation(&err) {
+        AccountError::Conflict(format!(
+            "{} was created by another request at the same time; retry",
+            spec.slug
+        ))
+    } else {
+        AccountError::Database(err)
+    }
+}

@@ -1,0 +1,199 @@
+//! `/api/v1/provider-accounts`: the list of every provider, and one typed resource per
+//! provider. The per-provider operations are one set of handlers; their OpenAPI
+//! description (a path and schemas per provider) is generated from the declarations in
+//! `accounts::schema`.
+
+use actix_web::{HttpResponse, get, http::header, web};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use crate::{
+    accounts::{
+        self, ProviderSpec,
+        engine::WriteMode,
+        service::{Account, AccountError, Actor},
+    },
+    http::{
+        auth::{Authenticated, Caller, scope},
+        conditional::IfMatch,
+        extract::ApiJson,
+        problem::{ApiError, Problem},
+        state::AppState,
+    },
+};
+
+/// One provider and the state of the shop's account with it.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({
+    "provider": "gmo-pg", "display_name": "GMO PG", "category": "payment",
+    "configured": true, "enabled": true, "mode": "test", "updated_at": "2026-11-23T10:00:00Z"
+}))]
+pub struct ProviderSummary {
+    /// The provider's slug: the path segment of its account.
+    pub provider: &'static str,
+    pub display_name: &'static str,
+    /// `payment`, `deferred_payment`, `carrier_billing`, `convenience_postpay`, `wallet`,
+    /// `mail`, `fraud_detection`, `login`, `marketing` or `checkout_device`.
+    pub category: &'static str,
+    /// Whether the shop has saved settings for it.
+    pub configured: bool,
+    pub enabled: bool,
+    /// `test` or `live` where the settings tell, else null.
+    pub mode: Option<&'static str>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProviderSummaryList {
+    /// Every provider, configured or not, in a fixed order.
+    pub items: Vec<ProviderSummary>,
+    /// Always null: the list is complete.
+    pub next_cursor: Option<String>,
+}
+
+/// List every provider with the state of the shop's account.
+#[utoipa::path(
+    tag = "provider-accounts",
+    security(("bearer" = ["accounts:read"])),
+    responses(
+        (status = 200, description = "Every provider", body = ProviderSummaryList),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks accounts:read", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/provider-accounts")]
+pub async fn list_provider_accounts(
+    caller: Authenticated<scope::AccountsRead>,
+    state: web::Data<AppState>,
+) -> Result<web::Json<ProviderSummaryList>, ApiError> {
+    let items = state
+        .accounts()
+        .list(&caller.shop_id)
+        .await?
+        .into_iter()
+        .map(|summary| ProviderSummary {
+            provider: summary.spec.slug,
+            display_name: summary.spec.display_name,
+            category: summary.spec.category.as_str(),
+            configured: summary.account.is_some(),
+            enabled: summary.account.as_ref().is_some_and(|a| a.row.enabled),
+            mode: summary.account.as_ref().and_then(Account::mode),
+            updated_at: summary.account.as_ref().map(|a| a.row.updated_at),
+        })
+        .collect();
+    Ok(web::Json(ProviderSummaryList {
+        items,
+        next_cursor: None,
+    }))
+}
+
+pub fn spec_for(slug: &str) -> Result<&'static ProviderSpec, ApiError> {
+    accounts::find(slug).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "there is no provider '{slug}'; GET /api/v1/provider-accounts lists them"
+        ))
+    })
+}
+
+pub fn actor(caller: &Caller) -> Actor<'_> {
+    Actor {
+        shop_id: &caller.shop_id,
+        actor: &caller.client_id,
+        request_id: caller.request_id.as_deref(),
+    }
+}
+
+/// The account as a response, with its ETag.
+pub fn account_response(account: &Account, state: &AppState, created: bool) -> HttpResponse {
+    let mut response = if created {
+        HttpResponse::Created()
+    } else {
+        HttpResponse::Ok()
+    };
+    if created {
+        response.insert_header((
+            header::LOCATION,
+            format!("/api/v1/provider-accounts/{}", account.spec.slug),
+        ));
+    }
+    response
+        .insert_header((header::ETAG, account.etag()))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(account.to_json(&state.public_url))
+}
+
+pub async fn get_account(
+    caller: Authenticated<scope::AccountsRead>,
+    provider: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let spec = spec_for(&provider)?;
+    let account = state
+        .accounts()
+        .get(&caller.shop_id, spec)
+        .await?
+        .ok_or(AccountError::NotFound(spec.slug))?;
+    Ok(account_response(&account, &state, false))
+}
+
+pub async fn put_account(
+    caller: Authenticated<scope::AccountsWrite>,
+    provider: web::Path<String>,
+    if_match: IfMatch,
+    body: ApiJson<Map<String, Value>>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    write(caller, provider, if_match, body, state, WriteMode::Put).await
+}
+
+pub async fn patch_account(
+    caller: Authenticated<scope::AccountsWrite>,
+    provider: web::Path<String>,
+    if_match: IfMatch,
+    body: ApiJson<Map<String, Value>>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    write(caller, provider, if_match, body, state, WriteMode::Patch).await
+}
+
+async fn write(
+    caller: Authenticated<scope::AccountsWrite>,
+    provider: web::Path<String>,
+    if_match: IfMatch,
+    body: ApiJson<Map<String, Value>>,
+    state: web::Data<AppState>,
+    mode: WriteMode,
+) -> Result<HttpResponse, ApiError> {
+    let spec = spec_for(&provider)?;
+    let (account, created) = state
+        .accounts()
+        .write(&actor(&caller), spec, body.0, mode, &if_match.0)
+        .await?;
+    Ok(account_response(&account, &state, created))
+}
+
+pub async fn delete_account(
+    caller: Authenticated<scope::AccountsWrite>,
+    provider: web::Path<String>,
+    if_match: IfMatch,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let spec = spec_for(&provider)?;
+    state.accounts().delete(&actor(&caller), spec, &if_match.0).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+impl From<AccountError> for ApiError {
+    fn from(err: AccountError) -> Self {
+        match err {
+            AccountError::NotFound(_) => ApiError::NotFound(err.to_string()),
+            AccountError::Invalid(errors) => ApiError::Validation(errors),
+            AccountError::PreconditionFailed => ApiError::PreconditionFailed(err.to_string()),
+            AccountError::Conflict(message) => ApiError::Conflict(message),
+            AccountError::Sealed(_) => ApiError::internal(err),
+            AccountError::Database(db) => db.into(),
+        }
+    }
+}
