@@ -32,6 +32,23 @@ pub enum Command {
     Clients(ClientsCommand),
     /// Print the OpenAPI document (the source of openapi/openapi.json).
     Openapi,
+    /// Manage the master keys that seal stored secrets.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Print a new random key, ready to put first in RENKEI_MASTER_KEY.
+    Generate {
+        /// The key id (letters, digits, '-', '_').
+        #[arg(long, default_value_t = format!("k{}", chrono::Utc::now().format("%Y%m%d")))]
+        id: String,
+    },
+    /// Re-seal every stored secret under the first key of RENKEI_MASTER_KEY. Servers keep
+    /// serving: configure them with the new key first and the old key after it, rotate,
+    /// then drop the old key.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -79,6 +96,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Clients(command) => run_clients(config, command).await,
+        Command::Keys(KeysCommand::Generate { id }) => {
+            use base64::Engine;
+            let key = base64::engine::general_purpose::STANDARD.encode(crate::crypto::random_bytes::<32>());
+            println!("{id}:{key}");
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Rotate) => {
+            let db = store::connect(&config.database).await?;
+            store::migrate(&db).await?;
+            let keys = crate::dev_keys::master_keys(&config)?;
+            let report = crate::accounts::rotation::rotate(&db, &keys).await?;
+            println!(
+                "re-sealed {} secret(s) under key '{}' ({} changed meanwhile and were already current)",
+                report.resealed,
+                keys.current_id(),
+                report.skipped
+            );
+            Ok(())
+        }
         Command::Openapi => {
             print!("{}", openapi::document_json(&openapi::document()));
             Ok(())

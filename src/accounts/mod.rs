@@ -6,6 +6,7 @@ pub mod engine;
 pub mod formats;
 pub mod pem;
 pub mod providers;
+pub mod rotation;
 pub mod schema;
 pub mod service;
 pub mod spec;

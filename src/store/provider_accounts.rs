@@ -144,10 +144,17 @@ pub async fn delete_secret(db: &impl ConnectionTrait, shop_id: &str, provider: &
     Ok(())
 }
 
-/// Up to `limit` secrets sealed under a key other than `key_id`, oldest id first.
-pub async fn secrets_not_under(db: &impl ConnectionTrait, key_id: &str, limit: u64) -> Result<Vec<SecretRow>, DbErr> {
+/// Up to `limit` secrets with an id above `after_id` sealed under a key other than
+/// `key_id`, in id order.
+pub async fn secrets_not_under(
+    db: &impl ConnectionTrait,
+    key_id: &str,
+    after_id: i64,
+    limit: u64,
+) -> Result<Vec<SecretRow>, DbErr> {
     provider_secret::Entity::find()
         .filter(provider_secret::Column::KeyId.ne(key_id))
+        .filter(provider_secret::Column::Id.gt(after_id))
         .order_by_asc(provider_secret::Column::Id)
         .limit(limit)
         .all(db)

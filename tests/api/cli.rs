@@ -17,6 +17,7 @@ use crate::support::{Backend, TestDatabase};
 on_both_databases!(
     first_start_prints_a_working_demo_client_once_and_logs_no_secret,
     clients_can_be_created_listed_and_revoked_from_the_command_line,
+    keys_rotate_reseals_every_secret_under_the_first_key,
 );
 
 const BINARY: &str = env!("CARGO_BIN_EXE_renkei");
@@ -230,4 +231,73 @@ async fn clients_can_be_created_listed_and_revoked_from_the_command_line(backend
     assert!(listed[0]["revoked_at"].is_string());
     let (ok, _, stderr) = run(&database, &dir.0, &["clients", "revoke", "rkc_unknown"]);
     assert!(!ok && stderr.contains("rkc_unknown"));
+}
+
+async fn keys_rotate_reseals_every_secret_under_the_first_key(backend: Backend) {
+    use base64::Engine;
+    use renkei::{
+        accounts::{
+            engine::WriteMode,
+            service::{Accounts, Actor, Precondition},
+        },
+        config::DatabaseConfig,
+        secret::Secret,
+    };
+    let database = TestDatabase::new(backend);
+    let dir = scratch_dir();
+    let (ok, generated, _) = run(&database, &dir.0, &["keys", "generate", "--id", "k2"]);
+    assert!(ok);
+    let (id, key) = generated.trim().split_once(':').unwrap();
+    assert_eq!(id, "k2");
+    assert_eq!(base64::engine::general_purpose::STANDARD.decode(key).unwrap().len(), 32);
+    let old = base64::engine::general_purpose::STANDARD.encode([1u8; 32]);
+
+    let db = renkei::store::connect(&DatabaseConfig {
+        url: Secret::new(database.url.clone()),
+        schema: database.schema.clone(),
+        max_connections: 2,
+        acquire_timeout: Duration::from_secs(5),
+    })
+    .await
+    .unwrap();
+    renkei::store::migrate(&db).await.unwrap();
+    let k1 = crate::support::test_master_keys(&[("k1", 1)]);
+    let accounts = Accounts { db: &db, keys: &k1 };
+    let actor = Actor {
+        shop_id: "shop-a",
+        actor: "cli",
+        request_id: None,
+    };
+    let body = json!({"merchant_code": "123456789", "password": "pw-one", "access_key": "key-two"});
+    accounts
+        .write(
+            &actor,
+            renkei::accounts::find("yamato").unwrap(),
+            body.as_object().unwrap().clone(),
+            WriteMode::Put,
+            &Precondition::None,
+        )
+        .await
+        .unwrap();
+
+    let mut rotate = command(&database, &dir.0);
+    rotate
+        .args(["keys", "rotate"])
+        .env("RENKEI_MASTER_KEY", format!("k2:{key},k1:{old}"));
+    let output = rotate.output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("re-sealed 2 secret(s) under key 'k2'"), "{stdout}");
+
+    let k2 = renkei::crypto::seal::MasterKeys::new(vec![(
+        "k2".into(),
+        Secret::new(base64::engine::general_purpose::STANDARD.decode(key).unwrap()),
+    )])
+    .unwrap();
+    let accounts = Accounts { db: &db, keys: &k2 };
+    let opened = accounts
+        .open_secret("shop-a", renkei::accounts::find("yamato").unwrap(), "password")
+        .await
+        .unwrap();
+    assert_eq!(opened.unwrap().expose(), "pw-one");
 }

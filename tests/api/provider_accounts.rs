@@ -691,3 +691,69 @@ fn every_provider_of_the_spec_is_declared_with_examples() {
         }
     }
 }
+
+on_both_databases!(key_rotation_keeps_every_account_readable);
+
+async fn key_rotation_keeps_every_account_readable(backend: Backend) {
+    use crate::support::test_master_keys;
+    let s = session(backend).await;
+    let mut sent = Vec::new();
+    for spec in ALL.iter() {
+        let body = s.body(spec.slug);
+        s.put_ok(spec.slug, &Value::Object(body.clone())).await;
+        sent.push((spec, body));
+    }
+    // A replica configured for the rotation: the new key first, the old one after it.
+    let both = test_master_keys(&[("test-k2", 2), ("test-k1", 1)]);
+    let replica = s.app.sibling(|config| config.master_keys = Some(both.clone())).await;
+    let report = renkei::accounts::rotation::rotate(&replica.db, &both).await.unwrap();
+    let declared = ALL.iter().flat_map(|p| writable(p)).filter(|f| f.secret).count() as u64;
+    assert_eq!(report.resealed, declared);
+    assert_eq!(
+        renkei::accounts::rotation::rotate(&replica.db, &both)
+            .await
+            .unwrap()
+            .resealed,
+        0
+    );
+
+    // With the old key gone, every account is still readable and every secret opens.
+    let new_only = test_master_keys(&[("test-k2", 2)]);
+    let after = s
+        .app
+        .sibling(|config| config.master_keys = Some(new_only.clone()))
+        .await;
+    let service = renkei::accounts::service::Accounts {
+        db: &after.db,
+        keys: &new_only,
+    };
+    let token = after.token("shop-a", &["accounts:read", "accounts:write"]).await;
+    for (spec, body) in sent {
+        let read = after
+            .get(&format!("/api/v1/provider-accounts/{}", spec.slug), &token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(read.status(), 200, "{}", spec.slug);
+        for field in spec.fields.iter().filter(|f| f.secret && body.contains_key(f.name)) {
+            let opened = service.open_secret("shop-a", spec, field.name).await.unwrap().unwrap();
+            assert_eq!(
+                opened.expose(),
+                body[field.name].as_str().unwrap().trim(),
+                "{}.{}",
+                spec.slug,
+                field.name
+            );
+        }
+        // A write (which opens the stored secrets) works too.
+        let patched = after
+            .http
+            .patch(after.url(&format!("/api/v1/provider-accounts/{}", spec.slug)))
+            .bearer_auth(&token)
+            .json(&json!({"enabled": false}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(patched.status(), 200, "{}", spec.slug);
+    }
+}

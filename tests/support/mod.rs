@@ -121,6 +121,17 @@ impl Drop for TestDatabase {
     }
 }
 
+pub fn test_master_keys(keys: &[(&str, u8)]) -> std::sync::Arc<renkei::crypto::seal::MasterKeys> {
+    std::sync::Arc::new(
+        renkei::crypto::seal::MasterKeys::new(
+            keys.iter()
+                .map(|(id, byte)| (id.to_string(), Secret::new(vec![*byte; 32])))
+                .collect(),
+        )
+        .unwrap(),
+    )
+}
+
 pub fn test_jwt_keys() -> JwtKeys {
     JwtKeys::new(vec![NamedKey {
         id: "test-1".into(),
@@ -140,6 +151,7 @@ pub fn test_config(db: &TestDatabase) -> Config {
     config.database.schema = db.schema.clone();
     config.database.max_connections = 5;
     config.auth.jwt_keys = Some(test_jwt_keys());
+    config.master_keys = Some(test_master_keys(&[("test-k1", 1)]));
     config.bootstrap_demo = false;
     config.shutdown_timeout = Duration::from_secs(0);
     config
@@ -152,8 +164,8 @@ pub struct TestApp {
     pub config: Config,
     pub demo: Option<NewCredentials>,
     server: actix_web::dev::ServerHandle,
-    // Last: the database goes after the server.
-    pub database: TestDatabase,
+    // Last: the database goes after the server (and after every sibling).
+    pub database: std::sync::Arc<TestDatabase>,
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
@@ -161,7 +173,12 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
-    let database = TestDatabase::new(backend);
+    spawn_on(std::sync::Arc::new(TestDatabase::new(backend)), adjust).await
+}
+
+/// Starts an application on an existing test database.
+pub async fn spawn_on(database: std::sync::Arc<TestDatabase>, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let backend = database.backend;
     let mut config = test_config(&database);
     adjust(&mut config);
     let app = Application::build(config.clone())
@@ -199,6 +216,11 @@ impl Drop for TestApp {
 }
 
 impl TestApp {
+    /// Another application process on the same database (a second replica).
+    pub async fn sibling(&self, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        spawn_on(self.database.clone(), adjust).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
