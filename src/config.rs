@@ -31,8 +31,9 @@ pub struct Config {
     /// `RENKEI_MASTER_KEY`: `id:base64` (32 bytes) keys sealing stored secrets; the first
     /// seals, all open. `None`: a development key kept beside the database.
     pub master_keys: Option<Arc<MasterKeys>>,
-    /// `RENKEI_PUBLIC_URL`: the base of public links (feeds, banners); default from the listen address.
-    pub public_url: String,
+    /// `RENKEI_PUBLIC_URL`: the base of public links (feeds, banners). `None`: the
+    /// address the server is bound to.
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -207,13 +208,14 @@ impl Config {
             ),
         };
         let public_url = vars
-            .string("RENKEI_PUBLIC_URL", &format!("http://{listen}"))
-            .trim_end_matches('/')
-            .to_string();
-        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            .optional("RENKEI_PUBLIC_URL")
+            .map(|url| url.trim_end_matches('/').to_string());
+        if let Some(url) = &public_url
+            && !crate::accounts::formats::is_url(url, false)
+        {
             return Err(ConfigError {
                 variable: "RENKEI_PUBLIC_URL",
-                message: format!("'{public_url}' is not an http(s) URL such as https://renkei.example.jp"),
+                message: format!("'{url}' is not an http(s) URL such as https://renkei.example.jp"),
             });
         }
         let log_format = match vars.string("RENKEI_LOG_FORMAT", "json").as_str() {

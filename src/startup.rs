@@ -48,7 +48,14 @@ impl Application {
 
         let listener = TcpListener::bind(&config.listen)
             .with_context(|| format!("cannot listen on {} (RENKEI_LISTEN)", config.listen))?;
-        let port = listener.local_addr()?.port();
+        let local = listener.local_addr()?;
+        let port = local.port();
+        let public_url = config.public_url.clone().unwrap_or_else(|| {
+            if local.ip().is_unspecified() {
+                tracing::warn!("RENKEI_PUBLIC_URL is not set: public links (feeds, banners) use {local}");
+            }
+            format!("http://{local}")
+        });
 
         let state = web::Data::new(AppState {
             db: db.clone(),
@@ -56,7 +63,7 @@ impl Application {
             token_failures: FailureLimiter::new(config.auth.failure_limit, config.auth.failure_window),
             metrics: Metrics::default(),
             master_keys,
-            public_url: config.public_url.clone(),
+            public_url,
         });
         let document = web::Data::new(ServedDocument::new(&document()));
         let cors_origins = config.cors_origins.clone();

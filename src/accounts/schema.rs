@@ -34,6 +34,98 @@ pub fn add_to(doc: &mut OpenApi) {
             .paths
             .insert(format!("/api/v1/provider-accounts/{}", spec.slug), item);
     }
+    for (path, item) in action_paths() {
+        let item: PathItem = serde_json::from_value(item).expect("generated path items are valid OpenAPI");
+        doc.paths.paths.insert(path.to_string(), item);
+    }
+}
+
+/// An action operation answering with the provider's account.
+fn action(slug_schema: &str, operation_id: &str, summary: &str, description: &str, errors: &[(&str, &str)]) -> Value {
+    let mut responses = Map::new();
+    responses.insert(
+        "200".into(),
+        json!({
+            "description": "The account after the action",
+            "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{slug_schema}Account")}}}
+        }),
+    );
+    responses.insert("401".into(), problem("Missing or invalid token"));
+    responses.insert("403".into(), problem("The token lacks accounts:write"));
+    responses.insert("409".into(), problem("Changed by another request at the same time"));
+    for (status, text) in errors {
+        responses.insert(status.to_string(), problem(text));
+    }
+    json!({
+        "tags": ["provider-accounts"],
+        "summary": summary,
+        "description": description,
+        "operationId": operation_id,
+        "security": [{"bearer": ["accounts:write"]}],
+        "responses": responses,
+    })
+}
+
+fn action_paths() -> Vec<(&'static str, Value)> {
+    let image = json!({"type": "string", "format": "binary"});
+    let mut upload = action(
+        "GmoPg",
+        "upload_gmo_pg_epos_banner",
+        "Upload the EPOS banner",
+        "The request body is the image itself: PNG, JPEG or GIF (recognised by its content), at most 256 KiB. It is served from a public URL, shown as epos_banner_url.",
+        &[
+            ("404", "GMO PG is not configured"),
+            ("413", "Image over 256 KiB"),
+            ("422", "Not a PNG, JPEG or GIF image"),
+        ],
+    );
+    upload["requestBody"] = json!({"required": true, "content": {
+        "image/png": {"schema": image}, "image/jpeg": {"schema": image},
+        "image/gif": {"schema": image}, "application/octet-stream": {"schema": image}
+    }});
+    let link_body = json!({"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AmazonPayLink"}}}});
+    let mut amazon_link = action(
+        "AmazonPayV2",
+        "link_amazon_pay_v2",
+        "Link the Amazon Pay (v2) account",
+        "Stores the credentials from Amazon's account registration; creates the account (enabled) when new.",
+        &[
+            ("400", "Malformed JSON"),
+            ("413", "Body over 1 MiB"),
+            ("415", "Body is not JSON"),
+            ("422", "Invalid fields"),
+        ],
+    );
+    amazon_link["requestBody"] = link_body;
+    vec![
+        (
+            "/api/v1/provider-accounts/gmo-pg/epos-banner",
+            json!({
+                "put": upload,
+                "delete": action("GmoPg", "reset_gmo_pg_epos_banner", "Go back to the default EPOS banner", "Removes the uploaded banner.", &[("404", "GMO PG is not configured")]),
+            }),
+        ),
+        (
+            "/api/v1/provider-accounts/paypal/link",
+            json!({
+                "post": action("Paypal", "link_paypal", "Link the PayPal account", "Links the seller merchant id set on the account (link_status becomes linked).", &[("404", "PayPal is not configured"), ("422", "No seller_merchant_id is set")]),
+                "delete": action("Paypal", "unlink_paypal", "Unlink the PayPal account", "Unlinks and deletes the seller merchant id; the account is disabled.", &[("404", "PayPal is not configured")]),
+            }),
+        ),
+        (
+            "/api/v1/provider-accounts/amazon-pay-v2/link",
+            json!({
+                "post": amazon_link,
+                "delete": action("AmazonPayV2", "unlink_amazon_pay_v2", "Unlink the Amazon Pay (v2) account", "Removes the linked credentials; the account is disabled.", &[("404", "Amazon Pay (v2) is not configured")]),
+            }),
+        ),
+        (
+            "/api/v1/provider-accounts/product-data-feed/generate",
+            json!({
+                "post": action("ProductDataFeed", "generate_product_data_feed", "Generate the product data feed now", "Builds the Facebook catalog CSV from every feed item and publishes it at facebook_feed_url.", &[("404", "The product data feed is not configured")]),
+            }),
+        ),
+    ]
 }
 
 fn insert_schema(components: &mut utoipa::openapi::Components, name: &str, schema: Value) {
@@ -70,6 +162,7 @@ fn shared_schemas() -> Vec<(&'static str, Value)> {
                 "required": ["subject", "issuer", "not_after", "fingerprint_sha256"]
             }),
         ),
+        ("AmazonPayLink", amazon_pay_link_schema()),
         (
             "ResultAction",
             json!({
@@ -85,6 +178,31 @@ fn shared_schemas() -> Vec<(&'static str, Value)> {
             }),
         ),
     ]
+}
+
+/// The body of the Amazon Pay v2 link: its linked fields, as declared.
+fn amazon_pay_link_schema() -> Value {
+    let spec = super::find("amazon-pay-v2").expect("amazon-pay-v2 is declared");
+    let linked: Vec<&Field> = spec.fields.iter().filter(|f| f.access == Access::Linked).collect();
+    let properties: Map<String, Value> = linked
+        .iter()
+        .map(|f| {
+            let mut schema = value_schema(f);
+            schema["description"] = Value::from(f.label);
+            if f.secret {
+                schema["writeOnly"] = Value::Bool(true);
+            }
+            (f.name.to_string(), schema)
+        })
+        .collect();
+    let required: Vec<&str> = linked.iter().map(|f| f.name).collect();
+    json!({
+        "type": "object",
+        "description": "The credentials Amazon hands over when the shop registers or links its account.",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": false
+    })
 }
 
 /// The JSON Schema of a field's value (without null).

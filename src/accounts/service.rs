@@ -146,6 +146,26 @@ impl View for Shown<'_> {
     }
 }
 
+/// What an action sees and may change.
+pub struct ActionState {
+    /// Whether the account existed before the action.
+    pub exists: bool,
+    pub enabled: bool,
+    pub settings: Map<String, Value>,
+    pub secret_changes: std::collections::BTreeMap<&'static str, SecretChange>,
+    /// Names of the fields the action changed, for the audit log.
+    pub changed: Vec<&'static str>,
+}
+
+/// What an action does when the account does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// 404.
+    Refuse,
+    /// Create it (enabled).
+    Create,
+}
+
 /// One provider in the list of every provider.
 pub struct Summary {
     pub spec: &'static ProviderSpec,
@@ -265,43 +285,57 @@ impl Accounts<'_> {
         Ok(())
     }
 
-    /// Changes internal settings and secrets from an action (link, upload, generate…),
-    /// audited as `action` with `fields`. `change` sees the current settings.
+    /// Runs an action (link, unlink, upload, generate…) on an account in one transaction:
+    /// `change` edits the state (and may write other rows in the transaction) and names
+    /// the fields it changed, which are audited as `action`.
     pub async fn act(
         &self,
         actor: &Actor<'_>,
         spec: &'static ProviderSpec,
         action: &str,
-        fields: &[&str],
-        change: impl FnOnce(
-            &mut Map<String, Value>,
-            &mut std::collections::BTreeMap<&'static str, SecretChange>,
-        ) -> Result<(), AccountError>,
+        missing: Missing,
+        change: impl AsyncFnOnce(&DatabaseTransaction, &mut ActionState) -> Result<(), AccountError>,
     ) -> Result<Account, AccountError> {
         let txn = store::begin_write(self.db).await?;
-        let row = provider_accounts::find(&txn, actor.shop_id, spec.slug)
-            .await?
-            .ok_or(AccountError::NotFound(spec.slug))?;
-        let mut account = Account::new(spec, row, &[]);
-        let mut secret_changes = std::collections::BTreeMap::new();
-        change(&mut account.settings, &mut secret_changes)?;
+        let row = provider_accounts::find(&txn, actor.shop_id, spec.slug).await?;
+        let mut state = match &row {
+            Some(row) => ActionState {
+                exists: true,
+                enabled: row.enabled,
+                settings: serde_json::from_str(&row.settings).unwrap_or_default(),
+                secret_changes: Default::default(),
+                changed: Vec::new(),
+            },
+            None if missing == Missing::Create => ActionState {
+                exists: false,
+                enabled: true,
+                settings: derived::initial_settings(spec),
+                secret_changes: Default::default(),
+                changed: Vec::new(),
+            },
+            None => return Err(AccountError::NotFound(spec.slug)),
+        };
+        change(&txn, &mut state).await?;
         let now = Utc::now();
-        let settings = Value::Object(account.settings.clone()).to_string();
-        if !provider_accounts::update(
-            &txn,
-            account.row.id,
-            account.row.version,
-            account.row.enabled,
-            &settings,
-            now,
-        )
-        .await?
-        {
-            return Err(AccountError::Conflict("the account changed meanwhile; retry".into()));
+        let settings = Value::Object(state.settings).to_string();
+        match &row {
+            Some(row) => {
+                if !provider_accounts::update(&txn, row.id, row.version, state.enabled, &settings, now).await? {
+                    return Err(AccountError::Conflict(
+                        "the account was changed by another request at the same time; retry".into(),
+                    ));
+                }
+            }
+            None => {
+                store::shops::ensure(&txn, actor.shop_id).await?;
+                provider_accounts::insert(&txn, actor.shop_id, spec.slug, state.enabled, &settings, now)
+                    .await
+                    .map_err(|err| conflict_on_unique(err, spec))?;
+            }
         }
-        self.apply_secrets(&txn, actor.shop_id, spec, &secret_changes, now)
+        self.apply_secrets(&txn, actor.shop_id, spec, &state.secret_changes, now)
             .await?;
-        record(&txn, actor, spec, action, fields).await?;
+        record(&txn, actor, spec, action, &state.changed).await?;
         let account = reload(&txn, actor.shop_id, spec).await?;
         txn.commit().await?;
         Ok(account)

@@ -5,7 +5,9 @@
 pub mod audit;
 pub mod clients;
 pub mod entities;
+pub mod feed_items;
 pub mod provider_accounts;
+pub mod public_assets;
 pub mod shops;
 
 use migration::{Migrator, MigratorTrait};

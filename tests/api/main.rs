@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod account_actions;
 mod audit_events;
 mod cli;
 mod errors;

@@ -1,9 +1,12 @@
 //! Every endpoint, one module per area. `configure` registers them all; the OpenAPI
 //! document is collected from the same registration, so it cannot miss a route.
 
+pub mod account_actions;
 pub mod audit_events;
+pub mod feed_items;
 pub mod health;
 pub mod provider_accounts;
+pub mod public;
 pub mod token;
 
 use actix_web::web;
@@ -13,15 +16,21 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(health::healthz)
         .service(health::readyz)
         .service(health::metrics)
+        .service(public::epos_banner)
+        .service(public::default_epos_banner)
+        .service(public::facebook_feed)
         .service(
             scope::scope("/api/v1")
                 .service(token::issue_token)
                 .service(audit_events::list_audit_events)
                 .service(provider_accounts::list_provider_accounts)
+                .service(feed_items::upsert_feed_items)
+                .service(feed_items::list_feed_items)
+                .service(feed_items::delete_feed_item)
                 // One set of handlers for every provider; documented per provider by
                 // `accounts::schema`.
                 .map(|scope| {
-                    scope.service(
+                    account_actions::register(scope).service(
                         web::resource("/provider-accounts/{provider}")
                             .route(web::get().to(provider_accounts::get_account))
                             .route(web::put().to(provider_accounts::put_account))

@@ -2,6 +2,8 @@
 
 pub mod api_client;
 pub mod audit_event;
+pub mod feed_item;
 pub mod provider_account;
 pub mod provider_secret;
+pub mod public_asset;
 pub mod shop;

@@ -1,0 +1,125 @@
+//! `/api/v1/feed-items`: the products of the shop's product data feed.
+
+use actix_web::{HttpResponse, delete, get, put, web};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::{
+    accounts::actions::feed::{self, FeedItemInput, FeedItemView},
+    http::{
+        auth::{Authenticated, scope},
+        extract::{ApiJson, ApiQuery},
+        pagination,
+        problem::{ApiError, Problem},
+        state::AppState,
+    },
+    store::feed_items,
+};
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeedItemsUpsert {
+    /// 1 to 1000 items; an item whose id exists replaces it.
+    pub items: Vec<FeedItemInput>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FeedItemsUpserted {
+    /// How many items were created or replaced.
+    pub upserted: usize,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FeedItemPage {
+    pub items: Vec<FeedItemView>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct FeedItemQuery {
+    /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Create or replace feed items in bulk.
+#[utoipa::path(
+    tag = "product-data-feed",
+    request_body = FeedItemsUpsert,
+    security(("bearer" = ["accounts:write"])),
+    responses(
+        (status = 200, description = "Items stored", body = FeedItemsUpserted),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks accounts:write", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid items: every failing field is listed as items[i].field", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[put("/feed-items")]
+pub async fn upsert_feed_items(
+    caller: Authenticated<scope::AccountsWrite>,
+    body: ApiJson<FeedItemsUpsert>,
+    state: web::Data<AppState>,
+) -> Result<web::Json<FeedItemsUpserted>, ApiError> {
+    let upserted = feed::upsert(&state.db, &caller.shop_id, body.0.items).await?;
+    Ok(web::Json(FeedItemsUpserted { upserted }))
+}
+
+/// List feed items in id order.
+#[utoipa::path(
+    tag = "product-data-feed",
+    params(FeedItemQuery),
+    security(("bearer" = ["accounts:read"])),
+    responses(
+        (status = 200, description = "A page of items", body = FeedItemPage),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks accounts:read", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid limit or cursor", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/feed-items")]
+pub async fn list_feed_items(
+    caller: Authenticated<scope::AccountsRead>,
+    query: ApiQuery<FeedItemQuery>,
+    state: web::Data<AppState>,
+) -> Result<web::Json<FeedItemPage>, ApiError> {
+    let limit = pagination::limit(query.limit)?;
+    let after = pagination::decode_cursor(query.cursor.as_deref(), |s| Some(s.to_string()))?;
+    let items = feed_items::list(&state.db, &caller.shop_id, after.as_deref(), Some(limit + 1)).await?;
+    let (items, next_cursor) = pagination::finish(items, limit, |i| i.item_id.clone());
+    Ok(web::Json(FeedItemPage {
+        items: items.into_iter().map(FeedItemView::from).collect(),
+        next_cursor,
+    }))
+}
+
+/// Delete one feed item.
+#[utoipa::path(
+    tag = "product-data-feed",
+    params(("id" = String, Path, description = "The item's id")),
+    security(("bearer" = ["accounts:write"])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks accounts:write", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such item", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/feed-items/{id}")]
+pub async fn delete_feed_item(
+    caller: Authenticated<scope::AccountsWrite>,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    if feed_items::delete(&state.db, &caller.shop_id, &id).await? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::NotFound(format!("no feed item '{id}'")))
+    }
+}

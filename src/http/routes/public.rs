@@ -1,0 +1,80 @@
+//! Public files, served without a token at unguessable URLs: EPOS banners and the
+//! product data feed.
+
+use actix_web::{HttpResponse, get, http::header, web};
+
+use crate::{
+    accounts::{self, derived::DEFAULT_EPOS_BANNER_PATH},
+    http::{
+        problem::{ApiError, Problem},
+        state::AppState,
+    },
+    store::{provider_accounts, public_assets},
+};
+
+/// The banner shown when a shop has uploaded none.
+const DEFAULT_EPOS_BANNER: &[u8] = include_bytes!("../../../assets/epos-banner-default.png");
+
+/// An uploaded EPOS banner.
+#[utoipa::path(
+    tag = "public",
+    params(("token" = String, Path, description = "The banner's token, from epos_banner_url")),
+    responses(
+        (status = 200, description = "The image", content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"))),
+        (status = 404, description = "No such banner", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/public/epos-banners/{token}")]
+pub async fn epos_banner(token: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let asset = public_assets::find_by_token(&state.db, public_assets::EPOS_BANNER, &token)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such banner".into()))?;
+    Ok(HttpResponse::Ok()
+        .content_type(asset.content_type)
+        // A new upload gets a new URL, so this one never changes.
+        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .body(asset.body))
+}
+
+/// The default EPOS banner.
+#[utoipa::path(
+    tag = "public",
+    responses((status = 200, description = "The image", content_type = "image/png", body = Vec<u8>))
+)]
+#[get("/public/epos-banner-default.png")]
+pub async fn default_epos_banner() -> HttpResponse {
+    debug_assert_eq!(DEFAULT_EPOS_BANNER_PATH, "/public/epos-banner-default.png");
+    HttpResponse::Ok()
+        .content_type("image/png")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(DEFAULT_EPOS_BANNER)
+}
+
+/// The shop's product data feed in Facebook catalog CSV format, while the feed is enabled.
+#[utoipa::path(
+    tag = "public",
+    params(("token" = String, Path, description = "The feed's token, from facebook_feed_url")),
+    responses(
+        (status = 200, description = "The CSV", content_type = "text/csv", body = String),
+        (status = 404, description = "No such feed, not generated yet, or disabled", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/feeds/{token}/facebook.csv")]
+pub async fn facebook_feed(token: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let not_found = || ApiError::NotFound("no such feed".into());
+    let asset = public_assets::find_by_token(&state.db, public_assets::FACEBOOK_FEED, &token)
+        .await?
+        .ok_or_else(not_found)?;
+    let spec = accounts::find("product-data-feed").ok_or_else(not_found)?;
+    let enabled = provider_accounts::find(&state.db, &asset.shop_id, spec.slug)
+        .await?
+        .is_some_and(|account| account.enabled);
+    if !enabled {
+        return Err(not_found());
+    }
+    Ok(HttpResponse::Ok()
+        .content_type(asset.content_type)
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(asset.body))
+}
