@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod dev_keys;
+pub mod domain;
 pub mod http;
 pub mod metrics;
 pub mod secret;

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_foundation;
 mod m20261123_000002_provider_accounts;
 mod m20261123_000003_feeds_and_assets;
+mod m20261123_000004_payment_methods;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_foundation::Migration),
             Box::new(m20261123_000002_provider_accounts::Migration),
             Box::new(m20261123_000003_feeds_and_assets::Migration),
+            Box::new(m20261123_000004_payment_methods::Migration),
         ]
     }
 }

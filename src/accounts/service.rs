@@ -14,8 +14,8 @@ use super::{
     spec::{Access, Kind, ProviderSpec, View},
 };
 use crate::{
-    crypto::seal::{MasterKeys, Owner, SealError},
-    http::problem::FieldError,
+    crypto::seal::{MasterKeys, Owner},
+    domain::{DomainError, Precondition},
     store::{
         self,
         audit::{self, AuditRecord},
@@ -31,40 +31,9 @@ pub struct Actor<'a> {
     pub request_id: Option<&'a str>,
 }
 
-/// An `If-Match` precondition.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Precondition {
-    None,
-    /// `If-Match: *`: the resource must exist.
-    Exists,
-    /// Strong entity tags, one of which must be current.
-    OneOf(Vec<String>),
-}
-
-impl Precondition {
-    fn holds(&self, current: Option<&str>) -> bool {
-        match self {
-            Precondition::None => true,
-            Precondition::Exists => current.is_some(),
-            Precondition::OneOf(tags) => current.is_some_and(|etag| tags.iter().any(|t| t == etag)),
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum AccountError {
-    #[error("{0} is not configured for this shop")]
-    NotFound(&'static str),
-    #[error("invalid fields")]
-    Invalid(Vec<FieldError>),
-    #[error("the account has changed since it was read (If-Match does not match its ETag)")]
-    PreconditionFailed,
-    #[error("{0}")]
-    Conflict(String),
-    #[error("a stored secret cannot be opened: {0}")]
-    Sealed(#[from] SealError),
-    #[error(transparent)]
-    Database(#[from] DbErr),
+/// The message of a 404 for an account the shop has not configured.
+pub fn not_configured(spec: &ProviderSpec) -> String {
+    format!("{} is not configured for this shop", spec.slug)
 }
 
 /// A configured account as stored.
@@ -178,7 +147,7 @@ pub struct Accounts<'a> {
 }
 
 impl Accounts<'_> {
-    pub async fn get(&self, shop_id: &str, spec: &'static ProviderSpec) -> Result<Option<Account>, AccountError> {
+    pub async fn get(&self, shop_id: &str, spec: &'static ProviderSpec) -> Result<Option<Account>, DomainError> {
         let Some(row) = provider_accounts::find(self.db, shop_id, spec.slug).await? else {
             return Ok(None);
         };
@@ -186,7 +155,7 @@ impl Accounts<'_> {
         Ok(Some(Account::new(spec, row, &secrets)))
     }
 
-    pub async fn list(&self, shop_id: &str) -> Result<Vec<Summary>, AccountError> {
+    pub async fn list(&self, shop_id: &str) -> Result<Vec<Summary>, DomainError> {
         let mut rows: HashMap<String, AccountRow> = provider_accounts::list(self.db, shop_id)
             .await?
             .into_iter()
@@ -209,16 +178,16 @@ impl Accounts<'_> {
         body: Map<String, Value>,
         mode: WriteMode,
         precondition: &Precondition,
-    ) -> Result<(Account, bool), AccountError> {
+    ) -> Result<(Account, bool), DomainError> {
         let txn = store::begin_write(self.db).await?;
         let row = provider_accounts::find(&txn, actor.shop_id, spec.slug).await?;
         let secrets = provider_accounts::secrets(&txn, actor.shop_id, spec.slug).await?;
         let existing = row.clone().map(|row| Account::new(spec, row, &secrets));
         if !precondition.holds(existing.as_ref().map(Account::etag).as_deref()) {
-            return Err(AccountError::PreconditionFailed);
+            return Err(DomainError::PreconditionFailed);
         }
         if mode == WriteMode::Patch && existing.is_none() {
-            return Err(AccountError::NotFound(spec.slug));
+            return Err(DomainError::NotFound(not_configured(spec)));
         }
         let current = match &existing {
             Some(account) => Some(Current {
@@ -228,7 +197,7 @@ impl Accounts<'_> {
             }),
             None => None,
         };
-        let mut outcome = engine::apply(spec, current.as_ref(), body, mode).map_err(AccountError::Invalid)?;
+        let mut outcome = engine::apply(spec, current.as_ref(), body, mode).map_err(DomainError::Invalid)?;
         let now = Utc::now();
         let created = row.is_none();
         if created {
@@ -268,14 +237,14 @@ impl Accounts<'_> {
         actor: &Actor<'_>,
         spec: &'static ProviderSpec,
         precondition: &Precondition,
-    ) -> Result<(), AccountError> {
+    ) -> Result<(), DomainError> {
         let txn = store::begin_write(self.db).await?;
         let Some(row) = provider_accounts::find(&txn, actor.shop_id, spec.slug).await? else {
-            return Err(AccountError::NotFound(spec.slug));
+            return Err(DomainError::NotFound(not_configured(spec)));
         };
         let account = Account::new(spec, row, &[]);
         if !precondition.holds(Some(&account.etag())) {
-            return Err(AccountError::PreconditionFailed);
+            return Err(DomainError::PreconditionFailed);
         }
         if !provider_accounts::delete(&txn, &account.row).await? {
             return Err(changed_meanwhile(precondition));
@@ -294,8 +263,8 @@ impl Accounts<'_> {
         spec: &'static ProviderSpec,
         action: &str,
         missing: Missing,
-        change: impl AsyncFnOnce(&DatabaseTransaction, &mut ActionState) -> Result<(), AccountError>,
-    ) -> Result<Account, AccountError> {
+        change: impl AsyncFnOnce(&DatabaseTransaction, &mut ActionState) -> Result<(), DomainError>,
+    ) -> Result<Account, DomainError> {
         let txn = store::begin_write(self.db).await?;
         let row = provider_accounts::find(&txn, actor.shop_id, spec.slug).await?;
         let mut state = match &row {
@@ -313,7 +282,7 @@ impl Accounts<'_> {
                 secret_changes: Default::default(),
                 changed: Vec::new(),
             },
-            None => return Err(AccountError::NotFound(spec.slug)),
+            None => return Err(DomainError::NotFound(not_configured(spec))),
         };
         change(&txn, &mut state).await?;
         let now = Utc::now();
@@ -321,7 +290,7 @@ impl Accounts<'_> {
         match &row {
             Some(row) => {
                 if !provider_accounts::update(&txn, row.id, row.version, state.enabled, &settings, now).await? {
-                    return Err(AccountError::Conflict(
+                    return Err(DomainError::Conflict(
                         "the account was changed by another request at the same time; retry".into(),
                     ));
                 }
@@ -346,7 +315,7 @@ impl Accounts<'_> {
         shop_id: &str,
         spec: &ProviderSpec,
         secrets: &[SecretRow],
-    ) -> Result<HashMap<String, crate::secret::Secret<String>>, AccountError> {
+    ) -> Result<HashMap<String, crate::secret::Secret<String>>, DomainError> {
         secrets
             .iter()
             .map(|row| {
@@ -366,7 +335,7 @@ impl Accounts<'_> {
         shop_id: &str,
         spec: &ProviderSpec,
         field: &str,
-    ) -> Result<Option<crate::secret::Secret<String>>, AccountError> {
+    ) -> Result<Option<crate::secret::Secret<String>>, DomainError> {
         let secrets = provider_accounts::secrets(self.db, shop_id, spec.slug).await?;
         Ok(self.open_all(shop_id, spec, &secrets)?.remove(field))
     }
@@ -378,7 +347,7 @@ impl Accounts<'_> {
         spec: &ProviderSpec,
         changes: &std::collections::BTreeMap<&'static str, SecretChange>,
         now: DateTime<Utc>,
-    ) -> Result<(), AccountError> {
+    ) -> Result<(), DomainError> {
         for (field, change) in changes {
             match change {
                 SecretChange::Set(value) => {
@@ -412,10 +381,10 @@ async fn reload(
     txn: &DatabaseTransaction,
     shop_id: &str,
     spec: &'static ProviderSpec,
-) -> Result<Account, AccountError> {
+) -> Result<Account, DomainError> {
     let row = provider_accounts::find(txn, shop_id, spec.slug)
         .await?
-        .ok_or(AccountError::NotFound(spec.slug))?;
+        .ok_or_else(|| DomainError::NotFound(not_configured(spec)))?;
     let secrets = provider_accounts::secrets(txn, shop_id, spec.slug).await?;
     Ok(Account::new(spec, row, &secrets))
 }
@@ -443,22 +412,22 @@ async fn record(
     .map(|_| ())
 }
 
-fn changed_meanwhile(precondition: &Precondition) -> AccountError {
+fn changed_meanwhile(precondition: &Precondition) -> DomainError {
     match precondition {
         Precondition::None => {
-            AccountError::Conflict("the account was changed by another request at the same time; retry".into())
+            DomainError::Conflict("the account was changed by another request at the same time; retry".into())
         }
-        _ => AccountError::PreconditionFailed,
+        _ => DomainError::PreconditionFailed,
     }
 }
 
-fn conflict_on_unique(err: DbErr, spec: &ProviderSpec) -> AccountError {
+fn conflict_on_unique(err: DbErr, spec: &ProviderSpec) -> DomainError {
     if store::is_unique_violation(&err) {
-        AccountError::Conflict(format!(
+        DomainError::Conflict(format!(
             "{} was created by another request at the same time; retry",
             spec.slug
         ))
     } else {
-        AccountError::Database(err)
+        DomainError::Database(err)
     }
 }

@@ -143,6 +143,8 @@ pub struct Field {
     /// Not needed for `enabled: true`. Bools never are (they have defaults).
     pub optional: bool,
     pub default: Default,
+    /// Shown to checkout pages (`GET /api/v1/checkout-config`). Never a secret.
+    pub public: bool,
     /// A JSON literal used as the OpenAPI example.
     pub example: Option<&'static str>,
     pub description: &'static str,
@@ -162,6 +164,7 @@ impl Field {
             } else {
                 Default::None
             },
+            public: false,
             example: None,
             description: "",
         }
@@ -212,6 +215,12 @@ impl Field {
 
     pub const fn linked(mut self) -> Self {
         self.access = Access::Linked;
+        self
+    }
+
+    /// Checkout pages may see it (a secret never may).
+    pub const fn public(mut self) -> Self {
+        self.public = true;
         self
     }
 

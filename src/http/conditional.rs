@@ -3,7 +3,7 @@
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header};
 
 use super::problem::ApiError;
-use crate::accounts::service::Precondition;
+use crate::domain::Precondition;
 
 /// The request's `If-Match` precondition.
 pub struct IfMatch(pub Precondition);

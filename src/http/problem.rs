@@ -142,6 +142,19 @@ impl From<sea_orm::DbErr> for ApiError {
     }
 }
 
+impl From<crate::domain::DomainError> for ApiError {
+    fn from(err: crate::domain::DomainError) -> Self {
+        match err {
+            crate::domain::DomainError::NotFound(_) => ApiError::NotFound(err.to_string()),
+            crate::domain::DomainError::Invalid(errors) => ApiError::Validation(errors),
+            crate::domain::DomainError::PreconditionFailed => ApiError::PreconditionFailed(err.to_string()),
+            crate::domain::DomainError::Conflict(message) => ApiError::Conflict(message),
+            crate::domain::DomainError::Sealed(_) => ApiError::internal(err),
+            crate::domain::DomainError::Database(db) => db.into(),
+        }
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod clients;
 pub mod entities;
 pub mod feed_items;
+pub mod payment_methods;
 pub mod provider_accounts;
 pub mod public_assets;
 pub mod shops;

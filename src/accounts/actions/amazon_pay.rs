@@ -5,11 +5,12 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::spec;
+use crate::domain::DomainError;
 use crate::{
     accounts::{
         engine::SecretChange,
         formats,
-        service::{Account, AccountError, Accounts, Actor, Missing},
+        service::{Account, Accounts, Actor, Missing},
     },
     secret::Secret,
 };
@@ -30,7 +31,7 @@ pub struct AmazonPayLink {
 }
 
 /// Stores the linked credentials (creating the account when new, enabled).
-pub async fn link(accounts: &Accounts<'_>, actor: &Actor<'_>, input: AmazonPayLink) -> Result<Account, AccountError> {
+pub async fn link(accounts: &Accounts<'_>, actor: &Actor<'_>, input: AmazonPayLink) -> Result<Account, DomainError> {
     let spec = spec("amazon-pay-v2");
     let mut errors = Vec::new();
     let mut values = Vec::new();
@@ -48,7 +49,7 @@ pub async fn link(accounts: &Accounts<'_>, actor: &Actor<'_>, input: AmazonPayLi
         }
     }
     if !errors.is_empty() {
-        return Err(AccountError::Invalid(errors));
+        return Err(DomainError::Invalid(errors));
     }
     accounts
         .act(actor, spec, "link", Missing::Create, async move |_, state| {
@@ -66,7 +67,7 @@ pub async fn link(accounts: &Accounts<'_>, actor: &Actor<'_>, input: AmazonPayLi
 }
 
 /// Removes the linked credentials; the account stays, disabled.
-pub async fn unlink(accounts: &Accounts<'_>, actor: &Actor<'_>) -> Result<Account, AccountError> {
+pub async fn unlink(accounts: &Accounts<'_>, actor: &Actor<'_>) -> Result<Account, DomainError> {
     accounts
         .act(
             actor,

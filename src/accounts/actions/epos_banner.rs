@@ -2,10 +2,11 @@
 //! content, at most 256 KiB) served from a public URL, or the default banner.
 
 use super::spec;
+use crate::domain::DomainError;
 use crate::{
     accounts::{
         derived::EPOS_BANNER,
-        service::{Account, AccountError, Accounts, Actor, Missing},
+        service::{Account, Accounts, Actor, Missing},
     },
     crypto::random_token,
     http::problem::FieldError,
@@ -27,9 +28,9 @@ pub fn image_type(bytes: &[u8]) -> Option<&'static str> {
     }
 }
 
-pub async fn upload(accounts: &Accounts<'_>, actor: &Actor<'_>, bytes: Vec<u8>) -> Result<Account, AccountError> {
+pub async fn upload(accounts: &Accounts<'_>, actor: &Actor<'_>, bytes: Vec<u8>) -> Result<Account, DomainError> {
     let Some(content_type) = image_type(&bytes) else {
-        return Err(AccountError::Invalid(vec![FieldError::new(
+        return Err(DomainError::Invalid(vec![FieldError::new(
             "epos_banner",
             "invalid_image",
             "epos_banner must be a PNG, JPEG or GIF image (sent as the request body)",
@@ -55,7 +56,7 @@ pub async fn upload(accounts: &Accounts<'_>, actor: &Actor<'_>, bytes: Vec<u8>) 
 }
 
 /// Back to the default banner.
-pub async fn reset(accounts: &Accounts<'_>, actor: &Actor<'_>) -> Result<Account, AccountError> {
+pub async fn reset(accounts: &Accounts<'_>, actor: &Actor<'_>) -> Result<Account, DomainError> {
     let shop_id = actor.shop_id.to_string();
     accounts
         .act(

@@ -10,11 +10,12 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::spec;
+use crate::domain::DomainError;
 use crate::{
     accounts::{
         derived::{FEED_GENERATED_AT, FEED_TOKEN},
         formats,
-        service::{Account, AccountError, Accounts, Actor, Missing},
+        service::{Account, Accounts, Actor, Missing},
     },
     http::problem::FieldError,
     store::{
@@ -179,8 +180,8 @@ pub fn validate(shop_id: &str, items: Vec<FeedItemInput>) -> Result<Vec<FeedItem
     if errors.is_empty() { Ok(valid) } else { Err(errors) }
 }
 
-pub async fn upsert(db: &DatabaseConnection, shop_id: &str, items: Vec<FeedItemInput>) -> Result<usize, AccountError> {
-    let items = validate(shop_id, items).map_err(AccountError::Invalid)?;
+pub async fn upsert(db: &DatabaseConnection, shop_id: &str, items: Vec<FeedItemInput>) -> Result<usize, DomainError> {
+    let items = validate(shop_id, items).map_err(DomainError::Invalid)?;
     let count = items.len();
     let txn = crate::store::begin_write(db).await?;
     crate::store::shops::ensure(&txn, shop_id).await?;
@@ -219,7 +220,7 @@ pub fn facebook_csv(items: &[FeedItem]) -> String {
 }
 
 /// Builds the CSV now from every item of the shop and publishes it at the feed URL.
-pub async fn generate(accounts: &Accounts<'_>, actor: &Actor<'_>) -> Result<Account, AccountError> {
+pub async fn generate(accounts: &Accounts<'_>, actor: &Actor<'_>) -> Result<Account, DomainError> {
     let shop_id = actor.shop_id.to_string();
     accounts
         .act(

@@ -3,19 +3,20 @@
 use serde_json::Value;
 
 use super::spec;
+use crate::domain::DomainError;
 use crate::{
     accounts::{
         derived::PAYPAL_LINK_STATUS,
-        service::{Account, AccountError, Accounts, Actor, Missing},
+        service::{Account, Accounts, Actor, Missing},
     },
     http::problem::FieldError,
 };
 
-pub async fn link(accounts: &Accounts<'_>, actor: &Actor<'_>) -> Result<Account, AccountError> {
+pub async fn link(accounts: &Accounts<'_>, actor: &Actor<'_>) -> Result<Account, DomainError> {
     accounts
         .act(actor, spec("paypal"), "link", Missing::Refuse, async |_, state| {
             if state.settings.get("seller_merchant_id").is_none_or(Value::is_null) {
-                return Err(AccountError::Invalid(vec![FieldError::new(
+                return Err(DomainError::Invalid(vec![FieldError::new(
                     "seller_merchant_id",
                     "required",
                     "set seller_merchant_id (PUT or PATCH the account) before linking",
@@ -31,7 +32,7 @@ pub async fn link(accounts: &Accounts<'_>, actor: &Actor<'_>) -> Result<Account,
 }
 
 /// Unlinks and deletes the merchant id; the account is disabled, as it is incomplete.
-pub async fn unlink(accounts: &Accounts<'_>, actor: &Actor<'_>) -> Result<Account, AccountError> {
+pub async fn unlink(accounts: &Accounts<'_>, actor: &Actor<'_>) -> Result<Account, DomainError> {
     accounts
         .act(actor, spec("paypal"), "unlink", Missing::Refuse, async |_, state| {
             state.settings.insert(PAYPAL_LINK_STATUS.into(), "unlinked".into());

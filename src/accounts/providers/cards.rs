@@ -47,6 +47,7 @@ pub const PAYGENT: ProviderSpec = ProviderSpec {
             .example(r#""connect-pass""#),
         Field::pattern("merchant_id", "マーチャント ID", "[0-9]{1,9}", "at most 9 digits").example(r#""12345""#),
         Field::text("token_key", "トークン生成鍵")
+            .public()
             .example(r#""0a1b2c3d4e5f6a7b8c9d""#)
             .describe("The key the checkout page uses to tokenise cards."),
     ],
@@ -96,6 +97,7 @@ pub const SBPS: ProviderSpec = ProviderSpec {
         SBPS_BASIC_AUTH_PASSWORD,
         SBPS_HASH_KEY,
         Field::boolean("security_code_required", "セキュリティコードの入力")
+            .public()
             .example("true")
             .describe("Ask for the card security code on the order form."),
     ],
@@ -134,6 +136,7 @@ pub const ZEUS: ProviderSpec = ProviderSpec {
             .secret()
             .example(r#""zeus-zkey""#),
         Field::boolean("security_code_required", "セキュリティコードの入力")
+            .public()
             .example("true")
             .describe("Ask for the card security code on the order form."),
     ],
@@ -157,9 +160,11 @@ pub const VERITRANS: ProviderSpec = ProviderSpec {
             .example(r#""merchant-auth-key""#)
             .describe("The merchant authentication key (マーチャント認証鍵) from MAP."),
         Field::new("token_api_key", "トークン生成鍵", Kind::Uuid)
+            .public()
             .example(r#""cd76ca65-7f54-4dec-8ba3-11c12e36a548""#)
             .describe("The 'Token Api Key' from MAP."),
         Field::boolean("security_code_required", "セキュリティコードの入力")
+            .public()
             .example("true")
             .describe("Show the card security code field on the order form."),
         Field::boolean("deferred_payment_enabled", "Veritrans後払い")
@@ -178,9 +183,11 @@ pub const REMISE_TENKEY: ProviderSpec = ProviderSpec {
     summary: "REMISE's card-entry ten-key pad, for the credit card providers GMO PG, Zeus, SBPS, Paygent and Veritrans.",
     fields: &[
         Field::new("port", "ポート番号", Kind::Integer { min: 1, max: 65535 })
+            .public()
             .example("8080")
             .describe("The local port the ten-key pad listens on."),
         Field::text("holder_name_fixed", "名義人の固定値")
+            .public()
             .optional()
             .example(r#""REMISE TENKEY""#)
             .describe("Card holder name stored for cards entered on the pad; only with Zeus."),

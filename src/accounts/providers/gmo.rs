@@ -42,18 +42,21 @@ pub const GMO_PG: ProviderSpec = ProviderSpec {
             .optional()
             .example(r#""sftp-pass""#),
         Field::boolean("security_code_required", "セキュリティコードの入力")
+            .public()
             .example("false")
             .describe("Ask for the card security code on the order form."),
         Field::boolean("auto_card_update", "自動洗替")
             .example("false")
             .describe("Update stored cards automatically (needs the three SFTP fields)."),
         Field::boolean("epos_enabled", "エポス連携")
+            .public()
             .example("false")
             .describe("EPOS card instant issue on the order form (needs auto_card_update and epos_store_code)."),
         Field::text("epos_store_code", "エポス提携店コード")
             .optional()
             .example(r#""E1234567""#),
         Field::new("epos_banner_url", "バナーURL", Kind::Url { https_only: false })
+            .public()
             .computed()
             .example(r#""https://renkei.example.jp/banners/epos/default.png""#)
             .describe("The EPOS banner shown on the order form: the uploaded one, or the default banner."),
@@ -114,9 +117,11 @@ pub const GMO_EPSILON: ProviderSpec = ProviderSpec {
     fields: &[
         Field::new("host", "ホスト", Kind::Hostname).example(r#""secure.epsilon.jp""#),
         Field::new("token_url", "トークン取得 URL", Kind::Url { https_only: true })
+            .public()
             .example(r#""https://secure.epsilon.jp/js/token.js""#),
         Field::pattern("contract_code", "契約コード", "[0-9]{8}", "8 digits").example(r#""12345678""#),
-        Field::boolean("security_code_required", "セキュリティーコードの入力").example("true"),
+        Field::boolean("security_code_required", "セキュリティーコードの入力")
+            .public().example("true"),
     ],
     rules: &[],
     mode: Some(epsilon_mode),

@@ -40,6 +40,7 @@ pub const PAIDY: ProviderSpec = ProviderSpec {
             "pk_(test|live)_[0-9A-Za-z]+",
             "a Paidy public key, pk_test_… or pk_live_…",
         )
+            .public()
         .example(r#""pk_test_0123456789abcdef""#),
         Field::pattern(
             "secret_key",
@@ -51,10 +52,12 @@ pub const PAIDY: ProviderSpec = ProviderSpec {
         .example(r#""sk_test_0123456789abcdef""#)
         .describe("Of the same mode (test or live) as public_key."),
         Field::new("logo_url", "ロゴURL", Kind::Url { https_only: true })
+            .public()
             .optional()
             .example(r#""https://shop.example.jp/images/logo.png""#)
             .describe("Logo shown in Paidy's modal; Paidy's own logo when absent."),
         Field::new("modal_page", "モーダル表示", Kind::OneOf(&["input", "confirm"]))
+            .public()
             .example(r#""input""#)
             .describe(
                 "Where Paidy's modal opens: input (leaving the order form) or confirm (leaving the confirmation page).",
@@ -140,6 +143,7 @@ pub const AMAZON_PAY_V1: ProviderSpec = ProviderSpec {
         .secret()
         .example(r#""wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY""#),
         Field::boolean("furigana_field_enabled", "フリガナ入力欄の表示")
+            .public()
             .example("true")
             .describe("Show a required furigana field on Amazon Pay orders (Amazon keeps no furigana)."),
     ],

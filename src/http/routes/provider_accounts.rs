@@ -10,10 +10,11 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::{
+    domain::DomainError,
     accounts::{
         self, ProviderSpec,
         engine::WriteMode,
-        service::{Account, AccountError, Actor},
+        service::{Account, Actor},
     },
     http::{
         auth::{Authenticated, Caller, scope},
@@ -134,7 +135,7 @@ pub async fn get_account(
         .accounts()
         .get(&caller.shop_id, spec)
         .await?
-        .ok_or(AccountError::NotFound(spec.slug))?;
+        .ok_or_else(|| DomainError::NotFound(accounts::service::not_configured(spec)))?;
     Ok(account_response(&account, &state, false))
 }
 
@@ -183,17 +184,4 @@ pub async fn delete_account(
     let spec = spec_for(&provider)?;
     state.accounts().delete(&actor(&caller), spec, &if_match.0).await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-impl From<AccountError> for ApiError {
-    fn from(err: AccountError) -> Self {
-        match err {
-            AccountError::NotFound(_) => ApiError::NotFound(err.to_string()),
-            AccountError::Invalid(errors) => ApiError::Validation(errors),
-            AccountError::PreconditionFailed => ApiError::PreconditionFailed(err.to_string()),
-            AccountError::Conflict(message) => ApiError::Conflict(message),
-            AccountError::Sealed(_) => ApiError::internal(err),
-            AccountError::Database(db) => db.into(),
-        }
-    }
 }

@@ -3,7 +3,9 @@
 pub mod api_client;
 pub mod audit_event;
 pub mod feed_item;
+pub mod payment_method;
 pub mod provider_account;
 pub mod provider_secret;
 pub mod public_asset;
 pub mod shop;
+pub mod transaction_id;
