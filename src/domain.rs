@@ -41,4 +41,3 @@ pub enum DomainError {
     #[error(transparent)]
     Database(#[from] DbErr),
 }
-

@@ -11,6 +11,7 @@ pub mod dev_keys;
 pub mod domain;
 pub mod http;
 pub mod metrics;
+pub mod payment_methods;
 pub mod secret;
 pub mod startup;
 pub mod store;

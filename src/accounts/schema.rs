@@ -34,6 +34,8 @@ pub fn add_to(doc: &mut OpenApi) {
             .paths
             .insert(format!("/api/v1/provider-accounts/{}", spec.slug), item);
     }
+    // Overrides the derived schema: the public parameters come from the declarations.
+    insert_schema(components, "CheckoutPaymentMethod", checkout_method_schema());
     for (path, item) in action_paths() {
         let item: PathItem = serde_json::from_value(item).expect("generated path items are valid OpenAPI");
         doc.paths.paths.insert(path.to_string(), item);
@@ -178,6 +180,43 @@ fn shared_schemas() -> Vec<(&'static str, Value)> {
             }),
         ),
     ]
+}
+
+/// A method in the checkout configuration: its identity and the public parameters of
+/// its provider (every field declared `public`, by name).
+fn checkout_method_schema() -> Value {
+    let mut properties = Map::new();
+    properties.insert("code".into(), json!({"type": "string"}));
+    properties.insert("kind".into(), json!({"$ref": "#/components/schemas/Kind"}));
+    properties.insert("provider".into(), json!({"type": ["string", "null"]}));
+    properties.insert("display_name".into(), json!({"type": "string"}));
+    let mut remise = Map::new();
+    for spec in ALL.iter() {
+        for field in spec.fields.iter().filter(|f| f.public && !f.secret) {
+            let schema = describe(field, value_schema(field));
+            if spec.slug == "remise-tenkey" {
+                remise.insert(field.name.into(), schema);
+            } else {
+                properties.entry(field.name.to_string()).or_insert(schema);
+            }
+        }
+    }
+    properties.insert(
+        "remise_tenkey".into(),
+        json!({
+            "type": "object",
+            "description": "ルミーズテンキーパッド, on the credit card method when the pad is enabled.",
+            "properties": remise
+        }),
+    );
+    properties.insert("carriers".into(), json!({"$ref": "#/components/schemas/Carriers"}));
+    json!({
+        "type": "object",
+        "description": "A payment method as a checkout page sees it, with its provider's public parameters (present when set).",
+        "properties": properties,
+        "required": ["code", "kind", "provider", "display_name"],
+        "additionalProperties": false
+    })
 }
 
 /// The body of the Amazon Pay v2 link: its linked fields, as declared.

@@ -16,9 +16,12 @@ use super::{
 use crate::{
     crypto::seal::{MasterKeys, Owner},
     domain::{DomainError, Precondition},
+    http::problem::FieldError,
+    payment_methods::remise,
     store::{
         self,
         audit::{self, AuditRecord},
+        payment_methods,
         provider_accounts::{self, AccountRow, SealedValue, SecretRow},
     },
 };
@@ -198,6 +201,13 @@ impl Accounts<'_> {
             None => None,
         };
         let mut outcome = engine::apply(spec, current.as_ref(), body, mode).map_err(DomainError::Invalid)?;
+        let cross = cross_rules(&txn, actor.shop_id, spec, &outcome.settings, outcome.enabled).await?;
+        if !cross.is_empty() {
+            return Err(DomainError::Invalid(cross));
+        }
+        if existing.as_ref().is_some_and(|a| a.row.enabled) && !outcome.enabled {
+            ensure_unused(&txn, actor.shop_id, spec).await?;
+        }
         let now = Utc::now();
         let created = row.is_none();
         if created {
@@ -246,6 +256,7 @@ impl Accounts<'_> {
         if !precondition.holds(Some(&account.etag())) {
             return Err(DomainError::PreconditionFailed);
         }
+        ensure_unused(&txn, actor.shop_id, spec).await?;
         if !provider_accounts::delete(&txn, &account.row).await? {
             return Err(changed_meanwhile(precondition));
         }
@@ -284,7 +295,11 @@ impl Accounts<'_> {
             },
             None => return Err(DomainError::NotFound(not_configured(spec))),
         };
+        let was_enabled = row.as_ref().is_some_and(|r| r.enabled);
         change(&txn, &mut state).await?;
+        if was_enabled && !state.enabled {
+            ensure_unused(&txn, actor.shop_id, spec).await?;
+        }
         let now = Utc::now();
         let settings = Value::Object(state.settings).to_string();
         match &row {
@@ -377,11 +392,49 @@ impl Accounts<'_> {
     }
 }
 
-async fn reload(
+/// A provider account that enabled payment methods use cannot be disabled or deleted.
+async fn ensure_unused(txn: &DatabaseTransaction, shop_id: &str, spec: &ProviderSpec) -> Result<(), DomainError> {
+    let users = payment_methods::enabled_on_provider(txn, shop_id, spec.slug).await?;
+    if users.is_empty() {
+        Ok(())
+    } else {
+        Err(DomainError::Conflict(format!(
+            "{} is used by the enabled payment method(s) {}; disable them first",
+            spec.slug,
+            users.join(", ")
+        )))
+    }
+}
+
+/// Rules between an account and the shop's payment methods (remise-tenkey and the
+/// credit card method).
+async fn cross_rules(
     txn: &DatabaseTransaction,
     shop_id: &str,
-    spec: &'static ProviderSpec,
-) -> Result<Account, DomainError> {
+    spec: &ProviderSpec,
+    settings: &Map<String, Value>,
+    enabled: bool,
+) -> Result<Vec<FieldError>, DbErr> {
+    if spec.slug != "remise-tenkey" {
+        return Ok(Vec::new());
+    }
+    let card =
+        payment_methods::enabled_of_kind(txn, shop_id, crate::payment_methods::Kind::CreditCard.as_str()).await?;
+    let card_provider = card.first().and_then(|m| m.provider.clone());
+    let holder_name_fixed = settings.get("holder_name_fixed").is_some_and(|v| !v.is_null());
+    Ok(remise::check(card_provider.as_deref(), enabled, holder_name_fixed)
+        .into_iter()
+        .map(|problem| {
+            let field = match problem {
+                remise::Problem::UnsupportedCardProvider(_) => "enabled",
+                remise::Problem::HolderNameNeedsZeus(_) => "holder_name_fixed",
+            };
+            FieldError::new(field, "payment_method_mismatch", problem.message())
+        })
+        .collect())
+}
+
+async fn reload(txn: &DatabaseTransaction, shop_id: &str, spec: &'static ProviderSpec) -> Result<Account, DomainError> {
     let row = provider_accounts::find(txn, shop_id, spec.slug)
         .await?
         .ok_or_else(|| DomainError::NotFound(not_configured(spec)))?;

@@ -101,6 +101,14 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
+/// Deserializes an already parsed JSON value, naming the field of a shape error.
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Vec<FieldError>> {
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        vec![field_error(&path, &err.into_inner().to_string())]
+    })
+}
+
 /// Turns a serde message into a field error: the field it names, a code, and the message
 /// without serde's position suffix.
 fn field_error(path: &str, message: &str) -> FieldError {

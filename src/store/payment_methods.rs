@@ -46,13 +46,11 @@ pub async fn list(
         .order_by_asc(payment_method::Column::Code);
     if let Some((position, code)) = after {
         query = query.filter(
-            Condition::any()
-                .add(payment_method::Column::Position.gt(position))
-                .add(
-                    Condition::all()
-                        .add(payment_method::Column::Position.eq(position))
-                        .add(payment_method::Column::Code.gt(code)),
-                ),
+            Condition::any().add(payment_method::Column::Position.gt(position)).add(
+                Condition::all()
+                    .add(payment_method::Column::Position.eq(position))
+                    .add(payment_method::Column::Code.gt(code)),
+            ),
         );
     }
     if let Some(limit) = limit {
@@ -62,7 +60,11 @@ pub async fn list(
 }
 
 /// Codes of the shop's enabled methods on `provider`.
-pub async fn enabled_on_provider(db: &impl ConnectionTrait, shop_id: &str, provider: &str) -> Result<Vec<String>, DbErr> {
+pub async fn enabled_on_provider(
+    db: &impl ConnectionTrait,
+    shop_id: &str,
+    provider: &str,
+) -> Result<Vec<String>, DbErr> {
     Ok(payment_method::Entity::find()
         .filter(payment_method::Column::ShopId.eq(shop_id))
         .filter(payment_method::Column::Provider.eq(provider))
@@ -76,7 +78,11 @@ pub async fn enabled_on_provider(db: &impl ConnectionTrait, shop_id: &str, provi
 }
 
 /// The shop's enabled method of `kind`, if any (there is at most one credit card).
-pub async fn enabled_of_kind(db: &impl ConnectionTrait, shop_id: &str, kind: &str) -> Result<Vec<PaymentMethodRow>, DbErr> {
+pub async fn enabled_of_kind(
+    db: &impl ConnectionTrait,
+    shop_id: &str,
+    kind: &str,
+) -> Result<Vec<PaymentMethodRow>, DbErr> {
     payment_method::Entity::find()
         .filter(payment_method::Column::ShopId.eq(shop_id))
         .filter(payment_method::Column::Kind.eq(kind))
@@ -134,7 +140,10 @@ pub async fn update(
         .col_expr(payment_method::Column::DisplayName, Expr::value(data.display_name))
         .col_expr(payment_method::Column::Enabled, Expr::value(data.enabled))
         .col_expr(payment_method::Column::AvailableIn, Expr::value(data.available_in))
-        .col_expr(payment_method::Column::OpluxScreening, Expr::value(data.oplux_screening))
+        .col_expr(
+            payment_method::Column::OpluxScreening,
+            Expr::value(data.oplux_screening),
+        )
         .col_expr(
             payment_method::Column::ThanksOfferImmediateSettlement,
             Expr::value(data.thanks_offer_immediate_settlement),

@@ -238,9 +238,10 @@ async fn keys_rotate_reseals_every_secret_under_the_first_key(backend: Backend) 
     use renkei::{
         accounts::{
             engine::WriteMode,
-            service::{Accounts, Actor, Precondition},
+            service::{Accounts, Actor},
         },
         config::DatabaseConfig,
+        domain::Precondition,
         secret::Secret,
     };
     let database = TestDatabase::new(backend);

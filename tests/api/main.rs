@@ -10,5 +10,6 @@ mod cli;
 mod errors;
 mod openapi;
 mod operations;
+mod payment_methods;
 mod provider_accounts;
 mod tokens;

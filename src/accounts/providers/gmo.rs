@@ -121,7 +121,8 @@ pub const GMO_EPSILON: ProviderSpec = ProviderSpec {
             .example(r#""https://secure.epsilon.jp/js/token.js""#),
         Field::pattern("contract_code", "契約コード", "[0-9]{8}", "8 digits").example(r#""12345678""#),
         Field::boolean("security_code_required", "セキュリティーコードの入力")
-            .public().example("true"),
+            .public()
+            .example("true"),
     ],
     rules: &[],
     mode: Some(epsilon_mode),

@@ -40,7 +40,7 @@ pub const PAIDY: ProviderSpec = ProviderSpec {
             "pk_(test|live)_[0-9A-Za-z]+",
             "a Paidy public key, pk_test_… or pk_live_…",
         )
-            .public()
+        .public()
         .example(r#""pk_test_0123456789abcdef""#),
         Field::pattern(
             "secret_key",

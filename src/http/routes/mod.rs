@@ -5,6 +5,7 @@ pub mod account_actions;
 pub mod audit_events;
 pub mod feed_items;
 pub mod health;
+pub mod payment_methods;
 pub mod provider_accounts;
 pub mod public;
 pub mod token;
@@ -27,6 +28,14 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(feed_items::upsert_feed_items)
                 .service(feed_items::list_feed_items)
                 .service(feed_items::delete_feed_item)
+                .service(payment_methods::list_payment_methods)
+                .service(payment_methods::create_payment_method)
+                .service(payment_methods::get_payment_method)
+                .service(payment_methods::put_payment_method)
+                .service(payment_methods::patch_payment_method)
+                .service(payment_methods::delete_payment_method)
+                .service(payment_methods::issue_transaction_id)
+                .service(payment_methods::checkout_config)
                 // One set of handlers for every provider; documented per provider by
                 // `accounts::schema`.
                 .map(|scope| {

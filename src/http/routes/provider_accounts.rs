@@ -10,12 +10,12 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::{
-    domain::DomainError,
     accounts::{
         self, ProviderSpec,
         engine::WriteMode,
         service::{Account, Actor},
     },
+    domain::DomainError,
     http::{
         auth::{Authenticated, Caller, scope},
         conditional::IfMatch,

@@ -1,0 +1,248 @@
+//! The rules of SPEC 5 for one payment method, as a pure function: the input and what
+//! the shop has (accounts, other methods) in, the row to store or every failing field out.
+
+use super::{Carriers, Channel, Kind, PaymentMethodInput, remise};
+use crate::{http::problem::FieldError, store::payment_methods::PaymentMethodData};
+
+/// What the rules need to know of the shop.
+#[derive(Debug, Default, Clone)]
+pub struct Context {
+    /// The method's provider account: `None` when not configured, else whether enabled.
+    pub provider_account_enabled: Option<bool>,
+    /// Another enabled credit card method of the shop.
+    pub other_enabled_card: Option<String>,
+    /// The remise-tenkey account: (enabled, holder_name_fixed set), when configured.
+    pub remise: Option<(bool, bool)>,
+    /// The position a new method gets when none is given.
+    pub next_position: i32,
+}
+
+pub fn is_valid_code(code: &str) -> bool {
+    (1..=64).contains(&code.len())
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && code.as_bytes()[0].is_ascii_alphanumeric()
+}
+
+pub fn validate(input: PaymentMethodInput, code: &str, ctx: &Context) -> Result<PaymentMethodData, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    if !is_valid_code(code) {
+        errors.push(FieldError::new(
+            "code",
+            "invalid_format",
+            "code must be 1-64 lower-case letters, digits, '-' or '_', starting with a letter or digit",
+        ));
+    }
+    let display_name = input.display_name.trim().to_string();
+    if !(1..=100).contains(&display_name.chars().count()) {
+        errors.push(FieldError::new(
+            "display_name",
+            "invalid_length",
+            "display_name must be 1 to 100 characters",
+        ));
+    }
+    let allowed = input.kind.providers();
+    let provider = input.provider.as_deref().map(str::trim).filter(|p| !p.is_empty());
+    match (allowed.is_empty(), provider) {
+        (true, Some(_)) => errors.push(FieldError::new(
+            "provider",
+            "not_allowed",
+            format!(
+                "a {} method takes no provider; send provider: null",
+                input.kind.as_str()
+            ),
+        )),
+        (false, None) => errors.push(FieldError::new(
+            "provider",
+            "required",
+            format!(
+                "provider is required for a {} method: one of {}",
+                input.kind.as_str(),
+                allowed.join(", ")
+            ),
+        )),
+        (false, Some(p)) if !allowed.contains(&p) => errors.push(FieldError::new(
+            "provider",
+            "provider_kind_mismatch",
+            format!(
+                "provider '{p}' does not fit kind {}; use one of: {}",
+                input.kind.as_str(),
+                allowed.join(", ")
+            ),
+        )),
+        _ => {}
+    }
+    let carriers = match (input.kind, input.carriers) {
+        (Kind::Carrier, carriers) => Some(carriers.unwrap_or(Carriers::ALL_ON)),
+        (_, None) => None,
+        (_, Some(_)) => {
+            errors.push(FieldError::new(
+                "carriers",
+                "not_allowed",
+                "carriers apply only to a carrier method (on sbps-carrier)",
+            ));
+            None
+        }
+    };
+    let mut available_in = input.available_in.unwrap_or_else(|| Channel::ALL.to_vec());
+    available_in.dedup();
+    let mut unique = Vec::new();
+    for channel in available_in {
+        if !unique.contains(&channel) {
+            unique.push(channel);
+        }
+    }
+    if unique.is_empty() {
+        errors.push(FieldError::new(
+            "available_in",
+            "required",
+            "available_in must name at least one of lp, shop, admin_order",
+        ));
+    }
+    let position = input.position.unwrap_or(ctx.next_position);
+    if !(0..=100_000).contains(&position) {
+        errors.push(FieldError::new(
+            "position",
+            "out_of_range",
+            "position must be a whole number from 0 to 100000",
+        ));
+    }
+    let enabled = input.enabled.unwrap_or(true);
+    if enabled && let Some(p) = provider.filter(|p| allowed.contains(p)) {
+        match ctx.provider_account_enabled {
+            None => errors.push(FieldError::new(
+                "enabled",
+                "provider_not_configured",
+                format!(
+                    "the {p} account is not configured: set it up (PUT /api/v1/provider-accounts/{p}) or save the method with enabled: false"
+                ),
+            )),
+            Some(false) => errors.push(FieldError::new(
+                "enabled",
+                "provider_disabled",
+                format!("the {p} account is disabled: enable it first or save the method with enabled: false"),
+            )),
+            Some(true) => {}
+        }
+    }
+    if enabled && input.kind == Kind::CreditCard {
+        if let Some(other) = &ctx.other_enabled_card {
+            errors.push(FieldError::new(
+                "enabled",
+                "one_credit_card",
+                format!("only one credit card method can be enabled and '{other}' is; disable it first"),
+            ));
+        }
+        if let Some((pad_enabled, holder_name_fixed)) = ctx.remise {
+            for problem in remise::check(provider, pad_enabled, holder_name_fixed) {
+                errors.push(FieldError::new("provider", "remise_tenkey", problem.message()));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(PaymentMethodData {
+        code: code.to_string(),
+        kind: input.kind.as_str().to_string(),
+        provider: provider.map(str::to_string),
+        display_name,
+        enabled,
+        available_in: serde_json::to_string(&unique).unwrap_or_else(|_| "[]".into()),
+        oplux_screening: input.oplux_screening.unwrap_or(false),
+        thanks_offer_immediate_settlement: input.thanks_offer_immediate_settlement.unwrap_or(false),
+        position,
+        carriers: carriers.and_then(|c| serde_json::to_string(&c).ok()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(kind: Kind, provider: Option<&str>) -> PaymentMethodInput {
+        PaymentMethodInput {
+            code: None,
+            kind,
+            provider: provider.map(str::to_string),
+            display_name: "x".into(),
+            enabled: Some(false),
+            available_in: None,
+            oplux_screening: None,
+            thanks_offer_immediate_settlement: None,
+            position: None,
+            carriers: None,
+        }
+    }
+
+    fn fields(result: Result<PaymentMethodData, Vec<FieldError>>) -> Vec<String> {
+        result.err().unwrap_or_default().into_iter().map(|e| e.field).collect()
+    }
+
+    #[test]
+    fn every_kind_accepts_exactly_its_providers() {
+        let ctx = Context::default();
+        for kind in Kind::ALL {
+            for provider in crate::accounts::ALL.iter().map(|p| p.slug) {
+                let ok = validate(input(kind, Some(provider)), "m", &ctx).is_ok();
+                assert_eq!(
+                    ok,
+                    kind.providers().contains(&provider),
+                    "{} on {provider}",
+                    kind.as_str()
+                );
+            }
+            let without = validate(input(kind, None), "m", &ctx).is_ok();
+            assert_eq!(
+                without,
+                kind.providers().is_empty(),
+                "{} without a provider",
+                kind.as_str()
+            );
+        }
+    }
+
+    #[test]
+    fn the_providers_of_kinds_are_declared() {
+        for kind in Kind::ALL {
+            for provider in kind.providers() {
+                assert!(crate::accounts::find(provider).is_some(), "{provider}");
+            }
+        }
+    }
+
+    #[test]
+    fn carriers_only_on_carrier_methods() {
+        let mut card = input(Kind::CreditCard, Some("zeus"));
+        card.carriers = Some(Carriers::ALL_ON);
+        assert_eq!(fields(validate(card, "m", &Context::default())), ["carriers"]);
+        let carrier = validate(input(Kind::Carrier, Some("sbps-carrier")), "m", &Context::default()).unwrap();
+        assert_eq!(
+            carrier.carriers.as_deref(),
+            Some(r#"{"docomo":true,"au":true,"softbank":true}"#)
+        );
+    }
+
+    #[test]
+    fn enabling_needs_an_enabled_provider_account_and_one_card_at_most() {
+        let mut card = input(Kind::CreditCard, Some("zeus"));
+        card.enabled = Some(true);
+        assert_eq!(fields(validate(card.clone(), "m", &Context::default())), ["enabled"]);
+        let disabled = Context {
+            provider_account_enabled: Some(false),
+            ..Context::default()
+        };
+        assert_eq!(fields(validate(card.clone(), "m", &disabled)), ["enabled"]);
+        let ready = Context {
+            provider_account_enabled: Some(true),
+            ..Context::default()
+        };
+        assert!(validate(card.clone(), "m", &ready).is_ok());
+        let second = Context {
+            other_enabled_card: Some("card".into()),
+            ..ready
+        };
+        assert_eq!(fields(validate(card, "m", &second)), ["enabled"]);
+    }
+}
