@@ -4,18 +4,31 @@
 use sea_orm::DatabaseConnection;
 
 use crate::{
+    accounts::{
+        engine::WriteMode,
+        service::{Accounts, Actor},
+    },
     auth::{
         ScopeSet,
         clients::{self, ClientError, NewCredentials},
     },
+    crypto::seal::MasterKeys,
+    domain::Precondition,
+    screening::mock::MockCredential,
     store::shops,
 };
 
 pub const DEMO_SHOP: &str = "demo";
 
-/// Creates the demo shop and client when no shop exists yet. Returns the new credentials
-/// (to be shown once), or `None` when the database already had shops.
-pub async fn demo_client(db: &DatabaseConnection) -> Result<Option<NewCredentials>, ClientError> {
+/// Creates the demo shop and client when no shop exists yet — and, when `oplux_endpoint`
+/// is given, an O-PLUX account pointing there with the stand-in's demo credentials.
+/// Returns the new credentials (to be shown once), or `None` when the database already
+/// had shops.
+pub async fn demo_client(
+    db: &DatabaseConnection,
+    oplux_endpoint: Option<&str>,
+    keys: &MasterKeys,
+) -> Result<Option<NewCredentials>, ClientError> {
     if shops::count(db).await? > 0 {
         return Ok(None);
     }
@@ -27,5 +40,26 @@ pub async fn demo_client(db: &DatabaseConnection) -> Result<Option<NewCredential
         clients::CLI_ACTOR,
     )
     .await?;
+    if let (Some(endpoint), Some(spec)) = (oplux_endpoint, crate::accounts::find("o-plux")) {
+        let mock = MockCredential::demo();
+        let settings = serde_json::json!({
+            "merchant_id": mock.merchant_id, "source_id": mock.source_id, "secret_key": mock.secret_key,
+            "model_id": "CRD_01", "endpoint": endpoint, "timeout_ms": 3000,
+            "on_hold": {"action": "create_order"}, "on_review": {"action": "create_order"},
+            "on_ng": {"action": "redirect", "redirect_url": "https://shop.example.jp/orders/ng"},
+        });
+        let actor = Actor {
+            shop_id: DEMO_SHOP,
+            actor: clients::CLI_ACTOR,
+            request_id: None,
+        };
+        let body = settings.as_object().cloned().unwrap_or_default();
+        let written = Accounts { db, keys }
+            .write(&actor, spec, body, WriteMode::Put, &Precondition::None)
+            .await;
+        if let Err(err) = written {
+            tracing::warn!(error = %err, "the demo O-PLUX account could not be created");
+        }
+    }
     Ok(Some(credentials))
 }

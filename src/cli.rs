@@ -32,6 +32,9 @@ pub enum Command {
     Clients(ClientsCommand),
     /// Print the OpenAPI document (the source of openapi/openapi.json).
     Openapi,
+    /// Run a local O-PLUX stand-in (v3 event registration): answers by the buyer's
+    /// phone number's last digit (0 OK, 1 HOLD, 2 REVIEW, 3 NG, 8 slow, 9 HTTP 500).
+    OpluxMock(OpluxMockArgs),
     /// Manage the master keys that seal stored secrets.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -69,6 +72,26 @@ pub enum ClientsCommand {
 }
 
 #[derive(Args)]
+pub struct OpluxMockArgs {
+    /// Address:port to listen on.
+    #[arg(long, env = "RENKEI_OPLUX_MOCK_LISTEN", default_value = "127.0.0.1:18090")]
+    listen: String,
+    /// Accepted credentials, merchant_id:source_id:secret_key (repeatable); default: the
+    /// demo shop's (demo-merchant:demo-source:demo-secret-key).
+    #[arg(long = "credential")]
+    credentials: Vec<String>,
+    /// Milliseconds added to every answer (O-PLUX's round trip; benchmarks use 50).
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Share of answers (0-1) that fail: half HTTP 500, half a timeout.
+    #[arg(long, default_value_t = 0.0)]
+    fault_rate: f64,
+    /// Worker threads.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+}
+
+#[derive(Args)]
 pub struct CreateClient {
     /// The shop the client acts for (created when new).
     #[arg(long)]
@@ -85,6 +108,11 @@ pub struct CreateClient {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(Command::OpluxMock(args)) = cli.command {
+        // The stand-in needs no database or keys: no configuration to load.
+        telemetry::init(crate::config::LogFormat::Json);
+        return oplux_mock(args).await;
+    }
     let config = Config::load()?;
     telemetry::init(config.log_format);
     match cli.command.unwrap_or(Command::Serve) {
@@ -96,6 +124,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Clients(command) => run_clients(config, command).await,
+        Command::OpluxMock(_) => unreachable!("handled before loading the configuration"),
         Command::Keys(KeysCommand::Generate { id }) => {
             use base64::Engine;
             let key = base64::engine::general_purpose::STANDARD.encode(crate::crypto::random_bytes::<32>());
@@ -120,6 +149,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn oplux_mock(args: OpluxMockArgs) -> anyhow::Result<()> {
+    use crate::screening::mock::{MockConfig, MockCredential, MockServer};
+    if !(0.0..=1.0).contains(&args.fault_rate) {
+        anyhow::bail!("--fault-rate must be from 0 to 1");
+    }
+    let credentials = if args.credentials.is_empty() {
+        vec![MockCredential::demo()]
+    } else {
+        args.credentials
+            .iter()
+            .map(|c| MockCredential::parse(c).map_err(|e| anyhow::anyhow!("--credential: {e}")))
+            .collect::<anyhow::Result<_>>()?
+    };
+    let (mock, server) = MockServer::start(MockConfig {
+        listen: args.listen,
+        credentials,
+        latency: std::time::Duration::from_millis(args.latency_ms),
+        fault_rate: args.fault_rate,
+        workers: args.workers,
+    })?;
+    tracing::info!(url = %mock.url(), "O-PLUX stand-in listening (POST /v3/event, GET /stats)");
+    println!("renkei oplux-mock listening on {}", mock.url());
+    tokio::select! {
+        result = server => result?,
+        _ = tokio::signal::ctrl_c() => mock.stop().await,
+    }
+    Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

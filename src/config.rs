@@ -31,6 +31,13 @@ pub struct Config {
     /// `RENKEI_MASTER_KEY`: `id:base64` (32 bytes) keys sealing stored secrets; the first
     /// seals, all open. `None`: a development key kept beside the database.
     pub master_keys: Option<Arc<MasterKeys>>,
+    /// `RENKEI_OPLUX_TEST_URL`: O-PLUX's test environment (an account's `endpoint: test`).
+    pub oplux_test_url: String,
+    /// `RENKEI_OPLUX_PRODUCTION_URL`: O-PLUX's production base URL (`endpoint: production`).
+    pub oplux_production_url: Option<String>,
+    /// `RENKEI_DEMO_OPLUX_ENDPOINT`: on first start, the demo shop's O-PLUX account points
+    /// here (e.g. a local `renkei oplux-mock`).
+    pub demo_oplux_endpoint: Option<String>,
     /// `RENKEI_PUBLIC_URL`: the base of public links (feeds, banners). `None`: the
     /// address the server is bound to.
     pub public_url: Option<String>,
@@ -218,6 +225,28 @@ impl Config {
                 message: format!("'{url}' is not an http(s) URL such as https://renkei.example.jp"),
             });
         }
+        let url_var = |name: &'static str, value: Option<String>| -> Result<Option<String>, ConfigError> {
+            match value {
+                Some(url) if !crate::accounts::formats::is_url(&url, false) => Err(ConfigError {
+                    variable: name,
+                    message: format!("'{url}' is not an http(s) base URL"),
+                }),
+                other => Ok(other.map(|u| u.trim_end_matches('/').to_string())),
+            }
+        };
+        let oplux_test_url = url_var(
+            "RENKEI_OPLUX_TEST_URL",
+            Some(vars.string("RENKEI_OPLUX_TEST_URL", "https://api.tst.o-plux.com")),
+        )?
+        .unwrap_or_default();
+        let oplux_production_url = url_var(
+            "RENKEI_OPLUX_PRODUCTION_URL",
+            vars.optional("RENKEI_OPLUX_PRODUCTION_URL"),
+        )?;
+        let demo_oplux_endpoint = url_var(
+            "RENKEI_DEMO_OPLUX_ENDPOINT",
+            vars.optional("RENKEI_DEMO_OPLUX_ENDPOINT"),
+        )?;
         let log_format = match vars.string("RENKEI_LOG_FORMAT", "json").as_str() {
             "json" => LogFormat::Json,
             "pretty" => LogFormat::Pretty,
@@ -278,6 +307,9 @@ impl Config {
             bootstrap_demo: vars.boolean("RENKEI_BOOTSTRAP_DEMO", true)?,
             master_keys,
             public_url,
+            oplux_test_url,
+            oplux_production_url,
+            demo_oplux_endpoint,
         })
     }
 

@@ -12,6 +12,7 @@ pub mod domain;
 pub mod http;
 pub mod metrics;
 pub mod payment_methods;
+pub mod screening;
 pub mod secret;
 pub mod startup;
 pub mod store;

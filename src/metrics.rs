@@ -96,9 +96,60 @@ fn label_text(names: &[&str], values: &[String]) -> String {
         .join(",")
 }
 
+/// A labelled counter.
+pub struct CounterVec {
+    name: &'static str,
+    help: &'static str,
+    labels: &'static [&'static str],
+    series: Mutex<BTreeMap<Vec<String>, u64>>,
+}
+
+impl CounterVec {
+    pub fn new(name: &'static str, help: &'static str, labels: &'static [&'static str]) -> Self {
+        Self {
+            name,
+            help,
+            labels,
+            series: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    pub fn increment(&self, label_values: &[&str]) {
+        let key: Vec<String> = label_values.iter().map(|v| v.to_string()).collect();
+        *self
+            .series
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key)
+            .or_default() += 1;
+    }
+
+    pub fn render(&self, out: &mut String) {
+        let name = self.name;
+        let _ = writeln!(out, "# HELP {name} {}\n# TYPE {name} counter", self.help);
+        for (values, count) in self.series.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            let _ = writeln!(out, "{name}{{{}}} {count}", label_text(self.labels, values));
+        }
+    }
+}
+
+/// Renders a gauge with one series per label set.
+pub fn render_gauge(out: &mut String, name: &str, help: &str, label: &str, series: &[(String, f64)]) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+    for (value, gauge) in series {
+        let _ = writeln!(
+            out,
+            "{name}{{{}}} {gauge}",
+            label_text(&[label], std::slice::from_ref(value))
+        );
+    }
+}
+
 /// Every metric of the process.
 pub struct Metrics {
     pub http_requests: HistogramVec,
+    pub screenings: CounterVec,
+    pub oplux_latency: HistogramVec,
 }
 
 impl Default for Metrics {
@@ -113,6 +164,16 @@ impl Default for Metrics {
                 "renkei_http_requests_total",
                 "HTTP requests answered, by method, route and status.",
             ),
+            screenings: CounterVec::new(
+                "renkei_screenings_total",
+                "Orders screened, by result (NONE: not screened) and decision.",
+                &["result", "decision"],
+            ),
+            oplux_latency: HistogramVec::new(
+                "renkei_oplux_request_duration_seconds",
+                "Time of O-PLUX calls, by outcome (answered, rejected, failed).",
+                &["outcome"],
+            ),
         }
     }
 }
@@ -121,6 +182,8 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::new();
         self.http_requests.render(&mut out);
+        self.screenings.render(&mut out);
+        self.oplux_latency.render(&mut out);
         out
     }
 }

@@ -18,6 +18,7 @@ use crate::{
         state::AppState,
     },
     metrics::Metrics,
+    screening::oplux::client::OpluxClient,
     store,
 };
 
@@ -36,15 +37,15 @@ impl Application {
             .await
             .context("cannot connect to the database (DATABASE_URL)")?;
         store::migrate(&db).await.context("database migration failed")?;
+        let master_keys = dev_keys::master_keys(&config)?;
         let demo_credentials = if config.bootstrap_demo {
-            bootstrap::demo_client(&db)
+            bootstrap::demo_client(&db, config.demo_oplux_endpoint.as_deref(), &master_keys)
                 .await
                 .context("cannot create the demo client")?
         } else {
             None
         };
         let keys = dev_keys::jwt_keys(&config)?;
-        let master_keys = dev_keys::master_keys(&config)?;
 
         let listener = TcpListener::bind(&config.listen)
             .with_context(|| format!("cannot listen on {} (RENKEI_LISTEN)", config.listen))?;
@@ -64,6 +65,7 @@ impl Application {
             metrics: Metrics::default(),
             master_keys,
             public_url,
+            oplux: OpluxClient::new(config.oplux_test_url.clone(), config.oplux_production_url.clone()),
         });
         let document = web::Data::new(ServedDocument::new(&document()));
         let cors_origins = config.cors_origins.clone();

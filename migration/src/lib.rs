@@ -7,6 +7,7 @@ mod m20261123_000001_foundation;
 mod m20261123_000002_provider_accounts;
 mod m20261123_000003_feeds_and_assets;
 mod m20261123_000004_payment_methods;
+mod m20261123_000005_screenings;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_provider_accounts::Migration),
             Box::new(m20261123_000003_feeds_and_assets::Migration),
             Box::new(m20261123_000004_payment_methods::Migration),
+            Box::new(m20261123_000005_screenings::Migration),
         ]
     }
 }

@@ -27,6 +27,7 @@ use super::{problem::ApiError, routes};
         (name = "auth", description = "Access tokens for API clients"),
         (name = "audit", description = "Who changed what"),
         (name = "provider-accounts", description = "The shop's accounts with payment, deferred-payment, mail and fraud-detection providers: one typed resource per provider"),
+        (name = "fraud-screenings", description = "Screening checkout orders with O-PLUX"),
         (name = "payment-methods", description = "What the shop offers at checkout, and the checkout configuration"),
         (name = "product-data-feed", description = "Products of the shop's Facebook catalog feed"),
         (name = "public", description = "Files served without a token at unguessable URLs"),

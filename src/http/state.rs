@@ -9,6 +9,7 @@ use crate::{
     auth::{rate_limit::FailureLimiter, tokens::TokenService},
     crypto::seal::MasterKeys,
     metrics::Metrics,
+    screening::{oplux::client::OpluxClient, service::Screenings},
 };
 
 pub struct AppState {
@@ -19,9 +20,19 @@ pub struct AppState {
     pub master_keys: Arc<MasterKeys>,
     /// Base of public links, without a trailing slash.
     pub public_url: String,
+    pub oplux: OpluxClient,
 }
 
 impl AppState {
+    pub fn screenings(&self) -> Screenings<'_> {
+        Screenings {
+            db: &self.db,
+            keys: &self.master_keys,
+            client: &self.oplux,
+            metrics: &self.metrics,
+        }
+    }
+
     pub fn accounts(&self) -> Accounts<'_> {
         Accounts {
             db: &self.db,

@@ -9,6 +9,7 @@ pub mod feed_items;
 pub mod payment_methods;
 pub mod provider_accounts;
 pub mod public_assets;
+pub mod screenings;
 pub mod shops;
 
 use migration::{Migrator, MigratorTrait};

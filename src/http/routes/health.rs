@@ -57,5 +57,32 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, crate::h
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render())
+        .body(render_metrics(&state))
+}
+
+fn render_metrics(state: &AppState) -> String {
+    use crate::screening::oplux::breaker::State;
+    let mut text = state.metrics.render();
+    let breakers: Vec<(String, f64)> = state
+        .oplux
+        .breaker
+        .states()
+        .into_iter()
+        .map(|(endpoint, s)| {
+            let value = match s {
+                State::Closed => 0.0,
+                State::HalfOpen => 0.5,
+                State::Open => 1.0,
+            };
+            (endpoint, value)
+        })
+        .collect();
+    crate::metrics::render_gauge(
+        &mut text,
+        "renkei_oplux_breaker_open",
+        "O-PLUX circuit breaker per endpoint: 0 closed, 0.5 half-open (trial), 1 open.",
+        "endpoint",
+        &breakers,
+    );
+    text
 }

@@ -8,6 +8,7 @@ pub mod health;
 pub mod payment_methods;
 pub mod provider_accounts;
 pub mod public;
+pub mod screenings;
 pub mod token;
 
 use actix_web::web;
@@ -36,6 +37,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(payment_methods::delete_payment_method)
                 .service(payment_methods::issue_transaction_id)
                 .service(payment_methods::checkout_config)
+                .service(screenings::screen_order)
+                .service(screenings::get_screening)
+                .service(screenings::list_screenings)
+                .service(screenings::verify_oplux)
                 // One set of handlers for every provider; documented per provider by
                 // `accounts::schema`.
                 .map(|scope| {

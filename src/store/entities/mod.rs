@@ -7,5 +7,6 @@ pub mod payment_method;
 pub mod provider_account;
 pub mod provider_secret;
 pub mod public_asset;
+pub mod screening;
 pub mod shop;
 pub mod transaction_id;

@@ -1,0 +1,171 @@
+//! `/api/v1/fraud-screenings`: screen an order with O-PLUX at checkout, and find records.
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::{
+    http::{
+        auth::{Authenticated, scope},
+        extract::{ApiJson, ApiQuery},
+        pagination,
+        problem::{ApiError, Problem},
+        state::AppState,
+    },
+    screening::{decision::ScreeningResult, record::Screening, request::ScreeningRequest},
+    store::screenings::{self, Filter},
+};
+
+/// Screen an order before it is created.
+///
+/// Decides "create the order" or "redirect the buyer", calling O-PLUX when the shop's
+/// settings say so. Always answers with a decision — O-PLUX being slow, down or refusing
+/// gives result `ERROR` and the account's `on_error` action, never a 5xx. The same order
+/// number again returns the stored answer (200) without calling O-PLUX; a different
+/// request for a stored order number is a 409.
+#[utoipa::path(
+    tag = "fraud-screenings",
+    request_body = ScreeningRequest,
+    security(("bearer" = ["screenings:write"])),
+    responses(
+        (status = 201, description = "Screened now", body = Screening),
+        (status = 200, description = "Screened before: the stored answer", body = Screening),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks screenings:write", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The order number was screened with another request", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Malformed or incomplete order: every failing field is listed; nothing stored, O-PLUX not called", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/fraud-screenings")]
+pub async fn screen_order(
+    caller: Authenticated<scope::ScreeningsWrite>,
+    body: ApiJson<ScreeningRequest>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (screening, created) = state.screenings().screen(&caller.shop_id, body.0).await?;
+    Ok(if created {
+        HttpResponse::Created()
+    } else {
+        HttpResponse::Ok()
+    }
+    .insert_header((
+        actix_web::http::header::LOCATION,
+        format!("/api/v1/fraud-screenings/{}", screening.order_number),
+    ))
+    .json(screening))
+}
+
+/// Read the screening of an order.
+#[utoipa::path(
+    tag = "fraud-screenings",
+    params(("order_number" = String, Path, description = "The order number")),
+    security(("bearer" = ["screenings:read"])),
+    responses(
+        (status = 200, description = "The screening as answered then", body = Screening),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks screenings:read", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not screened (in this shop)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/fraud-screenings/{order_number}")]
+pub async fn get_screening(
+    caller: Authenticated<scope::ScreeningsRead>,
+    order_number: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<web::Json<Screening>, ApiError> {
+    let row = screenings::find(&state.db, &caller.shop_id, &order_number)
+        .await?
+        .filter(|row| row.state == screenings::DONE)
+        .ok_or_else(|| ApiError::NotFound(format!("order '{order_number}' has not been screened")))?;
+    Ok(web::Json(Screening::from_row(&row)))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ScreeningQuery {
+    /// Only this result.
+    pub result: Option<ScreeningResult>,
+    /// Only screened (true) or not screened (false) orders.
+    pub screened: Option<bool>,
+    /// Screened at or after (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Screened before (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+    /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ScreeningPage {
+    pub items: Vec<Screening>,
+    pub next_cursor: Option<String>,
+}
+
+/// Find screenings, newest first.
+#[utoipa::path(
+    tag = "fraud-screenings",
+    params(ScreeningQuery),
+    security(("bearer" = ["screenings:read"])),
+    responses(
+        (status = 200, description = "A page of screenings", body = ScreeningPage),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks screenings:read", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid filter, limit or cursor", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/fraud-screenings")]
+pub async fn list_screenings(
+    caller: Authenticated<scope::ScreeningsRead>,
+    query: ApiQuery<ScreeningQuery>,
+    state: web::Data<AppState>,
+) -> Result<web::Json<ScreeningPage>, ApiError> {
+    let limit = pagination::limit(query.limit)?;
+    let before = pagination::decode_cursor(query.cursor.as_deref(), |s| s.parse::<i64>().ok())?;
+    if let (Some(from), Some(to)) = (query.from, query.to)
+        && from >= to
+    {
+        return Err(ApiError::field("to", "invalid_range", "to must be later than from"));
+    }
+    let filter = Filter {
+        result: query.result.map(|r| r.as_str().to_string()),
+        screened: query.screened,
+        from: query.from,
+        to: query.to,
+    };
+    let rows = screenings::search(&state.db, &caller.shop_id, &filter, before, limit + 1).await?;
+    let (rows, next_cursor) = pagination::finish(rows, limit, |r| r.id.to_string());
+    Ok(web::Json(ScreeningPage {
+        items: rows.iter().map(Screening::from_row).collect(),
+        next_cursor,
+    }))
+}
+
+/// Check the stored O-PLUX credentials with one test event.
+#[utoipa::path(
+    tag = "provider-accounts",
+    security(("bearer" = ["accounts:write"])),
+    responses(
+        (status = 200, description = "Whether O-PLUX accepted the credentials (and its error if not)", body = crate::screening::verify::Verification),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks accounts:write", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "O-PLUX is not configured", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No secret key is set", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/provider-accounts/o-plux/verify")]
+pub async fn verify_oplux(
+    caller: Authenticated<scope::AccountsWrite>,
+    state: web::Data<AppState>,
+) -> Result<web::Json<crate::screening::verify::Verification>, ApiError> {
+    let verification = crate::screening::verify::verify(&state.accounts(), &state.oplux, &caller.shop_id).await?;
+    Ok(web::Json(verification))
+}

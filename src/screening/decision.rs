@@ -1,0 +1,472 @@
+//! The decision of SPEC 6, as pure functions: from the O-PLUX settings, the payment
+//! method, the order and O-PLUX's answer to "create the order" or "redirect the buyer".
+//! The order of the checks is the seed's (004): disabled → channel → payment method →
+//! thanks-offer payment → existing customer → O-PLUX with per-result actions,
+//! thanks-offer forcing and `on_error`.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{
+    oplux::protocol::{Answer, Reason, Verdict},
+    request::OrderChannel,
+};
+
+/// What checkout does with a result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    CreateOrder,
+    Redirect(String),
+}
+
+/// The o-plux account's settings that decide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub enabled: bool,
+    pub screen_existing_customers: bool,
+    pub on_hold: Action,
+    pub on_review: Action,
+    pub on_ng: Action,
+    pub on_error: Action,
+}
+
+/// The payment method's flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MethodFlags {
+    /// O-PLUX の利用.
+    pub oplux_screening: bool,
+    pub thanks_offer_immediate_settlement: bool,
+}
+
+/// The facts of the order that decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderFacts {
+    pub channel: OrderChannel,
+    pub registered: bool,
+    pub previous_order_count: u32,
+    pub ad_url_enabled: bool,
+    pub is_thanks_offer_payment: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    OpluxDisabled,
+    ChannelNotScreened,
+    PaymentMethodNotScreened,
+    ThanksOfferPayment,
+    ExistingCustomer,
+}
+
+impl SkipReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::OpluxDisabled => "oplux_disabled",
+            SkipReason::ChannelNotScreened => "channel_not_screened",
+            SkipReason::PaymentMethodNotScreened => "payment_method_not_screened",
+            SkipReason::ThanksOfferPayment => "thanks_offer_payment",
+            SkipReason::ExistingCustomer => "existing_customer",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<SkipReason> {
+        [
+            SkipReason::OpluxDisabled,
+            SkipReason::ChannelNotScreened,
+            SkipReason::PaymentMethodNotScreened,
+            SkipReason::ThanksOfferPayment,
+            SkipReason::ExistingCustomer,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == text)
+    }
+}
+
+/// The screening result as stored and answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum ScreeningResult {
+    #[serde(rename = "OK")]
+    Ok,
+    #[serde(rename = "HOLD")]
+    Hold,
+    #[serde(rename = "REVIEW")]
+    Review,
+    #[serde(rename = "NG")]
+    Ng,
+    /// O-PLUX could not answer (timeout, transport error, error answer).
+    #[serde(rename = "ERROR")]
+    Error,
+}
+
+impl ScreeningResult {
+    pub const ALL: [ScreeningResult; 5] = [
+        ScreeningResult::Ok,
+        ScreeningResult::Hold,
+        ScreeningResult::Review,
+        ScreeningResult::Ng,
+        ScreeningResult::Error,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScreeningResult::Ok => "OK",
+            ScreeningResult::Hold => "HOLD",
+            ScreeningResult::Review => "REVIEW",
+            ScreeningResult::Ng => "NG",
+            ScreeningResult::Error => "ERROR",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ScreeningResult> {
+        ScreeningResult::ALL.into_iter().find(|r| r.as_str() == text)
+    }
+}
+
+/// The decision and what led to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub screened: bool,
+    pub skip_reason: Option<SkipReason>,
+    pub result: Option<ScreeningResult>,
+    pub reasons: Vec<Reason>,
+    pub action: Action,
+    pub forced_by_thanks_offer: bool,
+    pub oplux_event_id: Option<String>,
+}
+
+impl Decision {
+    fn skipped(reason: SkipReason) -> Self {
+        Decision {
+            screened: false,
+            skip_reason: Some(reason),
+            result: None,
+            reasons: Vec::new(),
+            action: Action::CreateOrder,
+            forced_by_thanks_offer: false,
+            oplux_event_id: None,
+        }
+    }
+}
+
+/// Before calling O-PLUX: skip (with the decision) or call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Skip(Decision),
+    Call,
+}
+
+pub fn before_call(settings: Option<&Settings>, method: MethodFlags, order: OrderFacts) -> Step {
+    if !settings.is_some_and(|s| s.enabled) {
+        return Step::Skip(Decision::skipped(SkipReason::OpluxDisabled));
+    }
+    if !matches!(order.channel, OrderChannel::Lp | OrderChannel::Shop) {
+        return Step::Skip(Decision::skipped(SkipReason::ChannelNotScreened));
+    }
+    if !method.oplux_screening {
+        return Step::Skip(Decision::skipped(SkipReason::PaymentMethodNotScreened));
+    }
+    if order.is_thanks_offer_payment {
+        return Step::Skip(Decision::skipped(SkipReason::ThanksOfferPayment));
+    }
+    let screen_existing = settings.is_some_and(|s| s.screen_existing_customers);
+    if order.registered && order.previous_order_count >= 1 && !screen_existing {
+        return Step::Skip(Decision::skipped(SkipReason::ExistingCustomer));
+    }
+    Step::Call
+}
+
+/// How O-PLUX's call ended: an answer, or no usable answer.
+pub type CallOutcome = Result<Answer, String>;
+
+/// After calling O-PLUX (only when `before_call` said `Call`).
+pub fn after_call(settings: &Settings, method: MethodFlags, order: OrderFacts, outcome: &CallOutcome) -> Decision {
+    let (result, configured, event_id, reasons) = match outcome {
+        Ok(Answer::Screened {
+            verdict,
+            event_id,
+            reasons,
+        }) => {
+            let (result, action) = match verdict {
+                Verdict::Ok => (ScreeningResult::Ok, Action::CreateOrder),
+                Verdict::Hold => (ScreeningResult::Hold, settings.on_hold.clone()),
+                Verdict::Review => (ScreeningResult::Review, settings.on_review.clone()),
+                Verdict::Ng => (ScreeningResult::Ng, settings.on_ng.clone()),
+            };
+            (result, action, Some(event_id.clone()), reasons.clone())
+        }
+        Ok(Answer::Rejected { .. }) | Err(_) => (ScreeningResult::Error, settings.on_error.clone(), None, Vec::new()),
+    };
+    // The seed: with a thanks offer on the ad URL and a method without immediate
+    // settlement, HOLD/REVIEW/NG redirects are not done — the order is created.
+    let forcing = order.ad_url_enabled
+        && !method.thanks_offer_immediate_settlement
+        && matches!(
+            result,
+            ScreeningResult::Hold | ScreeningResult::Review | ScreeningResult::Ng
+        );
+    let (action, forced) = match configured {
+        Action::Redirect(_) if forcing => (Action::CreateOrder, true),
+        action => (action, false),
+    };
+    Decision {
+        screened: true,
+        skip_reason: None,
+        result: Some(result),
+        reasons,
+        action,
+        forced_by_thanks_offer: forced,
+        oplux_event_id: event_id,
+    }
+}
+
+/// The whole decision, for an answer already at hand (tests and documentation).
+pub fn decide(settings: Option<&Settings>, method: MethodFlags, order: OrderFacts, outcome: &CallOutcome) -> Decision {
+    match (before_call(settings, method, order), settings) {
+        (Step::Skip(decision), _) => decision,
+        (Step::Call, Some(settings)) => after_call(settings, method, order, outcome),
+        (Step::Call, None) => Decision::skipped(SkipReason::OpluxDisabled),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOLD_URL: &str = "https://shop.example.jp/hold";
+    const REVIEW_URL: &str = "https://shop.example.jp/review";
+    const NG_URL: &str = "https://shop.example.jp/ng";
+    const ERROR_URL: &str = "https://shop.example.jp/error";
+
+    fn settings(redirect_hold: bool, redirect_review: bool, redirect_ng: bool) -> Settings {
+        let action = |redirect: bool, url: &str| {
+            if redirect {
+                Action::Redirect(url.into())
+            } else {
+                Action::CreateOrder
+            }
+        };
+        Settings {
+            enabled: true,
+            screen_existing_customers: false,
+            on_hold: action(redirect_hold, HOLD_URL),
+            on_review: action(redirect_review, REVIEW_URL),
+            on_ng: action(redirect_ng, NG_URL),
+            on_error: Action::CreateOrder,
+        }
+    }
+
+    const SCREENED_METHOD: MethodFlags = MethodFlags {
+        oplux_screening: true,
+        thanks_offer_immediate_settlement: false,
+    };
+
+    const NEW_BUYER: OrderFacts = OrderFacts {
+        channel: OrderChannel::Lp,
+        registered: false,
+        previous_order_count: 0,
+        ad_url_enabled: false,
+        is_thanks_offer_payment: false,
+    };
+
+    fn answer(verdict: Verdict) -> CallOutcome {
+        Ok(Answer::Screened {
+            verdict,
+            event_id: "E1".into(),
+            reasons: vec![],
+        })
+    }
+
+    fn skip(settings: Option<&Settings>, method: MethodFlags, order: OrderFacts) -> Option<SkipReason> {
+        match before_call(settings, method, order) {
+            Step::Skip(decision) => {
+                assert_eq!(
+                    decision.action,
+                    Action::CreateOrder,
+                    "not screened always creates the order"
+                );
+                assert!(!decision.screened);
+                decision.skip_reason
+            }
+            Step::Call => None,
+        }
+    }
+
+    #[test]
+    fn the_gates_in_the_order_of_the_seed() {
+        let on = settings(true, true, true);
+        let off = Settings {
+            enabled: false,
+            ..on.clone()
+        };
+        let unscreened_method = MethodFlags {
+            oplux_screening: false,
+            ..SCREENED_METHOD
+        };
+        let existing = OrderFacts {
+            registered: true,
+            previous_order_count: 1,
+            ..NEW_BUYER
+        };
+        let thanks_payment = OrderFacts {
+            is_thanks_offer_payment: true,
+            ..NEW_BUYER
+        };
+        // (settings, method, order, expected skip) — each row one gate, then the gate
+        // before it winning when two apply.
+        let rows: Vec<(Option<&Settings>, MethodFlags, OrderFacts, Option<SkipReason>)> = vec![
+            (None, SCREENED_METHOD, NEW_BUYER, Some(SkipReason::OpluxDisabled)),
+            (Some(&off), SCREENED_METHOD, NEW_BUYER, Some(SkipReason::OpluxDisabled)),
+            (Some(&off), unscreened_method, existing, Some(SkipReason::OpluxDisabled)),
+            (Some(&on), SCREENED_METHOD, NEW_BUYER, None),
+            (
+                Some(&on),
+                SCREENED_METHOD,
+                OrderFacts {
+                    channel: OrderChannel::Shop,
+                    ..NEW_BUYER
+                },
+                None,
+            ),
+            (
+                Some(&on),
+                unscreened_method,
+                NEW_BUYER,
+                Some(SkipReason::PaymentMethodNotScreened),
+            ),
+            (
+                Some(&on),
+                SCREENED_METHOD,
+                thanks_payment,
+                Some(SkipReason::ThanksOfferPayment),
+            ),
+            (
+                Some(&on),
+                unscreened_method,
+                thanks_payment,
+                Some(SkipReason::PaymentMethodNotScreened),
+            ),
+            (Some(&on), SCREENED_METHOD, existing, Some(SkipReason::ExistingCustomer)),
+            (
+                Some(&on),
+                SCREENED_METHOD,
+                OrderFacts {
+                    is_thanks_offer_payment: true,
+                    ..existing
+                },
+                Some(SkipReason::ThanksOfferPayment),
+            ),
+            (
+                Some(&on),
+                SCREENED_METHOD,
+                OrderFacts {
+                    registered: false,
+                    ..existing
+                },
+                None,
+            ),
+            (
+                Some(&on),
+                SCREENED_METHOD,
+                OrderFacts {
+                    previous_order_count: 0,
+                    ..existing
+                },
+                None,
+            ),
+        ];
+        for (i, (settings, method, order, expected)) in rows.into_iter().enumerate() {
+            assert_eq!(skip(settings, method, order), expected, "row {i}");
+        }
+        for channel in [
+            OrderChannel::AdminOrder,
+            OrderChannel::CsvImport,
+            OrderChannel::SubscriptionAuto,
+            OrderChannel::SubscriptionManual,
+        ] {
+            let order = OrderFacts { channel, ..NEW_BUYER };
+            assert_eq!(
+                skip(Some(&on), SCREENED_METHOD, order),
+                Some(SkipReason::ChannelNotScreened)
+            );
+            assert_eq!(
+                skip(Some(&on), unscreened_method, order),
+                Some(SkipReason::ChannelNotScreened),
+                "the channel is checked before the method"
+            );
+        }
+        let screens_existing = Settings {
+            screen_existing_customers: true,
+            ..on.clone()
+        };
+        assert_eq!(skip(Some(&screens_existing), SCREENED_METHOD, existing), None);
+    }
+
+    #[test]
+    fn every_result_and_action_with_and_without_thanks_offer_forcing() {
+        for redirect_hold in [false, true] {
+            for redirect_review in [false, true] {
+                for redirect_ng in [false, true] {
+                    let settings = settings(redirect_hold, redirect_review, redirect_ng);
+                    for ad_url_enabled in [false, true] {
+                        for immediate in [false, true] {
+                            let method = MethodFlags {
+                                oplux_screening: true,
+                                thanks_offer_immediate_settlement: immediate,
+                            };
+                            let order = OrderFacts {
+                                ad_url_enabled,
+                                ..NEW_BUYER
+                            };
+                            let forcing = ad_url_enabled && !immediate;
+                            for (verdict, redirect, url, result) in [
+                                (Verdict::Ok, false, "", ScreeningResult::Ok),
+                                (Verdict::Hold, redirect_hold, HOLD_URL, ScreeningResult::Hold),
+                                (Verdict::Review, redirect_review, REVIEW_URL, ScreeningResult::Review),
+                                (Verdict::Ng, redirect_ng, NG_URL, ScreeningResult::Ng),
+                            ] {
+                                let decision = decide(Some(&settings), method, order, &answer(verdict));
+                                let case = format!(
+                                    "{verdict:?} hold={redirect_hold} review={redirect_review} ng={redirect_ng} ad={ad_url_enabled} immediate={immediate}"
+                                );
+                                assert!(decision.screened, "{case}");
+                                assert_eq!(decision.result, Some(result), "{case}");
+                                assert_eq!(decision.oplux_event_id.as_deref(), Some("E1"), "{case}");
+                                let expected = if redirect && !forcing {
+                                    Action::Redirect(url.into())
+                                } else {
+                                    Action::CreateOrder
+                                };
+                                assert_eq!(decision.action, expected, "{case}");
+                                assert_eq!(decision.forced_by_thanks_offer, redirect && forcing, "{case}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn no_answer_is_error_with_the_on_error_action() {
+        let mut settings = settings(true, true, true);
+        for on_error in [Action::CreateOrder, Action::Redirect(ERROR_URL.into())] {
+            settings.on_error = on_error.clone();
+            for outcome in [
+                Err("timeout after 500 ms".to_string()),
+                Err("HTTP 500".to_string()),
+                Ok(Answer::Rejected {
+                    status: 403,
+                    code: "Authentication.InvalidSignature".into(),
+                    message: "signature".into(),
+                }),
+            ] {
+                let decision = decide(Some(&settings), SCREENED_METHOD, NEW_BUYER, &outcome);
+                assert_eq!(decision.result, Some(ScreeningResult::Error));
+                assert!(decision.screened);
+                assert_eq!(decision.action, on_error);
+                assert!(!decision.forced_by_thanks_offer);
+                assert_eq!(decision.oplux_event_id, None);
+            }
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! `POST /api/v1/provider-accounts/o-plux/verify`: one test event with the stored
+//! credentials, to tell the shop whether O-PLUX accepts them.
+
+use std::time::Duration;
+
+use chrono::{NaiveDate, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use super::{
+    oplux::{
+        client::OpluxClient,
+        protocol::{Answer, Credentials},
+    },
+    request::{Address, Customer, Item, Name, OrderChannel, ScreenedOrder, ScreeningRequest, ThanksOffer},
+};
+use crate::{
+    accounts::{self, service::Accounts},
+    crypto::random::hex,
+    domain::DomainError,
+    store::provider_accounts,
+};
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"accepted": false, "http_status": 403, "error_code": "Authentication.InvalidSignature", "error_message": "signature mismatch", "result": null}))]
+pub struct Verification {
+    /// O-PLUX accepted the credentials and screened the test event.
+    pub accepted: bool,
+    pub http_status: Option<u16>,
+    /// O-PLUX's error code, or `unreachable` when it did not answer.
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    /// The test event's result when accepted.
+    pub result: Option<String>,
+}
+
+pub async fn verify(accounts: &Accounts<'_>, client: &OpluxClient, shop_id: &str) -> Result<Verification, DomainError> {
+    let spec = accounts::find("o-plux").ok_or_else(|| DomainError::NotFound("o-plux is not declared".into()))?;
+    let row = provider_accounts::find(accounts.db, shop_id, spec.slug)
+        .await?
+        .ok_or_else(|| DomainError::NotFound(accounts::service::not_configured(spec)))?;
+    let settings: Map<String, Value> = serde_json::from_str(&row.settings).unwrap_or_default();
+    let text = |name: &str| {
+        settings
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let secret = accounts
+        .open_secret(shop_id, spec, "secret_key")
+        .await?
+        .ok_or_else(|| DomainError::Conflict("the o-plux account has no secret_key to verify".into()))?;
+    let (merchant_id, source_id, model_id) = (text("merchant_id"), text("source_id"), text("model_id"));
+    let credentials = Credentials {
+        merchant_id: &merchant_id,
+        source_id: &source_id,
+        secret_key: secret.expose(),
+        model_id: &model_id,
+    };
+    let address = Address {
+        zipcode: "1000001".into(),
+        prefecture: "東京都".into(),
+        city: "千代田区".into(),
+        line1: "千代田1-1".into(),
+        line2: None,
+    };
+    let request = ScreeningRequest {
+        order_number: format!("renkei-verify-{}", hex(&crate::crypto::random_bytes::<6>())),
+        channel: OrderChannel::Shop,
+        payment_method: "verify".into(),
+        amount: 1,
+        ordered_at: Utc::now(),
+        customer: Customer {
+            id: None,
+            registered: false,
+            previous_order_count: 0,
+            name: Name {
+                last: "テスト".into(),
+                first: "接続確認".into(),
+                last_kana: None,
+                first_kana: None,
+            },
+            email: None,
+            // O-PLUX's test environment answers OK for numbers ending in 0.
+            tel: "09000000000".into(),
+            birth_day: NaiveDate::from_ymd_opt(1990, 1, 1),
+            sex: None,
+            address,
+        },
+        deliveries: Vec::new(),
+        items: vec![Item {
+            id: "renkei-verify".into(),
+            name: "接続確認".into(),
+            price: 1,
+            quantity: 1,
+            category: None,
+        }],
+        card_bin: None,
+        device: None,
+        thanks_offer: ThanksOffer::default(),
+    }
+    .with_default_delivery();
+    let endpoint = settings.get("endpoint").and_then(Value::as_str).unwrap_or("test");
+    let timeout = Duration::from_millis(settings.get("timeout_ms").and_then(Value::as_u64).unwrap_or(5000));
+    let order = ScreenedOrder {
+        request: &request,
+        kind: "credit_card",
+        provider: None,
+    };
+    let call = client.register(endpoint, timeout, &credentials, &order).await;
+    Ok(match call.outcome {
+        Ok(Answer::Screened { verdict, .. }) => Verification {
+            accepted: true,
+            http_status: Some(200),
+            error_code: None,
+            error_message: None,
+            result: Some(verdict.as_str().to_string()),
+        },
+        Ok(Answer::Rejected { status, code, message }) => Verification {
+            accepted: false,
+            http_status: Some(status),
+            error_code: Some(code),
+            error_message: Some(message),
+            result: None,
+        },
+        Err(reason) => Verification {
+            accepted: false,
+            http_status: None,
+            error_code: Some("unreachable".into()),
+            error_message: Some(reason),
+            result: None,
+        },
+    })
+}

@@ -1,0 +1,31 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "screenings")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub shop_id: String,
+    pub order_number: String,
+    pub state: String,
+    pub fingerprint: String,
+    pub claim_token: String,
+    pub claimed_at: DateTimeUtc,
+    pub screened: bool,
+    pub skip_reason: Option<String>,
+    pub result: Option<String>,
+    pub reasons: String,
+    pub decision: Option<String>,
+    pub redirect_url: Option<String>,
+    pub forced_by_thanks_offer: bool,
+    pub oplux_event_id: Option<String>,
+    pub parent_order_number: Option<String>,
+    pub error_detail: Option<String>,
+    pub oplux_latency_ms: Option<i64>,
+    pub screened_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
