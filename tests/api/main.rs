@@ -12,4 +12,5 @@ mod openapi;
 mod operations;
 mod payment_methods;
 mod provider_accounts;
+mod screenings;
 mod tokens;

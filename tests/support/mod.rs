@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod accounts;
+pub mod oplux;
 
 use std::{path::PathBuf, time::Duration};
 

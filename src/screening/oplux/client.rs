@@ -88,7 +88,7 @@ impl OpluxClient {
                 sent: false,
             };
         }
-        let body = protocol::event_request(credentials, order.request, order.kind, order.provider, Utc::now());
+        let body = protocol::event_request(credentials, order, Utc::now());
         let url = format!("{base}{}", protocol::EVENT_PATH);
         let deadline = started + timeout;
         tracing::debug!(

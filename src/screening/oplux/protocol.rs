@@ -7,7 +7,7 @@ use ring::digest::{SHA256, digest};
 use serde_json::{Map, Value, json};
 use unicode_normalization::UnicodeNormalization;
 
-use crate::screening::request::{Address, Name, ScreeningRequest, Sex};
+use crate::screening::request::{Address, Name, ScreenedOrder, Sex};
 
 pub const EVENT_PATH: &str = "/v3/event";
 pub const VERSION: &str = "3.0";
@@ -131,13 +131,8 @@ pub struct Credentials<'a> {
 }
 
 /// The v3 event registration body for an order.
-pub fn event_request(
-    credentials: &Credentials<'_>,
-    order: &ScreeningRequest,
-    kind: &str,
-    provider: Option<&str>,
-    now: DateTime<Utc>,
-) -> Value {
+pub fn event_request(credentials: &Credentials<'_>, screened: &ScreenedOrder<'_>, now: DateTime<Utc>) -> Value {
+    let (order, kind, provider) = (screened.request, screened.kind, screened.provider);
     let request_datetime = jst(now);
     let customer = &order.customer;
     let mut buyer = Map::new();

@@ -1,0 +1,589 @@
+//! SPEC 6: screening orders with O-PLUX through the HTTP API, against the project's own
+//! O-PLUX stand-in on loopback.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::on_both_databases;
+use crate::support::{
+    Backend, TestApp, assert_problem, error_fields,
+    oplux::{Mock, account, order},
+    spawn_app,
+};
+
+on_both_databases!(
+    ok_hold_review_and_ng_follow_the_configured_actions,
+    a_timeout_and_a_500_give_error_with_the_on_error_action_in_time,
+    wrong_credentials_give_error_and_verify_names_o_pluxs_code,
+    orders_that_are_not_screened_say_why_and_create_the_order,
+    a_thanks_offer_forces_the_order_when_settlement_is_not_immediate,
+    a_replay_returns_the_stored_answer_without_calling_o_plux,
+    a_different_request_for_a_screened_order_number_is_409,
+    concurrent_duplicates_on_two_replicas_call_o_plux_once,
+    malformed_orders_are_422_with_no_call_and_nothing_stored,
+    screenings_are_found_by_result_and_time_and_per_shop,
+    repeated_failures_open_the_circuit_breaker,
+);
+
+struct Shop {
+    app: TestApp,
+    mock: Mock,
+    token: String,
+}
+
+impl Shop {
+    async fn new(backend: Backend) -> Self {
+        Self::with(backend, Mock::start(Duration::ZERO, 0.0).await).await
+    }
+
+    async fn with(backend: Backend, mock: Mock) -> Self {
+        let app = spawn_app(backend).await;
+        let token = app
+            .token(
+                "shop-a",
+                &[
+                    "accounts:write",
+                    "payment-methods:write",
+                    "screenings:write",
+                    "screenings:read",
+                ],
+            )
+            .await;
+        let shop = Shop { app, mock, token };
+        shop.configure(account(&shop.mock.url())).await;
+        shop.method(
+            "cod",
+            json!({"kind": "cash_on_delivery", "display_name": "代引き", "oplux_screening": true}),
+        )
+        .await;
+        shop
+    }
+
+    async fn configure(&self, settings: Value) {
+        let response = self
+            .app
+            .http
+            .put(self.app.url("/api/v1/provider-accounts/o-plux"))
+            .bearer_auth(&self.token)
+            .json(&settings)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+    }
+
+    async fn patch_oplux(&self, patch: Value) {
+        let response = self
+            .app
+            .http
+            .patch(self.app.url("/api/v1/provider-accounts/o-plux"))
+            .bearer_auth(&self.token)
+            .json(&patch)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    }
+
+    async fn method(&self, code: &str, body: Value) {
+        let response = self
+            .app
+            .http
+            .put(self.app.url(&format!("/api/v1/payment-methods/{code}")))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+    }
+
+    async fn screen(&self, body: &Value) -> reqwest::Response {
+        self.app
+            .http
+            .post(self.app.url("/api/v1/fraud-screenings"))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn screened(&self, body: &Value) -> Value {
+        let response = self.screen(body).await;
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert_eq!(status, 201, "{text}");
+        serde_json::from_str(&text).unwrap()
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.app.get(path, &self.token).send().await.unwrap()
+    }
+}
+
+async fn ok_hold_review_and_ng_follow_the_configured_actions(backend: Backend) {
+    let shop = Shop::new(backend).await;
+    let ok = shop.screened(&order("O-0", "cod", 0)).await;
+    assert_eq!(ok["result"], "OK");
+    assert_eq!(ok["screened"], true);
+    assert_eq!(ok["decision"], "create_order");
+    assert_eq!(ok["oplux_event_id"].as_str().unwrap().len(), 47);
+    let hold = shop.screened(&order("O-1", "cod", 1)).await;
+    assert_eq!(
+        (hold["result"].as_str(), hold["decision"].as_str()),
+        (Some("HOLD"), Some("create_order"))
+    );
+    assert_eq!(hold["reasons"][0]["code"], "TEST_HOLDTEL");
+    let review = shop.screened(&order("O-2", "cod", 2)).await;
+    assert_eq!(
+        (review["result"].as_str(), review["decision"].as_str()),
+        (Some("REVIEW"), Some("create_order"))
+    );
+    let ng = shop.screened(&order("O-3", "cod", 3)).await;
+    assert_eq!(
+        (ng["result"].as_str(), ng["decision"].as_str()),
+        (Some("NG"), Some("redirect"))
+    );
+    assert_eq!(ng["redirect_url"], "https://shop.example.jp/orders/ng");
+    assert_eq!(ng["reasons"][0]["description"], "不正: テスト用電話番号");
+
+    // The other action for each result.
+    shop.patch_oplux(json!({
+        "on_hold": {"action": "redirect", "redirect_url": "https://shop.example.jp/hold"},
+        "on_review": {"action": "redirect", "redirect_url": "https://shop.example.jp/review"},
+        "on_ng": {"action": "create_order"},
+    }))
+    .await;
+    let hold = shop.screened(&order("P-1", "cod", 1)).await;
+    assert_eq!(
+        (hold["decision"].as_str(), hold["redirect_url"].as_str()),
+        (Some("redirect"), Some("https://shop.example.jp/hold"))
+    );
+    let review = shop.screened(&order("P-2", "cod", 2)).await;
+    assert_eq!(review["redirect_url"], "https://shop.example.jp/review");
+    let ng = shop.screened(&order("P-3", "cod", 3)).await;
+    assert_eq!(
+        (ng["decision"].as_str(), ng["redirect_url"].clone()),
+        (Some("create_order"), Value::Null)
+    );
+    for order_number in ["O-0", "O-1", "O-2", "O-3", "P-1", "P-2", "P-3"] {
+        assert_eq!(shop.mock.events_for(order_number).await, 1, "{order_number}");
+    }
+    // The stored record is what O-PLUX answered then.
+    let stored: Value = shop.get("/api/v1/fraud-screenings/O-3").await.json().await.unwrap();
+    assert_eq!(stored["result"], "NG");
+    assert_eq!(stored["decision"], "redirect");
+    let metrics = shop
+        .app
+        .http
+        .get(shop.app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("renkei_screenings_total{result=\"NG\",decision=\"redirect\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("renkei_oplux_request_duration_seconds_count{outcome=\"answered\"} 7"));
+}
+
+async fn a_timeout_and_a_500_give_error_with_the_on_error_action_in_time(backend: Backend) {
+    let shop = Shop::new(backend).await;
+    let started = Instant::now();
+    let slow = shop.screened(&order("T-8", "cod", 8)).await;
+    let took = started.elapsed();
+    assert_eq!(slow["result"], "ERROR");
+    assert_eq!(slow["screened"], true);
+    assert_eq!(slow["decision"], "create_order");
+    assert!(
+        took >= Duration::from_millis(450) && took < Duration::from_millis(1500),
+        "{took:?}"
+    );
+    shop.patch_oplux(json!({"on_error": {"action": "redirect", "redirect_url": "https://shop.example.jp/retry"}}))
+        .await;
+    let failed = shop.screened(&order("T-9", "cod", 9)).await;
+    assert_eq!(failed["result"], "ERROR");
+    assert_eq!(failed["decision"], "redirect");
+    assert_eq!(failed["redirect_url"], "https://shop.example.jp/retry");
+    // Exactly one event each: a request that may have reached O-PLUX is never retried.
+    assert_eq!(shop.mock.events_for("T-8").await, 1);
+    assert_eq!(shop.mock.events_for("T-9").await, 1);
+    // O-PLUX down altogether: still a decision.
+    shop.patch_oplux(json!({"endpoint": "http://127.0.0.1:9"})).await;
+    let down = shop.screened(&order("T-down", "cod", 0)).await;
+    assert_eq!(down["result"], "ERROR");
+    assert_eq!(down["decision"], "redirect");
+}
+
+async fn wrong_credentials_give_error_and_verify_names_o_pluxs_code(backend: Backend) {
+    let shop = Shop::new(backend).await;
+    let verify = || {
+        shop.app
+            .http
+            .post(shop.app.url("/api/v1/provider-accounts/o-plux/verify"))
+            .bearer_auth(&shop.token)
+            .send()
+    };
+    let good: Value = verify().await.unwrap().json().await.unwrap();
+    assert_eq!(good["accepted"], true);
+    assert_eq!(good["result"], "OK");
+    shop.patch_oplux(json!({"secret_key": "not-the-secret"})).await;
+    let bad: Value = verify().await.unwrap().json().await.unwrap();
+    assert_eq!(bad["accepted"], false);
+    assert_eq!(bad["http_status"], 403);
+    assert_eq!(bad["error_code"], "Authentication.InvalidSignature");
+    let screened = shop.screened(&order("W-0", "cod", 0)).await;
+    assert_eq!(screened["result"], "ERROR");
+    assert!(!bad.to_string().contains("not-the-secret"));
+}
+
+async fn orders_that_are_not_screened_say_why_and_create_the_order(backend: Backend) {
+    let shop = Shop::new(backend).await;
+    shop.method(
+        "bank",
+        json!({"kind": "bank_transfer", "display_name": "振込", "oplux_screening": false}),
+    )
+    .await;
+    for channel in ["admin_order", "csv_import", "subscription_auto", "subscription_manual"] {
+        let mut body = order(&format!("C-{channel}"), "cod", 3);
+        body["channel"] = json!(channel);
+        assert_eq!(skip(&shop, body).await, "channel_not_screened");
+    }
+    assert_eq!(
+        skip(&shop, order("M-1", "bank", 3)).await,
+        "payment_method_not_screened"
+    );
+    let mut thanks = order("TH-1", "cod", 3);
+    thanks["thanks_offer"] =
+        json!({"ad_url_enabled": true, "is_thanks_offer_payment": true, "parent_order_number": "O-PARENT"});
+    let screening = shop.screened(&thanks).await;
+    assert_eq!(screening["skip_reason"], "thanks_offer_payment");
+    assert_eq!(screening["parent_order_number"], "O-PARENT");
+    let mut existing = order("E-1", "cod", 3);
+    existing["customer"]["registered"] = json!(true);
+    existing["customer"]["previous_order_count"] = json!(2);
+    assert_eq!(skip(&shop, existing.clone()).await, "existing_customer");
+    // With "screen existing customers" on, they are screened.
+    shop.patch_oplux(json!({"screen_existing_customers": true})).await;
+    existing["order_number"] = json!("E-2");
+    assert_eq!(shop.screened(&existing).await["result"], "NG");
+    // O-PLUX off: nothing is screened.
+    shop.patch_oplux(json!({"enabled": false})).await;
+    assert_eq!(skip(&shop, order("D-1", "cod", 3)).await, "oplux_disabled");
+    assert_eq!(shop.mock.total().await, 1, "only E-2 reached O-PLUX");
+}
+
+async fn a_thanks_offer_forces_the_order_when_settlement_is_not_immediate(backend: Backend) {
+    let shop = Shop::new(backend).await;
+    shop.method(
+        "card",
+        json!({"kind": "cash_on_delivery", "display_name": "即時", "oplux_screening": true, "thanks_offer_immediate_settlement": true}),
+    )
+    .await;
+    let mut offered = order("F-1", "cod", 3);
+    offered["thanks_offer"]["ad_url_enabled"] = json!(true);
+    let forced = shop.screened(&offered).await;
+    assert_eq!(forced["result"], "NG");
+    assert_eq!(forced["decision"], "create_order");
+    assert_eq!(forced["forced_by_thanks_offer"], true);
+    assert!(forced["redirect_url"].is_null());
+    let mut immediate = order("F-2", "card", 3);
+    immediate["thanks_offer"]["ad_url_enabled"] = json!(true);
+    let redirected = shop.screened(&immediate).await;
+    assert_eq!(redirected["decision"], "redirect");
+    assert_eq!(redirected["forced_by_thanks_offer"], false);
+}
+
+async fn a_replay_returns_the_stored_answer_without_calling_o_plux(backend: Backend) {
+    let shop = Shop::new(backend).await;
+    let body = order("R-1", "cod", 1);
+    let first = shop.screened(&body).await;
+    let replay = shop.screen(&body).await;
+    assert_eq!(replay.status(), 200);
+    let replay: Value = replay.json().await.unwrap();
+    assert_eq!(replay, first);
+    assert_eq!(shop.mock.events_for("R-1").await, 1);
+}
+
+async fn a_different_request_for_a_screened_order_number_is_409(backend: Backend) {
+    let shop = Shop::new(backend).await;
+    shop.screened(&order("D-1", "cod", 0)).await;
+    let mut other = order("D-1", "cod", 0);
+    other["amount"] = json!(99);
+    let problem = assert_problem(shop.screen(&other).await, 409).await;
+    assert!(problem["detail"].as_str().unwrap().contains("different request"));
+    assert_eq!(shop.mock.events_for("D-1").await, 1);
+}
+
+async fn concurrent_duplicates_on_two_replicas_call_o_plux_once(backend: Backend) {
+    // O-PLUX takes 200 ms, so the duplicates arrive while the first is being screened.
+    let shop = Shop::with(backend, Mock::start(Duration::from_millis(200), 0.0).await).await;
+    let replica = shop.app.sibling(|_| {}).await;
+    let body = order("CC-1", "cod", 2);
+    let send = |app: &TestApp| {
+        app.http
+            .post(app.url("/api/v1/fraud-screenings"))
+            .bearer_auth(&shop.token)
+            .json(&body)
+            .send()
+    };
+    let (a, b, c, d) = tokio::join!(send(&shop.app), send(&replica), send(&shop.app), send(&replica));
+    let responses = [a.unwrap(), b.unwrap(), c.unwrap(), d.unwrap()];
+    let statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 3, "{statuses:?}");
+    let mut bodies = Vec::new();
+    for response in responses {
+        bodies.push(response.json::<Value>().await.unwrap());
+    }
+    assert!(bodies.iter().all(|b| b == &bodies[0]));
+    assert_eq!(bodies[0]["result"], "REVIEW");
+    assert_eq!(shop.mock.events_for("CC-1").await, 1);
+}
+
+async fn malformed_orders_are_422_with_no_call_and_nothing_stored(backend: Backend) {
+    let shop = Shop::new(backend).await;
+    let mut bad = order("BAD 1", "cod", 0);
+    bad["customer"]["tel"] = json!("12");
+    bad["customer"]["address"]["zipcode"] = json!("15");
+    bad["items"] = json!([{"id": "", "name": "x", "price": -1, "quantity": 0}]);
+    bad["card_bin"] = json!("4111");
+    bad["customer"]["email"] = json!("not-an-email");
+    let problem = assert_problem(shop.screen(&bad).await, 422).await;
+    let mut fields = error_fields(&problem);
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "card_bin",
+            "customer.address.zipcode",
+            "customer.email",
+            "customer.tel",
+            "items[0].id",
+            "items[0].price",
+            "items[0].quantity",
+            "order_number",
+        ]
+    );
+    let mut missing = order("BAD-2", "cod", 0);
+    missing["customer"].as_object_mut().unwrap().remove("name");
+    let problem = assert_problem(shop.screen(&missing).await, 422).await;
+    assert_eq!(error_fields(&problem), ["customer.name"]);
+    let unknown = assert_problem(shop.screen(&order("BAD-3", "no-such-method", 0)).await, 422).await;
+    assert_eq!(error_fields(&unknown), ["payment_method"]);
+    let mut channel = order("BAD-4", "cod", 0);
+    channel["channel"] = json!("phone");
+    assert_eq!(
+        error_fields(&assert_problem(shop.screen(&channel).await, 422).await),
+        ["channel"]
+    );
+    assert_eq!(shop.mock.total().await, 0);
+    for order_number in ["BAD-2", "BAD-3", "BAD-4"] {
+        assert_problem(shop.get(&format!("/api/v1/fraud-screenings/{order_number}")).await, 404).await;
+    }
+}
+
+async fn screenings_are_found_by_result_and_time_and_per_shop(backend: Backend) {
+    let shop = Shop::new(backend).await;
+    for (number, digit) in [("S-1", 0), ("S-2", 1), ("S-3", 1), ("S-4", 3)] {
+        shop.screened(&order(number, "cod", digit)).await;
+    }
+    let mut unscreened = order("S-5", "cod", 1);
+    unscreened["channel"] = json!("admin_order");
+    shop.screened(&unscreened).await;
+    assert_eq!(list(&shop, "?result=HOLD").await, ["S-3", "S-2"]);
+    assert_eq!(list(&shop, "?result=NG").await, ["S-4"]);
+    assert_eq!(list(&shop, "?screened=false").await, ["S-5"]);
+    assert_eq!(list(&shop, "").await.len(), 5);
+    assert_eq!(
+        list(&shop, "?from=2000-01-01T00:00:00Z&to=2999-01-01T00:00:00Z&result=OK").await,
+        ["S-1"]
+    );
+    assert!(list(&shop, "?to=2000-01-01T00:00:00Z").await.is_empty());
+    let first: Value = shop.get("/api/v1/fraud-screenings?limit=2").await.json().await.unwrap();
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second: Value = shop
+        .get(&format!("/api/v1/fraud-screenings?limit=2&cursor={cursor}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second["items"][0]["order_number"], "S-3");
+    let problem = assert_problem(shop.get("/api/v1/fraud-screenings?result=MAYBE").await, 422).await;
+    assert_eq!(error_fields(&problem), ["result"]);
+    let problem = assert_problem(shop.get("/api/v1/fraud-screenings?reason=R001").await, 422).await;
+    assert_eq!(error_fields(&problem), ["reason"]);
+
+    let other = shop.app.token("shop-b", &["screenings:read", "screenings:write"]).await;
+    let theirs: Value = shop
+        .app
+        .get("/api/v1/fraud-screenings", &other)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(theirs["items"].as_array().unwrap().is_empty());
+    assert_problem(
+        shop.app
+            .get("/api/v1/fraud-screenings/S-1", &other)
+            .send()
+            .await
+            .unwrap(),
+        404,
+    )
+    .await;
+    // Shop B's order S-1 is its own: its method does not exist there.
+    let response = shop
+        .app
+        .http
+        .post(shop.app.url("/api/v1/fraud-screenings"))
+        .bearer_auth(&other)
+        .json(&order("S-1", "cod", 0))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 422).await;
+}
+
+async fn repeated_failures_open_the_circuit_breaker(backend: Backend) {
+    let shop = Shop::new(backend).await;
+    for i in 0..5 {
+        let failed = shop.screened(&order(&format!("B-{i}"), "cod", 9)).await;
+        assert_eq!(failed["result"], "ERROR");
+    }
+    assert_eq!(shop.mock.total().await, 5);
+    let started = Instant::now();
+    let refused = shop.screened(&order("B-open", "cod", 0)).await;
+    assert_eq!(refused["result"], "ERROR");
+    assert!(started.elapsed() < Duration::from_millis(300));
+    assert_eq!(shop.mock.total().await, 5, "an open circuit does not call O-PLUX");
+    let metrics = shop
+        .app
+        .http
+        .get(shop.app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(&format!(
+            "renkei_oplux_breaker_open{{endpoint=\"{}\"}} 1",
+            shop.mock.url()
+        )),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn signature_and_hashes_match_vectors_computed_by_hand() {
+    use chrono::TimeZone;
+    use renkei::screening::{
+        oplux::protocol::{Credentials, event_request, signature},
+        request::{ScreenedOrder, ScreeningRequest},
+    };
+    // Vectors: Python hashlib.sha256(...).hexdigest().upper() on the same strings.
+    assert_eq!(
+        signature("src-001", "merchant-001", "2026/11/23 19:00:00", "s3cret"),
+        "ABF32901917F34E5E8573D16BD7E36C46F0F4EB990FAC801C5E11CA0D3357B4B"
+    );
+    let mut body = order("V-1", "cod", 0);
+    body["customer"]["name"] = json!({"last": "山田", "first": "太郎"});
+    body["customer"]["email"] = json!("Taro.Yamada@Example.JP");
+    let request: ScreeningRequest = serde_json::from_value(body).unwrap();
+    let request = request.with_default_delivery();
+    let credentials = Credentials {
+        merchant_id: "merchant-001",
+        source_id: "src-001",
+        secret_key: "s3cret",
+        model_id: "CRD_01",
+    };
+    let now = chrono::Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap();
+    let sent = event_request(
+        &credentials,
+        &ScreenedOrder {
+            request: &request,
+            kind: "credit_card",
+            provider: Some("gmo-pg"),
+        },
+        now,
+    );
+    assert_eq!(sent["info"]["request_datetime"], "2026/11/23 19:00:00");
+    assert_eq!(
+        sent["info"]["signature"],
+        "ABF32901917F34E5E8573D16BD7E36C46F0F4EB990FAC801C5E11CA0D3357B4B"
+    );
+    assert_eq!(sent["info"]["shop_id"], "merchant-001");
+    assert_eq!(sent["info"]["version"], "3.0");
+    assert_eq!(sent["info"]["hash_method"], "SHA256");
+    let event = &sent["telegram"]["event"];
+    assert_eq!(event["event_id_for_shop"], "V-1");
+    assert_eq!(event["model_id"], "CRD_01");
+    assert_eq!(event["device_info"], "fb-value");
+    let buyer = &event["ec"]["customers"]["buyer"];
+    assert_eq!(
+        buyer["hashed_name"]["last_name_sha2"],
+        "5F34CD8399195FA23A32ACE56C87F461ADCBEE99D90D9E60057F01684B3B46DA"
+    );
+    assert_eq!(
+        buyer["hashed_name"]["first_name_sha2"],
+        "3E63216AEC8DBDF61F8A4E80BAB42F3A30AB9C58EBF824B5AF7241C6E30988ED"
+    );
+    assert_eq!(
+        buyer["email"]["pc"]["hashed_account_sha2"],
+        "A20A68ED76C38375215B3F5D43F7589788C20553ECE93464F5082936B709EF69"
+    );
+    assert_eq!(buyer["email"]["pc"]["domain"], "example.jp");
+    assert_eq!(buyer["tel"]["mobile_number"], "09012345670");
+    assert_eq!(buyer["address"]["zipcode"], "1500001");
+    assert_eq!(buyer["birth_day"], "1990/01/02");
+    assert_eq!(buyer["sex"], "1");
+    assert_eq!(buyer["ID"], "C1");
+    assert_eq!(event["ec"]["settle"]["method"], "02");
+    assert_eq!(event["ec"]["settle"]["datetime"], "2026/11/23 19:00:00");
+    assert_eq!(event["ec"]["settle"]["credit_card"]["bincode"], "411111");
+    assert_eq!(
+        event["ec"]["customers"]["deliveries"][0]["delivery"]["tel"]["mobile_number"],
+        "09012345670"
+    );
+    let text = sent.to_string();
+    for clear in ["山田", "太郎", "Taro.Yamada"] {
+        assert!(!text.contains(clear), "{clear} is sent in clear");
+    }
+    // A half-width katakana name normalises (NFKC, no spaces) before hashing.
+    assert_eq!(
+        renkei::screening::oplux::protocol::sha256_upper(&renkei::screening::oplux::protocol::normalize_name("ﾔﾏﾀﾞ　")),
+        "C8F03985F3F1B79D2FB2C472FC1C14CD3625163532A31377D15B90E4B3B3949F"
+    );
+}
+
+async fn skip(shop: &Shop, body: Value) -> String {
+    let screening = shop.screened(&body).await;
+    assert_eq!(screening["screened"], false);
+    assert_eq!(screening["decision"], "create_order");
+    assert!(screening["result"].is_null());
+    screening["skip_reason"].as_str().unwrap().to_string()
+}
+
+async fn list(shop: &Shop, query: &str) -> Vec<String> {
+    let page: Value = shop
+        .get(&format!("/api/v1/fraud-screenings{query}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["order_number"].as_str().unwrap().to_string())
+        .collect()
+}
