@@ -66,6 +66,7 @@ impl Application {
             master_keys,
             public_url,
             oplux: OpluxClient::new(config.oplux_test_url.clone(), config.oplux_production_url.clone()),
+            checkout_cache: Default::default(),
         });
         let document = web::Data::new(ServedDocument::new(&document()));
         let cors_origins = config.cors_origins.clone();

@@ -8,6 +8,7 @@ mod m20261123_000002_provider_accounts;
 mod m20261123_000003_feeds_and_assets;
 mod m20261123_000004_payment_methods;
 mod m20261123_000005_screenings;
+mod m20261123_000006_shop_config_version;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_feeds_and_assets::Migration),
             Box::new(m20261123_000004_payment_methods::Migration),
             Box::new(m20261123_000005_screenings::Migration),
+            Box::new(m20261123_000006_shop_config_version::Migration),
         ]
     }
 }

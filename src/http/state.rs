@@ -9,6 +9,7 @@ use crate::{
     auth::{rate_limit::FailureLimiter, tokens::TokenService},
     crypto::seal::MasterKeys,
     metrics::Metrics,
+    payment_methods::checkout::CheckoutCache,
     screening::{oplux::client::OpluxClient, service::Screenings},
 };
 
@@ -21,6 +22,7 @@ pub struct AppState {
     /// Base of public links, without a trailing slash.
     pub public_url: String,
     pub oplux: OpluxClient,
+    pub checkout_cache: CheckoutCache,
 }
 
 impl AppState {

@@ -257,6 +257,8 @@ async fn record(
     action: &str,
     fields: &[&str],
 ) -> Result<(), DbErr> {
+    // Every audited change may change what checkout sees.
+    crate::store::shops::bump_config_version(txn, actor.shop_id).await?;
     audit::record(
         txn,
         AuditRecord {

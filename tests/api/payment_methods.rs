@@ -26,7 +26,51 @@ on_both_databases!(
     transaction_ids_need_an_enabled_densan_convenience_method,
     methods_of_another_shop_are_not_found,
     patch_merges_and_if_match_guards_changes,
+    checkout_config_follows_changes_made_on_another_replica,
 );
+
+async fn checkout_config_follows_changes_made_on_another_replica(backend: Backend) {
+    let s = session(backend).await;
+    s.account("paidy").await;
+    s.method_ok("paidy", method("wallet", Some("paidy"))).await;
+    s.method_ok("bank", method("bank_transfer", None)).await;
+    let codes = |config: &Value| -> Vec<String> {
+        config["payment_methods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["code"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(codes(&s.checkout("channel=shop").await), ["paidy", "bank"]);
+    assert_eq!(
+        codes(&s.checkout("channel=shop").await),
+        ["paidy", "bank"],
+        "served from the cache"
+    );
+    let replica = s.app.sibling(|_| {}).await;
+    let changed = replica
+        .http
+        .patch(replica.url("/api/v1/payment-methods/bank"))
+        .bearer_auth(&s.token)
+        .json(&json!({"position": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200);
+    assert_eq!(codes(&s.checkout("channel=shop").await), ["bank", "paidy"]);
+    let account = replica
+        .http
+        .patch(replica.url("/api/v1/provider-accounts/paidy"))
+        .bearer_auth(&s.token)
+        .json(&json!({"modal_page": "confirm"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(account.status(), 200);
+    let config = s.checkout("channel=shop").await;
+    assert_eq!(config["payment_methods"][1]["modal_page"], "confirm");
+}
 
 struct Session {
     app: TestApp,

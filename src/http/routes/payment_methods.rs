@@ -16,10 +16,7 @@ use crate::{
         state::AppState,
     },
     payment_methods::{
-        Channel, PaymentMethod, PaymentMethodInput,
-        checkout::{self, CheckoutConfig},
-        etag,
-        service::PaymentMethods,
+        Channel, PaymentMethod, PaymentMethodInput, checkout::CheckoutConfig, etag, service::PaymentMethods,
         transaction_ids,
     },
     store::payment_methods::PaymentMethodRow,
@@ -300,14 +297,16 @@ pub async fn checkout_config(
     caller: Authenticated<scope::PaymentMethodsRead>,
     query: ApiQuery<CheckoutQuery>,
     state: web::Data<AppState>,
-) -> Result<web::Json<CheckoutConfig>, ApiError> {
-    let config = checkout::build(
-        &state.db,
-        &caller.shop_id,
-        query.channel,
-        query.confirm_skip.unwrap_or(false),
-        &state.public_url,
-    )
-    .await?;
-    Ok(web::Json(config))
+) -> Result<HttpResponse, ApiError> {
+    let body = state
+        .checkout_cache
+        .get(
+            &state.db,
+            &caller.shop_id,
+            query.channel,
+            query.confirm_skip.unwrap_or(false),
+            &state.public_url,
+        )
+        .await?;
+    Ok(HttpResponse::Ok().content_type("application/json").body(body))
 }
