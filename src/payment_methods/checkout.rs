@@ -25,8 +25,11 @@ const CACHE_CAPACITY: usize = 10_000;
 /// the database, so a cache on any replica sees the change at its next request.
 #[derive(Default)]
 pub struct CheckoutCache {
-    entries: Mutex<HashMap<(String, Channel, bool), (i64, Bytes)>>,
+    entries: Mutex<HashMap<CacheKey, (i64, Bytes)>>,
 }
+
+/// Shop, channel, confirm_skip.
+type CacheKey = (String, Channel, bool);
 
 impl CheckoutCache {
     /// The configuration as JSON, from the cache when the shop has not changed.
