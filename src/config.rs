@@ -35,6 +35,10 @@ pub struct Config {
     pub oplux_test_url: String,
     /// `RENKEI_OPLUX_PRODUCTION_URL`: O-PLUX's production base URL (`endpoint: production`).
     pub oplux_production_url: Option<String>,
+    /// `RENKEI_OPLUX_BREAKER_THRESHOLD`: consecutive O-PLUX failures that open the circuit.
+    pub oplux_breaker_threshold: u32,
+    /// `RENKEI_OPLUX_BREAKER_COOL_DOWN_SECS`: how long an open circuit answers ERROR at once.
+    pub oplux_breaker_cool_down: Duration,
     /// `RENKEI_DEMO_OPLUX_ENDPOINT`: on first start, the demo shop's O-PLUX account points
     /// here (e.g. a local `renkei oplux-mock`).
     pub demo_oplux_endpoint: Option<String>,
@@ -309,6 +313,12 @@ impl Config {
             public_url,
             oplux_test_url,
             oplux_production_url,
+            oplux_breaker_threshold: vars.number("RENKEI_OPLUX_BREAKER_THRESHOLD", 5, 1..=1_000_000)?,
+            oplux_breaker_cool_down: Duration::from_secs(vars.number(
+                "RENKEI_OPLUX_BREAKER_COOL_DOWN_SECS",
+                30,
+                1..=3600,
+            )?),
             demo_oplux_endpoint,
         })
     }

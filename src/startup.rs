@@ -65,7 +65,11 @@ impl Application {
             metrics: Metrics::default(),
             master_keys,
             public_url,
-            oplux: OpluxClient::new(config.oplux_test_url.clone(), config.oplux_production_url.clone()),
+            oplux: OpluxClient::new(
+                config.oplux_test_url.clone(),
+                config.oplux_production_url.clone(),
+                (config.oplux_breaker_threshold, config.oplux_breaker_cool_down),
+            ),
             checkout_cache: Default::default(),
         });
         let document = web::Data::new(ServedDocument::new(&document()));

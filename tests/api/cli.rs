@@ -1,112 +1,21 @@
 //! The `renkei` binary: first start creates the demo client and prints it once; the
 //! `clients` commands create, list and revoke; nothing secret reaches the log.
 
-use std::{
-    io::{BufRead, BufReader, Read},
-    path::Path,
-    process::{Child, Command, Stdio},
-    sync::mpsc,
-    time::Duration,
-};
+use std::{path::Path, time::Duration};
 
 use serde_json::{Value, json};
 
 use crate::on_both_databases;
-use crate::support::{Backend, TestDatabase};
+use crate::support::{
+    Backend, TestDatabase,
+    binary::{Server, command, scratch_dir},
+};
 
 on_both_databases!(
     first_start_prints_a_working_demo_client_once_and_logs_no_secret,
     clients_can_be_created_listed_and_revoked_from_the_command_line,
     keys_rotate_reseals_every_secret_under_the_first_key,
 );
-
-const BINARY: &str = env!("CARGO_BIN_EXE_renkei");
-
-fn command(database: &TestDatabase, dir: &Path) -> Command {
-    let mut command = Command::new(BINARY);
-    command
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RENKEI_LOG_FORMAT", "json")
-        .env("RUST_LOG", "debug")
-        .envs(database.env());
-    command
-}
-
-fn scratch_dir() -> tempdir::Dir {
-    tempdir::Dir::new()
-}
-
-mod tempdir {
-    pub struct Dir(pub std::path::PathBuf);
-    impl Dir {
-        pub fn new() -> Self {
-            let path = std::env::temp_dir().join(format!(
-                "renkei-cli-{}",
-                renkei::crypto::random::hex(&renkei::crypto::random_bytes::<8>())
-            ));
-            std::fs::create_dir_all(&path).unwrap();
-            Dir(path)
-        }
-    }
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-/// A running `renkei serve` whose stdout lines arrive on a channel.
-struct Server {
-    child: Child,
-    stdout: mpsc::Receiver<String>,
-}
-
-impl Server {
-    fn start(database: &TestDatabase, dir: &Path) -> Self {
-        let mut child = command(database, dir)
-            .arg("serve")
-            .env("RENKEI_LISTEN", "127.0.0.1:0")
-            .env("RENKEI_WORKERS", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("renkei starts");
-        let (sender, stdout) = mpsc::channel();
-        let out = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = sender.send(line);
-            }
-        });
-        Server { child, stdout }
-    }
-
-    /// Stdout lines until one contains `marker` (or the timeout passes).
-    fn read_until(&self, marker: &str) -> Vec<String> {
-        let mut lines = Vec::new();
-        while let Ok(line) = self.stdout.recv_timeout(Duration::from_secs(30)) {
-            let done = line.contains(marker);
-            lines.push(line);
-            if done {
-                break;
-            }
-        }
-        lines
-    }
-
-    /// Stops the server and returns everything it logged.
-    fn stop(mut self) -> String {
-        let _ = self.child.kill();
-        let mut log = String::new();
-        if let Some(mut stderr) = self.child.stderr.take() {
-            let _ = stderr.read_to_string(&mut log);
-        }
-        let _ = self.child.wait();
-        log
-    }
-}
 
 fn value_after(lines: &[String], label: &str) -> String {
     lines

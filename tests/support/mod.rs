@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod accounts;
+pub mod binary;
 pub mod oplux;
 
 use std::{path::PathBuf, time::Duration};
@@ -314,4 +315,59 @@ pub fn forge_jwt(header: &serde_json::Value, claims: &serde_json::Value, key: Op
         None => String::new(),
     };
     format!("{signing_input}.{signature}")
+}
+
+/// Every row of every table of a test database, as text (for scanning for secrets).
+pub async fn dump_tables(database: &TestDatabase) -> String {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = renkei::store::connect(&renkei::config::DatabaseConfig {
+        url: Secret::new(database.url.clone()),
+        schema: database.schema.clone(),
+        max_connections: 1,
+        acquire_timeout: Duration::from_secs(5),
+    })
+    .await
+    .unwrap();
+    let backend = db.get_database_backend();
+    let tables_sql = match database.backend {
+        Backend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table'".to_string(),
+        Backend::Postgres => format!(
+            "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = '{}'",
+            database.schema.as_deref().unwrap_or("public")
+        ),
+    };
+    let tables: Vec<String> = db
+        .query_all_raw(Statement::from_string(backend, tables_sql))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get::<String>("", "name").unwrap())
+        .collect();
+    let mut text = String::new();
+    for table in tables {
+        text.push_str(&format!("== {table}\n"));
+        // Each row as one text value, whatever its column types.
+        let select = match database.backend {
+            Backend::Postgres => format!("SELECT t::text AS row FROM \"{table}\" t"),
+            Backend::Sqlite => {
+                let columns: Vec<String> = db
+                    .query_all_raw(Statement::from_string(
+                        backend,
+                        format!("PRAGMA table_info(\"{table}\")"),
+                    ))
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|row| row.try_get::<String>("", "name").unwrap())
+                    .collect();
+                let quoted: Vec<String> = columns.iter().map(|c| format!("quote(\"{c}\")")).collect();
+                format!("SELECT {} AS row FROM \"{table}\"", quoted.join(" || '|' || "))
+            }
+        };
+        for row in db.query_all_raw(Statement::from_string(backend, select)).await.unwrap() {
+            text.push_str(&row.try_get::<String>("", "row").unwrap());
+            text.push('\n');
+        }
+    }
+    text
 }

@@ -14,7 +14,7 @@ pub const LINE_ID: ProviderSpec = ProviderSpec {
             .describe("The LINE Login channel's Channel ID (LINE Developers: Basic settings)."),
         Field::text("channel_secret", "チャンネルシークレット")
             .secret()
-            .example(r#""0123456789abcdef0123456789abcdef""#)
+            .example(r#""a1b2c3d4e5f60718293a4b5c6d7e8f90""#)
             .describe("The LINE Login channel's Channel secret."),
     ],
     rules: &[],

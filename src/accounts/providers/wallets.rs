@@ -209,7 +209,7 @@ pub const LINE_PAY: ProviderSpec = ProviderSpec {
             "32 hexadecimal digits",
         )
         .secret()
-        .example(r#""0123456789abcdef0123456789abcdef""#)
+        .example(r#""9f8e7d6c5b4a39281706f5e4d3c2b1a0""#)
         .describe("LINE Developers: Basic settings > Channel secret."),
     ],
     rules: &[],

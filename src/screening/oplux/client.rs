@@ -10,10 +10,6 @@ use super::{
 use crate::screening::request::ScreenedOrder;
 use chrono::Utc;
 
-/// Consecutive failures that open a circuit, and how long it stays open.
-pub const BREAKER_THRESHOLD: u32 = 5;
-pub const BREAKER_COOL_DOWN: Duration = Duration::from_secs(30);
-
 pub struct OpluxClient {
     http: reqwest::Client,
     pub breaker: Breaker,
@@ -30,7 +26,8 @@ pub struct Call {
 }
 
 impl OpluxClient {
-    pub fn new(test_url: String, production_url: Option<String>) -> Self {
+    /// `breaker`: consecutive failures that open a circuit, and how long it stays open.
+    pub fn new(test_url: String, production_url: Option<String>, breaker: (u32, Duration)) -> Self {
         crate::crypto::install_tls_provider();
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(64)
@@ -42,7 +39,7 @@ impl OpluxClient {
             .expect("the HTTP client configuration is valid");
         Self {
             http,
-            breaker: Breaker::new(BREAKER_THRESHOLD, BREAKER_COOL_DOWN),
+            breaker: Breaker::new(breaker.0, breaker.1),
             test_url,
             production_url,
         }
