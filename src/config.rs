@@ -35,6 +35,9 @@ pub struct Config {
     pub oplux_test_url: String,
     /// `RENKEI_OPLUX_PRODUCTION_URL`: O-PLUX's production base URL (`endpoint: production`).
     pub oplux_production_url: Option<String>,
+    /// `RENKEI_CACHE_TTL_MS`: how stale a replica's view of changes made on other
+    /// replicas (payment methods, accounts, revoked clients) may be; 0 disables caching.
+    pub cache_ttl: Duration,
     /// `RENKEI_OPLUX_BREAKER_THRESHOLD`: consecutive O-PLUX failures that open the circuit.
     pub oplux_breaker_threshold: u32,
     /// `RENKEI_OPLUX_BREAKER_COOL_DOWN_SECS`: how long an open circuit answers ERROR at once.
@@ -313,6 +316,7 @@ impl Config {
             public_url,
             oplux_test_url,
             oplux_production_url,
+            cache_ttl: Duration::from_millis(vars.number("RENKEI_CACHE_TTL_MS", 1000, 0..=60_000)?),
             oplux_breaker_threshold: vars.number("RENKEI_OPLUX_BREAKER_THRESHOLD", 5, 1..=1_000_000)?,
             oplux_breaker_cool_down: Duration::from_secs(vars.number(
                 "RENKEI_OPLUX_BREAKER_COOL_DOWN_SECS",

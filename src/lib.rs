@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod bootstrap;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod crypto;

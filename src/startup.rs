@@ -10,6 +10,7 @@ use sea_orm::DatabaseConnection;
 use crate::{
     auth::{clients::NewCredentials, rate_limit::FailureLimiter, tokens::TokenService},
     bootstrap,
+    cache::{ClientCache, ShopVersions},
     config::Config,
     dev_keys,
     http::{
@@ -71,6 +72,9 @@ impl Application {
                 (config.oplux_breaker_threshold, config.oplux_breaker_cool_down),
             ),
             checkout_cache: Default::default(),
+            shop_versions: ShopVersions::new(config.cache_ttl),
+            clients: ClientCache::new(config.cache_ttl),
+            screening_contexts: Default::default(),
         });
         let document = web::Data::new(ServedDocument::new(&document()));
         let cors_origins = config.cors_origins.clone();

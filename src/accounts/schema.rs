@@ -11,6 +11,12 @@ use super::{
 };
 
 const EXAMPLE_TIME: &str = "2026-11-23T10:00:00Z";
+/// An absolute URL as `formats::is_url` takes it: a host with a dot, `localhost` or an
+/// IP address, an optional port, and no white space.
+const HTTP_URL_PATTERN: &str =
+    r"^https?://(localhost|\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)(:[0-9]{1,5})?([/?#]\S*)?$";
+const HTTPS_URL_PATTERN: &str =
+    r"^https://(localhost|\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)(:[0-9]{1,5})?([/?#]\S*)?$";
 
 /// Adds the provider paths and schemas to `doc`.
 pub fn add_to(doc: &mut OpenApi) {
@@ -247,15 +253,23 @@ fn amazon_pay_link_schema() -> Value {
 /// The JSON Schema of a field's value (without null).
 fn value_schema(field: &Field) -> Value {
     let mut schema = match field.kind {
-        Kind::Text { max } => json!({"type": "string", "maxLength": max}),
+        // One line: no control characters (the value is trimmed, and must not be empty).
+        Kind::Text { max } => json!({
+            "type": "string", "minLength": 1, "maxLength": max, "pattern": "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+        }),
         Kind::Pattern { regex, .. } => json!({"type": "string", "pattern": format!("^(?:{regex})$")}),
         Kind::Bool => json!({"type": "boolean"}),
         Kind::Integer { min, max } => json!({"type": "integer", "minimum": min, "maximum": max}),
-        Kind::IpAddress => json!({"type": "string", "description": "An IPv4 or IPv6 address."}),
+        Kind::IpAddress => json!({
+            "type": "string",
+            "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}],
+            "description": "An IPv4 or IPv6 address."
+        }),
         Kind::Hostname => json!({"type": "string", "format": "hostname"}),
-        Kind::Url { https_only } => {
-            json!({"type": "string", "format": "uri", "pattern": if https_only { "^https://" } else { "^https?://" }})
-        }
+        Kind::Url { https_only } => json!({
+            "type": "string", "format": "uri",
+            "pattern": if https_only { HTTPS_URL_PATTERN } else { HTTP_URL_PATTERN }
+        }),
         Kind::Uuid => json!({"type": "string", "format": "uuid"}),
         Kind::DnsLabel => json!({"type": "string", "pattern": "^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"}),
         Kind::OneOf(values) => json!({"type": "string", "enum": values}),

@@ -7,10 +7,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, http::heade
 use futures_util::future::LocalBoxFuture;
 
 use super::{observe::RequestId, problem::ApiError, state::AppState};
-use crate::{
-    auth::{Scope, ScopeSet},
-    store::clients,
-};
+use crate::auth::{Scope, ScopeSet};
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
@@ -77,14 +74,10 @@ impl<S: RequiredScope + 'static> FromRequest for Authenticated<S> {
                 .tokens
                 .verify(&token)
                 .map_err(|err| ApiError::Unauthorized(err.to_string()))?;
-            let client = clients::find(&state.db, &claims.sub).await?;
-            match client {
-                Some(client) if client.revoked_at.is_none() && client.shop_id == claims.shop => {}
-                _ => {
-                    return Err(ApiError::Unauthorized(
-                        "the token's client is revoked or unknown".into(),
-                    ));
-                }
+            if !state.clients.is_active(&state.db, &claims.sub, &claims.shop).await? {
+                return Err(ApiError::Unauthorized(
+                    "the token's client is revoked or unknown".into(),
+                ));
             }
             let scopes = ScopeSet::parse(&claims.scope)
                 .map_err(|_| ApiError::Unauthorized("the token names an unknown scope".into()))?;

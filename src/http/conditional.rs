@@ -27,22 +27,14 @@ fn parse(req: &HttpRequest) -> Result<Precondition, ApiError> {
     if values.is_empty() {
         return Ok(Precondition::None);
     }
-    let tags: Vec<&str> = values
-        .iter()
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .collect();
+    let mut tags = Vec::new();
+    for value in values {
+        tags.extend(list(value).ok_or_else(|| {
+            ApiError::BadRequest("If-Match must list quoted entity tags (as sent in ETag) or be *".into())
+        })?);
+    }
     if tags.contains(&"*") {
         return Ok(Precondition::Exists);
-    }
-    if tags
-        .iter()
-        .any(|t| !(t.starts_with('"') || t.starts_with("W/\"")) || !t.ends_with('"'))
-    {
-        return Err(ApiError::BadRequest(
-            "If-Match must list quoted entity tags (as sent in ETag) or be *".into(),
-        ));
     }
     // Weak tags never match in If-Match (strong comparison).
     Ok(Precondition::OneOf(
@@ -51,4 +43,45 @@ fn parse(req: &HttpRequest) -> Result<Precondition, ApiError> {
             .map(str::to_string)
             .collect(),
     ))
+}
+
+/// The elements of one `If-Match` field value: `*` or entity tags (`"…"`, `W/"…"`).
+/// A comma inside the quotes belongs to the tag; empty elements are skipped.
+fn list(value: &str) -> Option<Vec<&str>> {
+    let mut tags = Vec::new();
+    let mut rest = value;
+    loop {
+        rest = rest.trim_start_matches([' ', '\t', ',']);
+        if rest.is_empty() {
+            return Some(tags);
+        }
+        let len = if rest.starts_with('*') {
+            1
+        } else {
+            let prefix = if rest.starts_with("W/") { 2 } else { 0 };
+            let opaque = rest[prefix..].strip_prefix('"')?;
+            prefix + 1 + opaque.find('"')? + 1
+        };
+        tags.push(&rest[..len]);
+        rest = rest[len..].trim_start_matches([' ', '\t']);
+        if !rest.is_empty() && !rest.starts_with(',') {
+            return None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::list;
+
+    #[test]
+    fn lists_entity_tags_with_commas_inside() {
+        assert_eq!(list(r#""a,b", W/"c""#), Some(vec![r#""a,b""#, r#"W/"c""#]));
+        assert_eq!(list(r#" , "x" ,, "#), Some(vec![r#""x""#]));
+        assert_eq!(list("*"), Some(vec!["*"]));
+        assert_eq!(list(""), Some(vec![]));
+        assert_eq!(list("abc"), None);
+        assert_eq!(list(r#""open"#), None);
+        assert_eq!(list(r#""a"b"#), None);
+    }
 }

@@ -1,11 +1,12 @@
 //! Request extractors whose every failure is a problem+json naming the field:
 //! `ApiJson` for bodies and `ApiQuery` for query strings.
 
-use std::ops::Deref;
+use std::{fmt, ops::Deref};
 
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web::BytesMut};
 use futures_util::{StreamExt, future::LocalBoxFuture};
-use serde::de::DeserializeOwned;
+use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
 
 use super::problem::{ApiError, FieldError};
 
@@ -81,32 +82,278 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             "the request body is empty; expected a JSON object".into(),
         ));
     }
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        match inner.classify() {
-            // A shape error is only worth naming when the body is JSON at all (and nested no
-            // deeper than serde_json's limit of 128).
-            serde_json::error::Category::Data => match serde_json::from_slice::<serde_json::Value>(body) {
-                Ok(_) => ApiError::Validation(vec![field_error(&path, &inner.to_string())]),
-                Err(syntax) => ApiError::BadRequest(format!("the request body is not valid JSON: {syntax}")),
-            },
-            _ => ApiError::BadRequest(format!("the request body is not valid JSON: {inner}")),
-        }
+    // The document first (nested no deeper than serde_json's limit of 128), then its shape.
+    let document = parse_document(body).map_err(|err| match err.classify() {
+        serde_json::error::Category::Data => ApiError::Validation(vec![field_error("", &err.to_string())]),
+        _ => ApiError::BadRequest(format!("the request body is not valid JSON: {err}")),
     })?;
-    deserializer
-        .end()
-        .map_err(|err| ApiError::BadRequest(format!("the request body is not valid JSON: {err}")))?;
-    Ok(value)
+    from_document(&document).map_err(ApiError::Validation)
 }
 
 /// Deserializes an already parsed JSON value, naming the field of a shape error.
 pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Vec<FieldError>> {
-    serde_path_to_error::deserialize(value).map_err(|err| {
+    from_document(&value)
+}
+
+fn from_document<T: DeserializeOwned>(document: &Value) -> Result<T, Vec<FieldError>> {
+    serde_path_to_error::deserialize(Strict(document)).map_err(|err| {
         let path = err.path().to_string();
         vec![field_error(&path, &err.into_inner().to_string())]
     })
+}
+
+/// Reads a JSON document, refusing an object that names a member twice (as serde refuses
+/// a struct field given twice).
+fn parse_document(body: &[u8]) -> Result<Value, serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let document = UniqueMembers.deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(document)
+}
+
+struct UniqueMembers;
+
+impl<'de> DeserializeSeed<'de> for UniqueMembers {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for UniqueMembers {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(UniqueMembers)? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(de::Error::custom(format_args!("duplicate field `{key}`")));
+            }
+            let value = map.next_value_seed(UniqueMembers)?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
+}
+
+/// `deserialize_*` methods that take only the given JSON types.
+macro_rules! only {
+    ($($method:ident => $types:pat),* $(,)?) => {
+        $(
+            fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+                if matches!(self.0, $types) {
+                    self.deserialize_any(visitor)
+                } else {
+                    Err(de::Error::invalid_type(unexpected(self.0), &visitor))
+                }
+            }
+        )*
+    };
+}
+
+/// Deserializes from a parsed document like serde_json, except that a struct is read only
+/// from an object: serde would also take a JSON array of the struct's field values, which
+/// the OpenAPI description does not allow.
+struct Strict<'a>(&'a Value);
+
+impl<'de> Deserializer<'de> for Strict<'de> {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        match self.0 {
+            Value::Null => visitor.visit_unit(),
+            Value::Bool(b) => visitor.visit_bool(*b),
+            Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+                (Some(u), _) => visitor.visit_u64(u),
+                (None, Some(i)) => visitor.visit_i64(i),
+                (None, None) => visitor.visit_f64(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            Value::String(s) => visitor.visit_borrowed_str(s),
+            Value::Array(items) => {
+                let mut seq = StrictSeq(items.iter());
+                let value = visitor.visit_seq(&mut seq)?;
+                match seq.0.len() {
+                    0 => Ok(value),
+                    _ => Err(de::Error::invalid_length(items.len(), &"fewer elements in array")),
+                }
+            }
+            Value::Object(object) => {
+                let mut map = StrictMap {
+                    members: object.iter(),
+                    value: None,
+                };
+                let value = visitor.visit_map(&mut map)?;
+                match map.members.len() {
+                    0 => Ok(value),
+                    _ => Err(de::Error::invalid_length(object.len(), &"fewer elements in map")),
+                }
+            }
+        }
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        match self.0 {
+            Value::Null => visitor.visit_none(),
+            _ => visitor.visit_some(self),
+        }
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _: &'static str, visitor: V) -> Result<V::Value, Self::Error> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        match self.0 {
+            Value::String(s) => visitor.visit_enum(de::value::BorrowedStrDeserializer::new(s)),
+            other => Err(de::Error::invalid_type(unexpected(other), &visitor)),
+        }
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.deserialize_map(visitor)
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(self, _: usize, visitor: V) -> Result<V::Value, Self::Error> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: usize,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(self, _: &'static str, visitor: V) -> Result<V::Value, Self::Error> {
+        self.deserialize_unit(visitor)
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        visitor.visit_unit()
+    }
+
+    // As serde_json reads a document: each kind of value only from its own JSON type.
+    only! {
+        deserialize_bool => Value::Bool(_),
+        deserialize_i8 => Value::Number(_),
+        deserialize_i16 => Value::Number(_),
+        deserialize_i32 => Value::Number(_),
+        deserialize_i64 => Value::Number(_),
+        deserialize_i128 => Value::Number(_),
+        deserialize_u8 => Value::Number(_),
+        deserialize_u16 => Value::Number(_),
+        deserialize_u32 => Value::Number(_),
+        deserialize_u64 => Value::Number(_),
+        deserialize_u128 => Value::Number(_),
+        deserialize_f32 => Value::Number(_),
+        deserialize_f64 => Value::Number(_),
+        deserialize_char => Value::String(_),
+        deserialize_str => Value::String(_),
+        deserialize_string => Value::String(_),
+        deserialize_identifier => Value::String(_),
+        deserialize_bytes => Value::String(_) | Value::Array(_),
+        deserialize_byte_buf => Value::String(_) | Value::Array(_),
+        deserialize_unit => Value::Null,
+        deserialize_seq => Value::Array(_),
+        // Not an array for a struct, as serde alone would take.
+        deserialize_map => Value::Object(_),
+    }
+}
+
+fn unexpected(value: &Value) -> de::Unexpected<'_> {
+    match value {
+        Value::Null => de::Unexpected::Unit,
+        Value::Bool(b) => de::Unexpected::Bool(*b),
+        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => de::Unexpected::Unsigned(u),
+            (None, Some(i)) => de::Unexpected::Signed(i),
+            (None, None) => de::Unexpected::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => de::Unexpected::Str(s),
+        Value::Array(_) => de::Unexpected::Seq,
+        Value::Object(_) => de::Unexpected::Map,
+    }
+}
+
+struct StrictSeq<'a>(std::slice::Iter<'a, Value>);
+
+impl<'de> SeqAccess<'de> for StrictSeq<'de> {
+    type Error = serde_json::Error;
+    fn next_element_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<Option<S::Value>, Self::Error> {
+        self.0.next().map(|item| seed.deserialize(Strict(item))).transpose()
+    }
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.0.len())
+    }
+}
+
+struct StrictMap<'a> {
+    members: serde_json::map::Iter<'a>,
+    value: Option<&'a Value>,
+}
+
+impl<'de> MapAccess<'de> for StrictMap<'de> {
+    type Error = serde_json::Error;
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Self::Error> {
+        match self.members.next() {
+            Some((key, value)) => {
+                self.value = Some(value);
+                seed.deserialize(de::value::BorrowedStrDeserializer::new(key)).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+    fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, Self::Error> {
+        match self.value.take() {
+            Some(value) => seed.deserialize(Strict(value)),
+            None => Err(de::Error::custom("a map value was read before its key")),
+        }
+    }
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.members.len())
+    }
 }
 
 /// Turns a serde message into a field error: the field it names, a code, and the message
@@ -228,6 +475,38 @@ mod tests {
             "unknown_field"
         );
         assert_eq!(errors(r#"{"name":5,"inner":{"count":1}}"#)[0].code, "invalid_type");
+    }
+
+    #[test]
+    fn objects_are_read_only_from_json_objects() {
+        // serde alone would take [1] as Inner { count: 1 }.
+        let array = errors(r#"{"name":"a","inner":[1]}"#);
+        assert_eq!(
+            (array[0].field.as_str(), array[0].code.as_str()),
+            ("inner", "invalid_type")
+        );
+        assert_eq!(array[0].message, "invalid type: sequence, expected struct Inner");
+        assert_eq!(errors(r#"["a",{"count":1}]"#)[0].code, "invalid_type");
+        assert_eq!(
+            errors(r#"{"name":null,"inner":{"count":1}}"#)[0].message,
+            "invalid type: null, expected a string"
+        );
+        assert!(parse_json::<Outer>(br#"{"name":"a","inner":{"count":1}}"#).is_ok());
+        // As serde_json reads a document: a map only from an object, a string only from a string.
+        assert!(matches!(
+            parse_json::<serde_json::Map<String, Value>>(b"null"),
+            Err(ApiError::Validation(_))
+        ));
+        assert!(matches!(
+            parse_json::<Vec<String>>(b"[1]"),
+            Err(ApiError::Validation(_))
+        ));
+    }
+
+    #[test]
+    fn a_field_given_twice_is_refused() {
+        let twice = errors(r#"{"name":"a","name":"b","inner":{"count":1}}"#);
+        assert_eq!(twice[0].message, "duplicate field 'name'");
     }
 
     #[test]

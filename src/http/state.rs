@@ -7,10 +7,14 @@ use sea_orm::DatabaseConnection;
 use crate::{
     accounts::service::Accounts,
     auth::{rate_limit::FailureLimiter, tokens::TokenService},
+    cache::{ClientCache, ShopVersions, Versioned},
     crypto::seal::MasterKeys,
     metrics::Metrics,
     payment_methods::checkout::CheckoutCache,
-    screening::{oplux::client::OpluxClient, service::Screenings},
+    screening::{
+        oplux::client::OpluxClient,
+        service::{ScreeningContext, Screenings},
+    },
 };
 
 pub struct AppState {
@@ -23,15 +27,26 @@ pub struct AppState {
     pub public_url: String,
     pub oplux: OpluxClient,
     pub checkout_cache: CheckoutCache,
+    /// Per-shop config versions (see `cache`).
+    pub shop_versions: ShopVersions,
+    pub clients: ClientCache,
+    pub screening_contexts: Versioned<String, std::sync::Arc<ScreeningContext>>,
 }
 
 impl AppState {
+    /// This replica changed what checkout or screening sees for the shop.
+    pub fn changed(&self, shop_id: &str) {
+        self.shop_versions.forget(shop_id);
+    }
+
     pub fn screenings(&self) -> Screenings<'_> {
         Screenings {
             db: &self.db,
             keys: &self.master_keys,
             client: &self.oplux,
             metrics: &self.metrics,
+            versions: &self.shop_versions,
+            contexts: &self.screening_contexts,
         }
     }
 

@@ -2,7 +2,7 @@
 //! channel in order, with the public parameters of their providers. Only fields declared
 //! `public` are ever read here, and a secret never is.
 
-use std::{collections::HashMap, sync::Mutex};
+use std::collections::HashMap;
 
 use bytes::Bytes;
 
@@ -14,47 +14,37 @@ use utoipa::ToSchema;
 use super::{Channel, Kind, PaymentMethod};
 use crate::{
     accounts::{self, derived, spec::Access},
-    store::{payment_methods, provider_accounts, shops},
+    cache::{ShopVersions, Versioned},
+    store::{payment_methods, provider_accounts},
 };
-
-/// Entries kept before the cache starts over (one per shop, channel and confirm_skip).
-const CACHE_CAPACITY: usize = 10_000;
 
 /// Serialized checkout configurations, each valid for the shop's config version it was
 /// built at. Every change to payment methods or provider accounts bumps the version in
 /// the database, so a cache on any replica sees the change at its next request.
 #[derive(Default)]
 pub struct CheckoutCache {
-    entries: Mutex<HashMap<CacheKey, (i64, Bytes)>>,
+    entries: Versioned<(String, Channel, bool), Bytes>,
 }
-
-/// Shop, channel, confirm_skip.
-type CacheKey = (String, Channel, bool);
 
 impl CheckoutCache {
     /// The configuration as JSON, from the cache when the shop has not changed.
     pub async fn get(
         &self,
+        versions: &ShopVersions,
         db: &DatabaseConnection,
         shop_id: &str,
         channel: Channel,
         confirm_skip: bool,
         public_url: &str,
     ) -> Result<Bytes, DbErr> {
-        let version = shops::config_version(db, shop_id).await?;
+        let version = versions.current(db, shop_id).await?;
         let key = (shop_id.to_string(), channel, confirm_skip);
-        if let Some((cached, body)) = self.entries.lock().unwrap_or_else(|e| e.into_inner()).get(&key)
-            && *cached == version
-        {
-            return Ok(body.clone());
+        if let Some(body) = self.entries.get(&key, version) {
+            return Ok(body);
         }
         let config = build(db, shop_id, channel, confirm_skip, public_url).await?;
         let body = Bytes::from(serde_json::to_vec(&config).unwrap_or_default());
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= CACHE_CAPACITY {
-            entries.clear();
-        }
-        entries.insert(key, (version, body.clone()));
+        self.entries.put(key, version, body.clone());
         Ok(body)
     }
 }

@@ -60,6 +60,7 @@ pub struct Customer {
     pub registered: bool,
     /// Orders the customer placed before this one.
     #[serde(default)]
+    #[schema(format = Int64, maximum = 4294967295_u64)]
     pub previous_order_count: u32,
     pub name: Name,
     #[serde(default)]
@@ -87,6 +88,7 @@ pub struct Item {
     pub name: String,
     /// Unit price in yen.
     pub price: i64,
+    #[schema(format = Int64, minimum = 1, maximum = 4294967295_u64)]
     pub quantity: u32,
     #[serde(default)]
     pub category: Option<String>,

@@ -3,9 +3,13 @@
 //! replay gets the stored answer without a call; a concurrent duplicate — on any replica —
 //! finds the claimed row and waits for it.
 
-use std::time::{Duration, Instant};
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use sea_orm::DatabaseConnection;
 use serde_json::{Map, Value};
 
@@ -17,6 +21,7 @@ use super::{
 };
 use crate::{
     accounts::{self, service::Accounts},
+    cache::{ShopVersions, Versioned},
     crypto::{random_token, seal::MasterKeys},
     domain::DomainError,
     http::problem::FieldError,
@@ -36,6 +41,21 @@ pub struct Screenings<'a> {
     pub keys: &'a MasterKeys,
     pub client: &'a OpluxClient,
     pub metrics: &'a Metrics,
+    pub versions: &'a ShopVersions,
+    pub contexts: &'a Versioned<String, Arc<ScreeningContext>>,
+}
+
+/// What screening needs of a shop, cached per config version: its O-PLUX account and
+/// its payment methods.
+pub struct ScreeningContext {
+    oplux: Option<OpluxAccount>,
+    methods: HashMap<String, Method>,
+}
+
+struct Method {
+    kind: String,
+    provider: Option<String>,
+    flags: MethodFlags,
 }
 
 /// The shop's O-PLUX account, as screening uses it.
@@ -66,18 +86,17 @@ impl Screenings<'_> {
         if !errors.is_empty() {
             return Err(DomainError::Invalid(errors));
         }
-        let method = payment_methods::find(self.db, shop_id, &request.payment_method)
-            .await?
-            .ok_or_else(|| {
-                DomainError::Invalid(vec![FieldError::new(
-                    "payment_method",
-                    "unknown_payment_method",
-                    format!(
-                        "payment_method '{}' is not a payment method of this shop",
-                        request.payment_method
-                    ),
-                )])
-            })?;
+        let context = self.context(shop_id).await?;
+        let method = context.methods.get(&request.payment_method).ok_or_else(|| {
+            DomainError::Invalid(vec![FieldError::new(
+                "payment_method",
+                "unknown_payment_method",
+                format!(
+                    "payment_method '{}' is not a payment method of this shop",
+                    request.payment_method
+                ),
+            )])
+        })?;
         let request = request.with_default_delivery();
         let fingerprint =
             crate::screening::oplux::protocol::sha256_upper(&serde_json::to_string(&request).unwrap_or_default());
@@ -94,13 +113,13 @@ impl Screenings<'_> {
         .await?
         {
             Claim::Claimed(row) => row,
-            Claim::Exists(row) => match self.existing(shop_id, row, &fingerprint, &token).await? {
+            Claim::Exists(row) => match self.existing(shop_id, &context, row, &fingerprint, &token).await? {
                 Existing::Done(row) => return Ok((Screening::from_row(&row), false)),
                 Existing::TakenOver(row) => row,
             },
         };
         row.claim_token = token.clone();
-        match self.decide_and_finish(shop_id, &row, &request, &method).await {
+        match self.decide_and_finish(&context, &row, &request, method).await {
             Ok(done) => {
                 let screening = Screening::from_row(&done);
                 self.metrics.screenings.increment(&[
@@ -131,6 +150,7 @@ impl Screenings<'_> {
     async fn existing(
         &self,
         shop_id: &str,
+        context: &ScreeningContext,
         mut row: ScreeningRow,
         fingerprint: &str,
         token: &str,
@@ -140,10 +160,10 @@ impl Screenings<'_> {
                 "this order number was screened with a different request; a new order needs a new order number".into(),
             )
         };
-        let timeout = self
-            .oplux_timeout(shop_id)
-            .await
-            .unwrap_or(Duration::from_millis(DEFAULT_TIMEOUT_MS));
+        let timeout = context
+            .oplux
+            .as_ref()
+            .map_or(Duration::from_millis(DEFAULT_TIMEOUT_MS), |a| a.timeout);
         let mut wait = Duration::from_millis(10);
         loop {
             if row.fingerprint != fingerprint {
@@ -175,13 +195,34 @@ impl Screenings<'_> {
         }
     }
 
-    async fn oplux_timeout(&self, shop_id: &str) -> Option<Duration> {
-        let row = provider_accounts::find(self.db, shop_id, "o-plux").await.ok()??;
-        let settings: Map<String, Value> = serde_json::from_str(&row.settings).ok()?;
-        settings
-            .get("timeout_ms")
-            .and_then(Value::as_u64)
-            .map(Duration::from_millis)
+    /// The shop's context, built again only when its config version changed.
+    async fn context(&self, shop_id: &str) -> Result<Arc<ScreeningContext>, DomainError> {
+        let version = self.versions.current(self.db, shop_id).await?;
+        let key = shop_id.to_string();
+        if let Some(context) = self.contexts.get(&key, version) {
+            return Ok(context);
+        }
+        let methods = payment_methods::list(self.db, shop_id, None, None)
+            .await?
+            .into_iter()
+            .map(|m| {
+                let method = Method {
+                    flags: MethodFlags {
+                        oplux_screening: m.oplux_screening,
+                        thanks_offer_immediate_settlement: m.thanks_offer_immediate_settlement,
+                    },
+                    kind: m.kind,
+                    provider: m.provider,
+                };
+                (m.code, method)
+            })
+            .collect();
+        let context = Arc::new(ScreeningContext {
+            oplux: self.oplux_account(shop_id).await?,
+            methods,
+        });
+        self.contexts.put(key, version, context.clone());
+        Ok(context)
     }
 
     async fn oplux_account(&self, shop_id: &str) -> Result<Option<OpluxAccount>, DomainError> {
@@ -241,16 +282,13 @@ impl Screenings<'_> {
 
     async fn decide_and_finish(
         &self,
-        shop_id: &str,
+        context: &ScreeningContext,
         row: &ScreeningRow,
         request: &ScreeningRequest,
-        method: &payment_methods::PaymentMethodRow,
+        method: &Method,
     ) -> Result<ScreeningRow, DomainError> {
-        let account = self.oplux_account(shop_id).await?;
-        let flags = MethodFlags {
-            oplux_screening: method.oplux_screening,
-            thanks_offer_immediate_settlement: method.thanks_offer_immediate_settlement,
-        };
+        let account = &context.oplux;
+        let flags = method.flags;
         let facts = OrderFacts {
             channel: request.channel,
             registered: request.customer.registered,
@@ -259,7 +297,7 @@ impl Screenings<'_> {
             is_thanks_offer_payment: request.thanks_offer.is_thanks_offer_payment,
         };
         let settings = account.as_ref().map(|a| &a.settings);
-        let (decision, error_detail, latency) = match (decision::before_call(settings, flags, facts), &account) {
+        let (decision, error_detail, latency) = match (decision::before_call(settings, flags, facts), account) {
             (Step::Skip(decision), _) => (decision, None, None),
             (Step::Call, None) => unreachable!("before_call calls only with an enabled account"),
             (Step::Call, Some(account)) => {
@@ -323,16 +361,30 @@ impl Screenings<'_> {
             parent_order_number: request.thanks_offer.parent_order_number.clone(),
             error_detail,
             oplux_latency_ms: latency,
-            screened_at: Utc::now(),
+            // Microseconds: what PostgreSQL keeps, so a replay reads back the same instant.
+            screened_at: Utc::now().trunc_subsecs(6),
         };
+        // The finished row, as stored (no need to read it back).
+        let mut done = row.clone();
+        done.state = DONE.to_string();
+        done.screened = finished.screened;
+        done.skip_reason = finished.skip_reason.clone();
+        done.result = finished.result.clone();
+        done.reasons = finished.reasons.clone();
+        done.decision = Some(finished.decision.clone());
+        done.redirect_url = finished.redirect_url.clone();
+        done.forced_by_thanks_offer = finished.forced_by_thanks_offer;
+        done.oplux_event_id = finished.oplux_event_id.clone();
+        done.parent_order_number = finished.parent_order_number.clone();
+        done.error_detail = finished.error_detail.clone();
+        done.oplux_latency_ms = finished.oplux_latency_ms;
+        done.screened_at = Some(finished.screened_at);
         if !screenings::finish(self.db, row.id, &row.claim_token, finished).await? {
             return Err(DomainError::Conflict(
                 "the screening of this order was taken over by another request; retry to read its result".into(),
             ));
         }
-        screenings::find(self.db, shop_id, &request.order_number)
-            .await?
-            .ok_or_else(|| DomainError::NotFound("the screening record disappeared".into()))
+        Ok(done)
     }
 }
 

@@ -43,6 +43,16 @@ fn pool_options(url: &str, config: &DatabaseConfig, schema: Option<&str>) -> Con
     if let Some(schema) = schema {
         options.set_schema_search_path(schema.to_string());
     }
+    if url.starts_with("sqlite:") {
+        // WAL with synchronous=NORMAL: commits do not wait for fsync (a power cut may
+        // lose the last commits, never corrupt the file); writers wait for each other.
+        options.map_sqlx_sqlite_opts(|o| {
+            use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(std::time::Duration::from_secs(10))
+        });
+    }
     options
 }
 

@@ -58,6 +58,8 @@ async fn checkout_config_follows_changes_made_on_another_replica(backend: Backen
         .await
         .unwrap();
     assert_eq!(changed.status(), 200);
+    // Another replica's change shows once this replica's view is older than the TTL.
+    tokio::time::sleep(crate::support::CACHE_TTL + std::time::Duration::from_millis(50)).await;
     assert_eq!(codes(&s.checkout("channel=shop").await), ["bank", "paidy"]);
     let account = replica
         .http
@@ -68,6 +70,7 @@ async fn checkout_config_follows_changes_made_on_another_replica(backend: Backen
         .await
         .unwrap();
     assert_eq!(account.status(), 200);
+    tokio::time::sleep(crate::support::CACHE_TTL + std::time::Duration::from_millis(50)).await;
     let config = s.checkout("channel=shop").await;
     assert_eq!(config["payment_methods"][1]["modal_page"], "confirm");
 }

@@ -142,6 +142,9 @@ pub fn test_jwt_keys() -> JwtKeys {
     .unwrap()
 }
 
+/// How stale a replica's caches may be in tests.
+pub const CACHE_TTL: Duration = Duration::from_millis(200);
+
 pub const TEST_JWT_SECRET: &[u8; 32] = b"renkei-test-signing-key-32-bytes";
 
 /// The configuration tests start from: port 0, one worker, the test database.
@@ -156,6 +159,8 @@ pub fn test_config(db: &TestDatabase) -> Config {
     config.master_keys = Some(test_master_keys(&[("test-k1", 1)]));
     config.bootstrap_demo = false;
     config.shutdown_timeout = Duration::from_secs(0);
+    // Short, so that tests of changes seen across replicas wait little.
+    config.cache_ttl = CACHE_TTL;
     config
 }
 

@@ -57,48 +57,84 @@ const COLUMNS: [&str; 9] = [
 }))]
 pub struct FeedItemInput {
     /// The shop's id of the product (1–100 characters); an existing id is replaced.
+    #[schema(min_length = 1, max_length = 100)]
     pub id: String,
     /// 1–150 characters.
+    #[schema(min_length = 1, max_length = 150)]
     pub title: String,
     /// 1–5000 characters.
+    #[schema(min_length = 1, max_length = 5000)]
     pub description: String,
     /// `in stock`, `out of stock`, `preorder`, `available for order` or `discontinued`.
+    #[schema(schema_with = availability_schema)]
     pub availability: String,
     /// `new`, `refurbished` or `used`.
+    #[schema(schema_with = condition_schema)]
     pub condition: String,
     /// Price in yen (tax included), 0 or more.
     #[schema(minimum = 0)]
     pub price: i64,
     /// The product page (http or https).
+    #[schema(
+        pattern = r"^https?://(localhost|\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)(:[0-9]{1,5})?([/?#]\S*)?$"
+    )]
     pub link: String,
     /// The product image (http or https).
+    #[schema(
+        pattern = r"^https?://(localhost|\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)(:[0-9]{1,5})?([/?#]\S*)?$"
+    )]
     pub image_link: String,
     /// 1–100 characters.
+    #[schema(min_length = 1, max_length = 100)]
     pub brand: String,
 }
 
+fn one_of_schema(values: &[&str], description: &str) -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(values.iter().copied()))
+        .description(Some(description))
+        .build()
+}
+
+fn availability_schema() -> utoipa::openapi::schema::Object {
+    one_of_schema(AVAILABILITY, "Facebook catalog availability.")
+}
+
+fn condition_schema() -> utoipa::openapi::schema::Object {
+    one_of_schema(CONDITION, "Facebook catalog condition.")
+}
+
+// Its own fields, not a flattened `FeedItemInput`: that schema refuses unknown fields,
+// so `allOf` with it could never match a view with `updated_at`.
+/// One stored product of the feed, and when it was last stored.
 #[derive(Serialize, ToSchema)]
 pub struct FeedItemView {
-    #[serde(flatten)]
-    pub item: FeedItemInput,
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub availability: String,
+    pub condition: String,
+    pub price: i64,
+    pub link: String,
+    pub image_link: String,
+    pub brand: String,
     pub updated_at: DateTime<Utc>,
 }
 
 impl From<FeedItem> for FeedItemView {
     fn from(item: FeedItem) -> Self {
         Self {
+            id: item.item_id,
+            title: item.title,
+            description: item.description,
+            availability: item.availability,
+            condition: item.condition,
+            price: item.price,
+            link: item.link,
+            image_link: item.image_link,
+            brand: item.brand,
             updated_at: item.updated_at,
-            item: FeedItemInput {
-                id: item.item_id,
-                title: item.title,
-                description: item.description,
-                availability: item.availability,
-                condition: item.condition,
-                price: item.price,
-                link: item.link,
-                image_link: item.image_link,
-                brand: item.brand,
-            },
         }
     }
 }

@@ -37,6 +37,7 @@ pub async fn upload_epos_banner(
         ));
     }
     let account = epos_banner::upload(&state.accounts(), &actor(&caller), body.to_vec()).await?;
+    state.changed(&caller.shop_id);
     Ok(account_response(&account, &state, false))
 }
 
@@ -45,6 +46,7 @@ pub async fn reset_epos_banner(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let account = epos_banner::reset(&state.accounts(), &actor(&caller)).await?;
+    state.changed(&caller.shop_id);
     Ok(account_response(&account, &state, false))
 }
 
@@ -53,6 +55,7 @@ pub async fn link_paypal(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let account = paypal::link(&state.accounts(), &actor(&caller)).await?;
+    state.changed(&caller.shop_id);
     Ok(account_response(&account, &state, false))
 }
 
@@ -61,6 +64,7 @@ pub async fn unlink_paypal(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let account = paypal::unlink(&state.accounts(), &actor(&caller)).await?;
+    state.changed(&caller.shop_id);
     Ok(account_response(&account, &state, false))
 }
 
@@ -70,6 +74,7 @@ pub async fn link_amazon_pay(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let account = amazon_pay::link(&state.accounts(), &actor(&caller), body.0).await?;
+    state.changed(&caller.shop_id);
     Ok(account_response(&account, &state, false))
 }
 
@@ -78,6 +83,7 @@ pub async fn unlink_amazon_pay(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let account = amazon_pay::unlink(&state.accounts(), &actor(&caller)).await?;
+    state.changed(&caller.shop_id);
     Ok(account_response(&account, &state, false))
 }
 
@@ -86,6 +92,7 @@ pub async fn generate_feed(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let account = feed::generate(&state.accounts(), &actor(&caller)).await?;
+    state.changed(&caller.shop_id);
     Ok(account_response(&account, &state, false))
 }
 

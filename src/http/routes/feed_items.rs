@@ -19,7 +19,8 @@ use crate::{
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FeedItemsUpsert {
-    /// 1 to 1000 items; an item whose id exists replaces it.
+    /// 1 to 1000 items, each id once; an item whose id exists replaces it.
+    #[schema(min_items = 1, max_items = 1000)]
     pub items: Vec<FeedItemInput>,
 }
 

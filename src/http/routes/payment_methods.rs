@@ -127,6 +127,7 @@ pub async fn create_payment_method(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let row = PaymentMethods { db: &state.db }.create(&actor(&caller), body.0).await?;
+    state.changed(&caller.shop_id);
     Ok(method_response(&row, true))
 }
 
@@ -157,7 +158,7 @@ pub async fn get_payment_method(
     tag = "payment-methods",
     params(
         ("code" = String, Path, description = "The method's code"),
-        ("If-Match" = Option<String>, Header, description = "Apply only if the method's ETag is one of these (or *)"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "Apply only if the method's ETag is one of these (or *)"),
     ),
     request_body = PaymentMethodInput,
     security(("bearer" = ["payment-methods:write"])),
@@ -185,6 +186,7 @@ pub async fn put_payment_method(
     let (row, created) = PaymentMethods { db: &state.db }
         .put(&actor(&caller), &code, body.0, &if_match.0)
         .await?;
+    state.changed(&caller.shop_id);
     Ok(method_response(&row, created))
 }
 
@@ -193,7 +195,7 @@ pub async fn put_payment_method(
     tag = "payment-methods",
     params(
         ("code" = String, Path, description = "The method's code"),
-        ("If-Match" = Option<String>, Header, description = "Apply only if the method's ETag is one of these (or *)"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "Apply only if the method's ETag is one of these (or *)"),
     ),
     request_body(content((PaymentMethodInput = "application/merge-patch+json"), (PaymentMethodInput = "application/json"))),
     security(("bearer" = ["payment-methods:write"])),
@@ -221,6 +223,7 @@ pub async fn patch_payment_method(
     let row = PaymentMethods { db: &state.db }
         .patch(&actor(&caller), &code, body.0, &if_match.0)
         .await?;
+    state.changed(&caller.shop_id);
     Ok(method_response(&row, false))
 }
 
@@ -229,7 +232,7 @@ pub async fn patch_payment_method(
     tag = "payment-methods",
     params(
         ("code" = String, Path, description = "The method's code"),
-        ("If-Match" = Option<String>, Header, description = "Apply only if the method's ETag is one of these (or *)"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "Apply only if the method's ETag is one of these (or *)"),
     ),
     security(("bearer" = ["payment-methods:write"])),
     responses(
@@ -252,6 +255,7 @@ pub async fn delete_payment_method(
     PaymentMethods { db: &state.db }
         .delete(&actor(&caller), &code, &if_match.0)
         .await?;
+    state.changed(&caller.shop_id);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -301,6 +305,7 @@ pub async fn checkout_config(
     let body = state
         .checkout_cache
         .get(
+            &state.shop_versions,
             &state.db,
             &caller.shop_id,
             query.channel,

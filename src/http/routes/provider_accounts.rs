@@ -172,6 +172,7 @@ async fn write(
         .accounts()
         .write(&actor(&caller), spec, body.0, mode, &if_match.0)
         .await?;
+    state.changed(&caller.shop_id);
     Ok(account_response(&account, &state, created))
 }
 
@@ -183,5 +184,6 @@ pub async fn delete_account(
 ) -> Result<HttpResponse, ApiError> {
     let spec = spec_for(&provider)?;
     state.accounts().delete(&actor(&caller), spec, &if_match.0).await?;
+    state.changed(&caller.shop_id);
     Ok(HttpResponse::NoContent().finish())
 }

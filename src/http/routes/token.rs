@@ -25,12 +25,21 @@ use crate::{
 }))]
 pub struct TokenRequest {
     /// Always `client_credentials`.
+    #[schema(schema_with = grant_type_schema)]
     pub grant_type: String,
     pub client_id: String,
     #[schema(value_type = String, format = Password)]
     pub client_secret: Secret<String>,
     /// Space-separated scopes to put in the token; default: every scope of the client.
     pub scope: Option<String>,
+}
+
+fn grant_type_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["client_credentials"]))
+        .description(Some("Always `client_credentials`."))
+        .build()
 }
 
 #[derive(Serialize, ToSchema)]
