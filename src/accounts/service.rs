@@ -34,6 +34,35 @@ pub struct Actor<'a> {
     pub request_id: Option<&'a str>,
 }
 
+impl Actor<'_> {
+    /// Records a change to what checkout and screening see: an audit event (field names,
+    /// never values), and the shop's config version bumped so caches notice.
+    pub async fn record_change(
+        &self,
+        txn: &impl sea_orm::ConnectionTrait,
+        resource_type: &str,
+        resource_id: &str,
+        action: &str,
+        fields: &[&str],
+    ) -> Result<(), DbErr> {
+        crate::store::shops::bump_config_version(txn, self.shop_id).await?;
+        audit::record(
+            txn,
+            AuditRecord {
+                shop_id: self.shop_id,
+                actor: self.actor,
+                request_id: self.request_id,
+                resource_type,
+                resource_id,
+                action,
+                fields,
+            },
+        )
+        .await
+        .map(|_| ())
+    }
+}
+
 /// The message of a 404 for an account the shop has not configured.
 pub fn not_configured(spec: &ProviderSpec) -> String {
     format!("{} is not configured for this shop", spec.slug)
@@ -235,7 +264,15 @@ impl Accounts<'_> {
             .await?;
         if !outcome.changed.is_empty() {
             let fields: Vec<&str> = outcome.changed.iter().map(String::as_str).collect();
-            record(&txn, actor, spec, if created { "create" } else { "update" }, &fields).await?;
+            actor
+                .record_change(
+                    &txn,
+                    "provider_account",
+                    spec.slug,
+                    if created { "create" } else { "update" },
+                    &fields,
+                )
+                .await?;
         }
         let account = reload(&txn, actor.shop_id, spec).await?;
         txn.commit().await?;
@@ -260,7 +297,9 @@ impl Accounts<'_> {
         if !provider_accounts::delete(&txn, &account.row).await? {
             return Err(changed_meanwhile(precondition));
         }
-        record(&txn, actor, spec, "delete", &[]).await?;
+        actor
+            .record_change(&txn, "provider_account", spec.slug, "delete", &[])
+            .await?;
         txn.commit().await?;
         Ok(())
     }
@@ -319,7 +358,9 @@ impl Accounts<'_> {
         }
         self.apply_secrets(&txn, actor.shop_id, spec, &state.secret_changes, now)
             .await?;
-        record(&txn, actor, spec, action, &state.changed).await?;
+        actor
+            .record_change(&txn, "provider_account", spec.slug, action, &state.changed)
+            .await?;
         let account = reload(&txn, actor.shop_id, spec).await?;
         txn.commit().await?;
         Ok(account)
@@ -440,31 +481,6 @@ async fn reload(txn: &DatabaseTransaction, shop_id: &str, spec: &'static Provide
         .ok_or_else(|| DomainError::NotFound(not_configured(spec)))?;
     let secrets = provider_accounts::secrets(txn, shop_id, spec.slug).await?;
     Ok(Account::new(spec, row, &secrets))
-}
-
-async fn record(
-    txn: &DatabaseTransaction,
-    actor: &Actor<'_>,
-    spec: &ProviderSpec,
-    action: &str,
-    fields: &[&str],
-) -> Result<(), DbErr> {
-    // Every audited change may change what checkout sees.
-    crate::store::shops::bump_config_version(txn, actor.shop_id).await?;
-    audit::record(
-        txn,
-        AuditRecord {
-            shop_id: actor.shop_id,
-            actor: actor.actor,
-            request_id: actor.request_id,
-            resource_type: "provider_account",
-            resource_id: spec.slug,
-            action,
-            fields,
-        },
-    )
-    .await
-    .map(|_| ())
 }
 
 fn changed_meanwhile(precondition: &Precondition) -> DomainError {

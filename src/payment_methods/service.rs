@@ -15,7 +15,6 @@ use crate::{
     http::{extract, problem::FieldError},
     store::{
         self,
-        audit::{self, AuditRecord},
         payment_methods::{self, PaymentMethodData, PaymentMethodRow},
         provider_accounts,
     },
@@ -127,7 +126,7 @@ impl PaymentMethods<'_> {
         if !payment_methods::delete(&txn, &current).await? {
             return Err(changed_meanwhile(precondition));
         }
-        record(&txn, actor, code, "delete", &[]).await?;
+        actor.record_change(&txn, "payment_method", code, "delete", &[]).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -151,7 +150,9 @@ impl PaymentMethods<'_> {
                     .await
                     .map_err(unique_conflict)?;
                 let fields = changed_fields(None, &data);
-                record(txn, actor, code, "create", &fields).await?;
+                actor
+                    .record_change(txn, "payment_method", code, "create", &fields)
+                    .await?;
             }
             Some(row) => {
                 let before = data_of(&row);
@@ -163,7 +164,9 @@ impl PaymentMethods<'_> {
                     {
                         return Err(changed_meanwhile(&Precondition::None));
                     }
-                    record(txn, actor, code, "update", &fields).await?;
+                    actor
+                        .record_change(txn, "payment_method", code, "update", &fields)
+                        .await?;
                 }
             }
         }
@@ -248,31 +251,6 @@ fn changed_fields(before: Option<&PaymentMethodData>, after: &PaymentMethodData)
     .into_iter()
     .flatten()
     .collect()
-}
-
-async fn record(
-    txn: &DatabaseTransaction,
-    actor: &Actor<'_>,
-    code: &str,
-    action: &str,
-    fields: &[&str],
-) -> Result<(), DbErr> {
-    // Every audited change may change what checkout sees.
-    crate::store::shops::bump_config_version(txn, actor.shop_id).await?;
-    audit::record(
-        txn,
-        AuditRecord {
-            shop_id: actor.shop_id,
-            actor: actor.actor,
-            request_id: actor.request_id,
-            resource_type: "payment_method",
-            resource_id: code,
-            action,
-            fields,
-        },
-    )
-    .await
-    .map(|_| ())
 }
 
 fn code_mismatch() -> DomainError {
