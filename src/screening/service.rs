@@ -59,14 +59,82 @@ struct Method {
 }
 
 /// The shop's O-PLUX account, as screening uses it.
-struct OpluxAccount {
+pub(crate) struct OpluxAccount {
     settings: Settings,
-    endpoint: String,
-    timeout: Duration,
+    pub(crate) endpoint: String,
+    pub(crate) timeout: Duration,
     merchant_id: String,
     source_id: String,
     model_id: String,
     secret_key: Option<crate::secret::Secret<String>>,
+}
+
+impl OpluxAccount {
+    /// The shop's O-PLUX account, when configured. Its secret key is opened when the
+    /// account is enabled, or always with `open_secret`.
+    pub(crate) async fn load(
+        accounts: &Accounts<'_>,
+        shop_id: &str,
+        open_secret: bool,
+    ) -> Result<Option<OpluxAccount>, DomainError> {
+        let Some(spec) = accounts::find("o-plux") else {
+            return Ok(None);
+        };
+        let Some(row) = provider_accounts::find(accounts.db, shop_id, spec.slug).await? else {
+            return Ok(None);
+        };
+        let settings: Map<String, Value> = serde_json::from_str(&row.settings).unwrap_or_default();
+        let text = |name: &str| {
+            settings
+                .get(name)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let secret_key = if row.enabled || open_secret {
+            accounts.open_secret(shop_id, spec, "secret_key").await?
+        } else {
+            None
+        };
+        Ok(Some(OpluxAccount {
+            settings: Settings {
+                enabled: row.enabled,
+                screen_existing_customers: settings
+                    .get("screen_existing_customers")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+                on_hold: action(settings.get("on_hold")),
+                on_review: action(settings.get("on_review")),
+                on_ng: action(settings.get("on_ng")),
+                on_error: action(settings.get("on_error")),
+            },
+            endpoint: settings
+                .get("endpoint")
+                .and_then(Value::as_str)
+                .unwrap_or("test")
+                .to_string(),
+            timeout: Duration::from_millis(
+                settings
+                    .get("timeout_ms")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(DEFAULT_TIMEOUT_MS),
+            ),
+            merchant_id: text("merchant_id"),
+            source_id: text("source_id"),
+            model_id: text("model_id"),
+            secret_key,
+        }))
+    }
+
+    /// The credentials to sign with; `None` without a secret key.
+    pub(crate) fn credentials(&self) -> Option<Credentials<'_>> {
+        Some(Credentials {
+            merchant_id: &self.merchant_id,
+            source_id: &self.source_id,
+            secret_key: self.secret_key.as_ref()?.expose(),
+            model_id: &self.model_id,
+        })
+    }
 }
 
 fn action(value: Option<&Value>) -> Action {
@@ -218,66 +286,19 @@ impl Screenings<'_> {
             })
             .collect();
         let context = Arc::new(ScreeningContext {
-            oplux: self.oplux_account(shop_id).await?,
+            oplux: OpluxAccount::load(
+                &Accounts {
+                    db: self.db,
+                    keys: self.keys,
+                },
+                shop_id,
+                false,
+            )
+            .await?,
             methods,
         });
         self.contexts.put(key, version, context.clone());
         Ok(context)
-    }
-
-    async fn oplux_account(&self, shop_id: &str) -> Result<Option<OpluxAccount>, DomainError> {
-        let Some(spec) = accounts::find("o-plux") else {
-            return Ok(None);
-        };
-        let Some(row) = provider_accounts::find(self.db, shop_id, spec.slug).await? else {
-            return Ok(None);
-        };
-        let settings: Map<String, Value> = serde_json::from_str(&row.settings).unwrap_or_default();
-        let text = |name: &str| {
-            settings
-                .get(name)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
-        let secret_key = if row.enabled {
-            Accounts {
-                db: self.db,
-                keys: self.keys,
-            }
-            .open_secret(shop_id, spec, "secret_key")
-            .await?
-        } else {
-            None
-        };
-        Ok(Some(OpluxAccount {
-            settings: Settings {
-                enabled: row.enabled,
-                screen_existing_customers: settings
-                    .get("screen_existing_customers")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false),
-                on_hold: action(settings.get("on_hold")),
-                on_review: action(settings.get("on_review")),
-                on_ng: action(settings.get("on_ng")),
-                on_error: action(settings.get("on_error")),
-            },
-            endpoint: settings
-                .get("endpoint")
-                .and_then(Value::as_str)
-                .unwrap_or("test")
-                .to_string(),
-            timeout: Duration::from_millis(
-                settings
-                    .get("timeout_ms")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(DEFAULT_TIMEOUT_MS),
-            ),
-            merchant_id: text("merchant_id"),
-            source_id: text("source_id"),
-            model_id: text("model_id"),
-            secret_key,
-        }))
     }
 
     async fn decide_and_finish(
@@ -301,15 +322,9 @@ impl Screenings<'_> {
             (Step::Skip(decision), _) => (decision, None, None),
             (Step::Call, None) => unreachable!("before_call calls only with an enabled account"),
             (Step::Call, Some(account)) => {
-                let outcome = match &account.secret_key {
+                let outcome = match account.credentials() {
                     None => (Err("the o-plux account has no secret_key".to_string()), None),
-                    Some(secret) => {
-                        let credentials = Credentials {
-                            merchant_id: &account.merchant_id,
-                            source_id: &account.source_id,
-                            secret_key: secret.expose(),
-                            model_id: &account.model_id,
-                        };
+                    Some(credentials) => {
                         let order = ScreenedOrder {
                             request,
                             kind: &method.kind,

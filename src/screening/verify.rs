@@ -1,25 +1,19 @@
 //! `POST /api/v1/provider-accounts/o-plux/verify`: one test event with the stored
 //! credentials, to tell the shop whether O-PLUX accepts them.
 
-use std::time::Duration;
-
 use chrono::{NaiveDate, Utc};
 use serde::Serialize;
-use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::{
-    oplux::{
-        client::OpluxClient,
-        protocol::{Answer, Credentials},
-    },
+    oplux::{client::OpluxClient, protocol::Answer},
     request::{Address, Customer, Item, Name, OrderChannel, ScreenedOrder, ScreeningRequest, ThanksOffer},
+    service::OpluxAccount,
 };
 use crate::{
     accounts::{self, service::Accounts},
     crypto::random::hex,
     domain::DomainError,
-    store::provider_accounts,
 };
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -37,28 +31,12 @@ pub struct Verification {
 
 pub async fn verify(accounts: &Accounts<'_>, client: &OpluxClient, shop_id: &str) -> Result<Verification, DomainError> {
     let spec = accounts::find("o-plux").ok_or_else(|| DomainError::NotFound("o-plux is not declared".into()))?;
-    let row = provider_accounts::find(accounts.db, shop_id, spec.slug)
+    let account = OpluxAccount::load(accounts, shop_id, true)
         .await?
         .ok_or_else(|| DomainError::NotFound(accounts::service::not_configured(spec)))?;
-    let settings: Map<String, Value> = serde_json::from_str(&row.settings).unwrap_or_default();
-    let text = |name: &str| {
-        settings
-            .get(name)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    let secret = accounts
-        .open_secret(shop_id, spec, "secret_key")
-        .await?
+    let credentials = account
+        .credentials()
         .ok_or_else(|| DomainError::Conflict("the o-plux account has no secret_key to verify".into()))?;
-    let (merchant_id, source_id, model_id) = (text("merchant_id"), text("source_id"), text("model_id"));
-    let credentials = Credentials {
-        merchant_id: &merchant_id,
-        source_id: &source_id,
-        secret_key: secret.expose(),
-        model_id: &model_id,
-    };
     let address = Address {
         zipcode: "1000001".into(),
         prefecture: "東京都".into(),
@@ -102,14 +80,14 @@ pub async fn verify(accounts: &Accounts<'_>, client: &OpluxClient, shop_id: &str
         thanks_offer: ThanksOffer::default(),
     }
     .with_default_delivery();
-    let endpoint = settings.get("endpoint").and_then(Value::as_str).unwrap_or("test");
-    let timeout = Duration::from_millis(settings.get("timeout_ms").and_then(Value::as_u64).unwrap_or(5000));
     let order = ScreenedOrder {
         request: &request,
         kind: "credit_card",
         provider: None,
     };
-    let call = client.register(endpoint, timeout, &credentials, &order).await;
+    let call = client
+        .register(&account.endpoint, account.timeout, &credentials, &order)
+        .await;
     Ok(match call.outcome {
         Ok(Answer::Screened { verdict, .. }) => Verification {
             accepted: true,
