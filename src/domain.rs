@@ -15,6 +15,17 @@ pub enum Precondition {
 }
 
 impl Precondition {
+    /// The error when the resource (`what`) changed between reading and writing it:
+    /// 412 when the caller gave If-Match, else 409 (retry).
+    pub fn lost_race(&self, what: &str) -> DomainError {
+        match self {
+            Precondition::None => DomainError::Conflict(format!(
+                "the {what} was changed by another request at the same time; retry"
+            )),
+            _ => DomainError::PreconditionFailed,
+        }
+    }
+
     pub fn holds(&self, current: Option<&str>) -> bool {
         match self {
             Precondition::None => true,

@@ -256,7 +256,7 @@ impl Accounts<'_> {
                 if !outcome.changed.is_empty()
                     && !provider_accounts::update(&txn, row.id, row.version, outcome.enabled, &settings, now).await?
                 {
-                    return Err(changed_meanwhile(precondition));
+                    return Err(precondition.lost_race("account"));
                 }
             }
         }
@@ -295,7 +295,7 @@ impl Accounts<'_> {
         }
         ensure_unused(&txn, actor.shop_id, spec).await?;
         if !provider_accounts::delete(&txn, &account.row).await? {
-            return Err(changed_meanwhile(precondition));
+            return Err(precondition.lost_race("account"));
         }
         actor
             .record_change(&txn, "provider_account", spec.slug, "delete", &[])
@@ -344,9 +344,7 @@ impl Accounts<'_> {
         match &row {
             Some(row) => {
                 if !provider_accounts::update(&txn, row.id, row.version, state.enabled, &settings, now).await? {
-                    return Err(DomainError::Conflict(
-                        "the account was changed by another request at the same time; retry".into(),
-                    ));
+                    return Err(Precondition::None.lost_race("account"));
                 }
             }
             None => {
@@ -481,15 +479,6 @@ async fn reload(txn: &DatabaseTransaction, shop_id: &str, spec: &'static Provide
         .ok_or_else(|| DomainError::NotFound(not_configured(spec)))?;
     let secrets = provider_accounts::secrets(txn, shop_id, spec.slug).await?;
     Ok(Account::new(spec, row, &secrets))
-}
-
-fn changed_meanwhile(precondition: &Precondition) -> DomainError {
-    match precondition {
-        Precondition::None => {
-            DomainError::Conflict("the account was changed by another request at the same time; retry".into())
-        }
-        _ => DomainError::PreconditionFailed,
-    }
 }
 
 fn conflict_on_unique(err: DbErr, spec: &ProviderSpec) -> DomainError {

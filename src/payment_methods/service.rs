@@ -124,7 +124,7 @@ impl PaymentMethods<'_> {
             return Err(DomainError::PreconditionFailed);
         }
         if !payment_methods::delete(&txn, &current).await? {
-            return Err(changed_meanwhile(precondition));
+            return Err(precondition.lost_race("payment method"));
         }
         actor.record_change(&txn, "payment_method", code, "delete", &[]).await?;
         txn.commit().await?;
@@ -162,7 +162,7 @@ impl PaymentMethods<'_> {
                         .await
                         .map_err(unique_conflict)?
                     {
-                        return Err(changed_meanwhile(&Precondition::None));
+                        return Err(Precondition::None.lost_race("payment method"));
                     }
                     actor
                         .record_change(txn, "payment_method", code, "update", &fields)
@@ -259,15 +259,6 @@ fn code_mismatch() -> DomainError {
         "read_only",
         "code cannot be changed: it must match the path",
     )])
-}
-
-fn changed_meanwhile(precondition: &Precondition) -> DomainError {
-    match precondition {
-        Precondition::None => {
-            DomainError::Conflict("the payment method was changed by another request at the same time; retry".into())
-        }
-        _ => DomainError::PreconditionFailed,
-    }
 }
 
 /// A unique violation while writing: a second enabled credit card (concurrent writes), or
