@@ -4,16 +4,13 @@
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    accounts::{
-        engine::WriteMode,
-        service::{Accounts, Actor},
-    },
+    accounts::{engine::WriteMode, providers::fraud::OPLUX, service::Accounts},
     auth::{
         ScopeSet,
         clients::{self, ClientError, NewCredentials},
     },
+    core::{Actor, Precondition},
     crypto::seal::MasterKeys,
-    domain::Precondition,
     screening::mock::MockCredential,
     store::shops,
 };
@@ -40,7 +37,7 @@ pub async fn demo_client(
         clients::CLI_ACTOR,
     )
     .await?;
-    if let (Some(endpoint), Some(spec)) = (oplux_endpoint, crate::accounts::find("o-plux")) {
+    if let Some(endpoint) = oplux_endpoint {
         let mock = MockCredential::demo();
         let settings = serde_json::json!({
             "merchant_id": mock.merchant_id, "source_id": mock.source_id, "secret_key": mock.secret_key,
@@ -48,14 +45,10 @@ pub async fn demo_client(
             "on_hold": {"action": "create_order"}, "on_review": {"action": "create_order"},
             "on_ng": {"action": "redirect", "redirect_url": "https://shop.example.jp/orders/ng"},
         });
-        let actor = Actor {
-            shop_id: DEMO_SHOP,
-            actor: clients::CLI_ACTOR,
-            request_id: None,
-        };
+        let actor = Actor::offline(DEMO_SHOP, clients::CLI_ACTOR);
         let body = settings.as_object().cloned().unwrap_or_default();
         let written = Accounts { db, keys }
-            .write(&actor, spec, body, WriteMode::Put, &Precondition::None)
+            .write(&actor, &OPLUX, body, WriteMode::Put, &Precondition::None)
             .await;
         if let Err(err) = written {
             tracing::warn!(error = %err, "the demo O-PLUX account could not be created");

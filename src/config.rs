@@ -7,7 +7,7 @@ use std::{net::ToSocketAddrs, sync::Arc, time::Duration};
 
 use base64::Engine;
 
-use crate::{crypto::seal::MasterKeys, secret::Secret};
+use crate::{core::Secret, crypto::seal::MasterKeys};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://renkei.db?mode=rwc";

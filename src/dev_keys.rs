@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     config::{Config, JwtKeys, NamedKey, decode_base64},
+    core::Secret,
     crypto::{random_bytes, seal::MasterKeys},
-    secret::Secret,
 };
 
 pub const FILE_NAME: &str = "renkei.dev-keys";

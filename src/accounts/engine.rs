@@ -10,7 +10,7 @@ use super::{
     formats,
     spec::{Access, ProviderSpec, Rule, View},
 };
-use crate::{http::problem::FieldError, secret::Secret};
+use crate::core::{FieldError, Secret};
 
 /// Fields every account has, shown in responses and never written.
 pub const META_FIELDS: &[&str] = &[
@@ -53,10 +53,11 @@ pub struct Outcome {
     pub changed: Vec<String>,
 }
 
-struct Candidate<'a> {
-    settings: &'a Map<String, Value>,
-    current: &'a HashMap<String, Secret<String>>,
-    changes: &'a BTreeMap<&'static str, SecretChange>,
+/// The account after a write, as rules see it: new settings, secrets as changed.
+pub struct Candidate<'a> {
+    pub settings: &'a Map<String, Value>,
+    pub current: &'a HashMap<String, Secret<String>>,
+    pub changes: &'a BTreeMap<&'static str, SecretChange>,
 }
 
 impl View for Candidate<'_> {

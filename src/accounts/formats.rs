@@ -11,7 +11,7 @@ use super::{
     pem,
     spec::{Field, Kind},
 };
-use crate::http::problem::FieldError;
+use crate::core::FieldError;
 
 /// Full-width ASCII (U+FF01–U+FF5E) and the ideographic space to their half-width forms.
 pub fn to_half_width(text: &str) -> String {

@@ -1,8 +1,6 @@
 //! Provider accounts: each provider declared once (`providers/`), and the one mechanism
 //! that validates, seals, stores and shows every one of them.
 
-pub mod actions;
-pub mod derived;
 pub mod engine;
 pub mod formats;
 pub mod pem;
@@ -18,4 +16,9 @@ pub use spec::ProviderSpec;
 /// The provider with this slug.
 pub fn find(slug: &str) -> Option<&'static ProviderSpec> {
     ALL.iter().copied().find(|p| p.slug == slug)
+}
+
+/// The providers that methods of `kind` may use, in the seed's order.
+pub fn serving(kind: crate::core::PaymentKind) -> impl Iterator<Item = &'static ProviderSpec> {
+    ALL.iter().copied().filter(move |p| p.serves.contains(&kind))
 }

@@ -8,60 +8,19 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 use serde_json::{Map, Value, json};
 
 use super::{
-    derived,
-    engine::{self, Current, SecretChange, WriteMode},
+    engine::{self, Candidate, Current, SecretChange, WriteMode},
     pem,
-    spec::{Access, Kind, ProviderSpec, View},
+    spec::{Access, AccountChange, Derive, Kind, MethodRef, ProviderSpec, View},
 };
 use crate::{
+    core::{Actor, DomainError, PaymentKind, Precondition, Secret},
     crypto::seal::{MasterKeys, Owner},
-    domain::{DomainError, Precondition},
-    http::problem::FieldError,
-    payment_methods::remise,
     store::{
         self,
-        audit::{self, AuditRecord},
-        payment_methods,
+        payment_methods::{self, PaymentMethodRow},
         provider_accounts::{self, AccountRow, SealedValue, SecretRow},
     },
 };
-
-/// Who is acting, for tenancy and the audit log.
-#[derive(Debug, Clone)]
-pub struct Actor<'a> {
-    pub shop_id: &'a str,
-    pub actor: &'a str,
-    pub request_id: Option<&'a str>,
-}
-
-impl Actor<'_> {
-    /// Records a change to what checkout and screening see: an audit event (field names,
-    /// never values), and the shop's config version bumped so caches notice.
-    pub async fn record_change(
-        &self,
-        txn: &impl sea_orm::ConnectionTrait,
-        resource_type: &str,
-        resource_id: &str,
-        action: &str,
-        fields: &[&str],
-    ) -> Result<(), DbErr> {
-        crate::store::shops::bump_config_version(txn, self.shop_id).await?;
-        audit::record(
-            txn,
-            AuditRecord {
-                shop_id: self.shop_id,
-                actor: self.actor,
-                request_id: self.request_id,
-                resource_type,
-                resource_id,
-                action,
-                fields,
-            },
-        )
-        .await
-        .map(|_| ())
-    }
-}
 
 /// The message of a 404 for an account the shop has not configured.
 pub fn not_configured(spec: &ProviderSpec) -> String {
@@ -78,14 +37,18 @@ pub struct Account {
 }
 
 impl Account {
-    fn new(spec: &'static ProviderSpec, row: AccountRow, secrets: &[SecretRow]) -> Self {
-        let settings = serde_json::from_str(&row.settings).unwrap_or_default();
-        Self {
+    fn new(spec: &'static ProviderSpec, row: AccountRow, secrets: &[SecretRow]) -> Result<Self, DomainError> {
+        Ok(Self {
             spec,
-            settings,
+            settings: stored_settings(&row)?,
             secrets_set: secrets.iter().map(|s| (s.field.clone(), s.updated_at)).collect(),
             row,
-        }
+        })
+    }
+
+    /// Response fields the provider derives from the stored settings (links, statuses).
+    pub fn computed(&self, public_url: &str) -> Map<String, Value> {
+        computed(self.spec, &self.settings, self.row.enabled, public_url)
     }
 
     /// A strong entity tag: the row id and its version (a re-created account gets a new id).
@@ -107,7 +70,7 @@ impl Account {
         out.insert("configured".into(), true.into());
         out.insert("enabled".into(), self.row.enabled.into());
         out.insert("mode".into(), self.mode().map_or(Value::Null, Value::from));
-        let computed = derived::computed(self.spec, &self.settings, public_url);
+        let computed = self.computed(public_url);
         for field in self.spec.fields {
             let value = if field.secret {
                 let updated_at = self.secrets_set.get(field.name);
@@ -184,7 +147,7 @@ impl Accounts<'_> {
             return Ok(None);
         };
         let secrets = provider_accounts::secrets(self.db, shop_id, spec.slug).await?;
-        Ok(Some(Account::new(spec, row, &secrets)))
+        Account::new(spec, row, &secrets).map(Some)
     }
 
     pub async fn list(&self, shop_id: &str) -> Result<Vec<Summary>, DomainError> {
@@ -193,13 +156,16 @@ impl Accounts<'_> {
             .into_iter()
             .map(|row| (row.provider.clone(), row))
             .collect();
-        Ok(super::ALL
+        super::ALL
             .iter()
-            .map(|spec| Summary {
-                spec,
-                account: rows.remove(spec.slug).map(|row| Account::new(spec, row, &[])),
+            .map(|spec| {
+                let account = rows
+                    .remove(spec.slug)
+                    .map(|row| Account::new(spec, row, &[]))
+                    .transpose()?;
+                Ok(Summary { spec, account })
             })
-            .collect())
+            .collect()
     }
 
     /// PUT or PATCH. Returns the account and whether it was created.
@@ -213,14 +179,12 @@ impl Accounts<'_> {
     ) -> Result<(Account, bool), DomainError> {
         let txn = store::begin_write(self.db).await?;
         let row = provider_accounts::find(&txn, actor.shop_id, spec.slug).await?;
-        let secrets = provider_accounts::secrets(&txn, actor.shop_id, spec.slug).await?;
-        let existing = row.clone().map(|row| Account::new(spec, row, &secrets));
-        if !precondition.holds(existing.as_ref().map(Account::etag).as_deref()) {
-            return Err(DomainError::PreconditionFailed);
-        }
-        if mode == WriteMode::Patch && existing.is_none() {
+        if mode == WriteMode::Patch && row.is_none() {
             return Err(DomainError::NotFound(not_configured(spec)));
         }
+        let secrets = provider_accounts::secrets(&txn, actor.shop_id, spec.slug).await?;
+        let existing = row.map(|row| Account::new(spec, row, &secrets)).transpose()?;
+        precondition.check(existing.as_ref().map(Account::etag).as_deref())?;
         let current = match &existing {
             Some(account) => Some(Current {
                 enabled: account.row.enabled,
@@ -230,48 +194,40 @@ impl Accounts<'_> {
             None => None,
         };
         let mut outcome = engine::apply(spec, current.as_ref(), body, mode).map_err(DomainError::Invalid)?;
-        let cross = cross_rules(&txn, actor.shop_id, spec, &outcome.settings, outcome.enabled).await?;
-        if !cross.is_empty() {
-            return Err(DomainError::Invalid(cross));
-        }
-        if existing.as_ref().is_some_and(|a| a.row.enabled) && !outcome.enabled {
-            ensure_unused(&txn, actor.shop_id, spec).await?;
-        }
-        let now = Utc::now();
-        let created = row.is_none();
+        (spec.hooks.follow)(existing.as_ref().map(|a| &a.settings), &mut outcome.settings);
+        let was_enabled = existing.as_ref().is_some_and(|a| a.row.enabled);
+        let no_secrets = HashMap::new();
+        let view = Candidate {
+            settings: &outcome.settings,
+            current: current.as_ref().map_or(&no_secrets, |c| &c.secrets),
+            changes: &outcome.secret_changes,
+        };
+        check_consistency(&txn, actor.shop_id, spec, &view, was_enabled, outcome.enabled).await?;
+        let created = existing.is_none();
         if created {
-            for (name, value) in derived::initial_settings(spec) {
-                outcome.settings.entry(name).or_insert(value);
-            }
+            (spec.hooks.initial_settings)(&mut outcome.settings);
         }
-        let settings = Value::Object(outcome.settings.clone()).to_string();
-        match &row {
-            None => {
-                store::shops::ensure(&txn, actor.shop_id).await?;
-                provider_accounts::insert(&txn, actor.shop_id, spec.slug, outcome.enabled, &settings, now)
-                    .await
-                    .map_err(|err| conflict_on_unique(err, spec))?;
-            }
-            Some(row) => {
-                if !outcome.changed.is_empty()
-                    && !provider_accounts::update(&txn, row.id, row.version, outcome.enabled, &settings, now).await?
-                {
-                    return Err(precondition.lost_race("account"));
-                }
-            }
-        }
-        self.apply_secrets(&txn, actor.shop_id, spec, &outcome.secret_changes, now)
-            .await?;
-        if !outcome.changed.is_empty() {
+        let state = ActionState {
+            exists: !created,
+            enabled: outcome.enabled,
+            settings: outcome.settings,
+            secret_changes: outcome.secret_changes,
+            changed: Vec::new(),
+        };
+        if created || !outcome.changed.is_empty() {
             let fields: Vec<&str> = outcome.changed.iter().map(String::as_str).collect();
+            let action = if created { "create" } else { "update" };
+            self.save(
+                &txn,
+                actor,
+                spec,
+                existing.as_ref().map(|a| &a.row),
+                &state,
+                precondition,
+            )
+            .await?;
             actor
-                .record_change(
-                    &txn,
-                    "provider_account",
-                    spec.slug,
-                    if created { "create" } else { "update" },
-                    &fields,
-                )
+                .record_change(&txn, "provider_account", spec.slug, action, &fields)
                 .await?;
         }
         let account = reload(&txn, actor.shop_id, spec).await?;
@@ -289,10 +245,8 @@ impl Accounts<'_> {
         let Some(row) = provider_accounts::find(&txn, actor.shop_id, spec.slug).await? else {
             return Err(DomainError::NotFound(not_configured(spec)));
         };
-        let account = Account::new(spec, row, &[]);
-        if !precondition.holds(Some(&account.etag())) {
-            return Err(DomainError::PreconditionFailed);
-        }
+        let account = Account::new(spec, row, &[])?;
+        precondition.check(Some(&account.etag()))?;
         ensure_unused(&txn, actor.shop_id, spec).await?;
         if !provider_accounts::delete(&txn, &account.row).await? {
             return Err(precondition.lost_race("account"));
@@ -321,17 +275,21 @@ impl Accounts<'_> {
             Some(row) => ActionState {
                 exists: true,
                 enabled: row.enabled,
-                settings: serde_json::from_str(&row.settings).unwrap_or_default(),
+                settings: stored_settings(row)?,
                 secret_changes: Default::default(),
                 changed: Vec::new(),
             },
-            None if missing == Missing::Create => ActionState {
-                exists: false,
-                enabled: true,
-                settings: derived::initial_settings(spec),
-                secret_changes: Default::default(),
-                changed: Vec::new(),
-            },
+            None if missing == Missing::Create => {
+                let mut settings = Map::new();
+                (spec.hooks.initial_settings)(&mut settings);
+                ActionState {
+                    exists: false,
+                    enabled: true,
+                    settings,
+                    secret_changes: Default::default(),
+                    changed: Vec::new(),
+                }
+            }
             None => return Err(DomainError::NotFound(not_configured(spec))),
         };
         let was_enabled = row.as_ref().is_some_and(|r| r.enabled);
@@ -339,22 +297,7 @@ impl Accounts<'_> {
         if was_enabled && !state.enabled {
             ensure_unused(&txn, actor.shop_id, spec).await?;
         }
-        let now = Utc::now();
-        let settings = Value::Object(state.settings).to_string();
-        match &row {
-            Some(row) => {
-                if !provider_accounts::update(&txn, row.id, row.version, state.enabled, &settings, now).await? {
-                    return Err(Precondition::None.lost_race("account"));
-                }
-            }
-            None => {
-                store::shops::ensure(&txn, actor.shop_id).await?;
-                provider_accounts::insert(&txn, actor.shop_id, spec.slug, state.enabled, &settings, now)
-                    .await
-                    .map_err(|err| conflict_on_unique(err, spec))?;
-            }
-        }
-        self.apply_secrets(&txn, actor.shop_id, spec, &state.secret_changes, now)
+        self.save(&txn, actor, spec, row.as_ref(), &state, &Precondition::None)
             .await?;
         actor
             .record_change(&txn, "provider_account", spec.slug, action, &state.changed)
@@ -364,12 +307,41 @@ impl Accounts<'_> {
         Ok(account)
     }
 
+    /// Writes the account's row (insert or versioned update) and its secret changes.
+    async fn save(
+        &self,
+        txn: &DatabaseTransaction,
+        actor: &Actor<'_>,
+        spec: &ProviderSpec,
+        row: Option<&AccountRow>,
+        state: &ActionState,
+        precondition: &Precondition,
+    ) -> Result<(), DomainError> {
+        let now = Utc::now();
+        let settings = Value::Object(state.settings.clone()).to_string();
+        match row {
+            Some(row) => {
+                if !provider_accounts::update(txn, row.id, row.version, state.enabled, &settings, now).await? {
+                    return Err(precondition.lost_race("account"));
+                }
+            }
+            None => {
+                store::shops::ensure(txn, actor.shop_id).await?;
+                provider_accounts::insert(txn, actor.shop_id, spec.slug, state.enabled, &settings, now)
+                    .await
+                    .map_err(|err| conflict_on_unique(err, spec))?;
+            }
+        }
+        self.apply_secrets(txn, actor.shop_id, spec, &state.secret_changes, now)
+            .await
+    }
+
     fn open_all(
         &self,
         shop_id: &str,
         spec: &ProviderSpec,
         secrets: &[SecretRow],
-    ) -> Result<HashMap<String, crate::secret::Secret<String>>, DomainError> {
+    ) -> Result<HashMap<String, Secret<String>>, DomainError> {
         secrets
             .iter()
             .map(|row| {
@@ -389,7 +361,7 @@ impl Accounts<'_> {
         shop_id: &str,
         spec: &ProviderSpec,
         field: &str,
-    ) -> Result<Option<crate::secret::Secret<String>>, DomainError> {
+    ) -> Result<Option<Secret<String>>, DomainError> {
         let secrets = provider_accounts::secrets(self.db, shop_id, spec.slug).await?;
         Ok(self.open_all(shop_id, spec, &secrets)?.remove(field))
     }
@@ -445,32 +417,80 @@ async fn ensure_unused(txn: &DatabaseTransaction, shop_id: &str, spec: &Provider
     }
 }
 
-/// Rules between an account and the shop's payment methods (remise-tenkey and the
-/// credit card method).
-async fn cross_rules(
+/// The account as changed agrees with the shop's payment methods: an account in use
+/// stays enabled, and the provider's own rules hold (e.g. the ten-key pad and its card).
+async fn check_consistency(
     txn: &DatabaseTransaction,
     shop_id: &str,
     spec: &ProviderSpec,
+    account: &dyn View,
+    was_enabled: bool,
+    enabled: bool,
+) -> Result<(), DomainError> {
+    let methods = enabled_methods(txn, shop_id).await?;
+    (spec.hooks.on_account_change)(&AccountChange {
+        account,
+        enabled,
+        methods: &methods,
+    })?;
+    if was_enabled && !enabled {
+        ensure_unused(txn, shop_id, spec).await?;
+    }
+    Ok(())
+}
+
+/// The shop's enabled payment methods, as consistency rules see them.
+pub async fn enabled_methods(
+    txn: &impl sea_orm::ConnectionTrait,
+    shop_id: &str,
+) -> Result<Vec<MethodRef>, DomainError> {
+    payment_methods::list(txn, shop_id, None, None)
+        .await?
+        .iter()
+        .filter(|row| row.enabled)
+        .map(method_ref)
+        .collect()
+}
+
+/// A stored payment method as consistency rules see it.
+pub fn method_ref(row: &PaymentMethodRow) -> Result<MethodRef, DomainError> {
+    let kind = PaymentKind::parse(&row.kind)
+        .ok_or_else(|| DomainError::Conflict(format!("payment method {} has an unknown kind", row.code)))?;
+    Ok(MethodRef {
+        code: row.code.clone(),
+        kind,
+        provider: row.provider.clone(),
+        enabled: row.enabled,
+    })
+}
+
+/// The stored settings of an account.
+pub fn stored_settings(row: &AccountRow) -> Result<Map<String, Value>, DomainError> {
+    serde_json::from_str(&row.settings).map_err(|err| {
+        DomainError::Conflict(format!(
+            "the stored settings of {} cannot be read ({err}); PUT the account again",
+            row.provider
+        ))
+    })
+}
+
+/// The response fields a provider derives from its stored settings.
+pub fn computed(
+    spec: &ProviderSpec,
     settings: &Map<String, Value>,
     enabled: bool,
-) -> Result<Vec<FieldError>, DbErr> {
-    if spec.slug != "remise-tenkey" {
-        return Ok(Vec::new());
-    }
-    let card =
-        payment_methods::enabled_of_kind(txn, shop_id, crate::payment_methods::Kind::CreditCard.as_str()).await?;
-    let card_provider = card.first().and_then(|m| m.provider.clone());
-    let holder_name_fixed = settings.get("holder_name_fixed").is_some_and(|v| !v.is_null());
-    Ok(remise::check(card_provider.as_deref(), enabled, holder_name_fixed)
-        .into_iter()
-        .map(|problem| {
-            let field = match problem {
-                remise::Problem::UnsupportedCardProvider(_) => "enabled",
-                remise::Problem::HolderNameNeedsZeus(_) => "holder_name_fixed",
-            };
-            FieldError::new(field, "payment_method_mismatch", problem.message())
-        })
-        .collect())
+    public_url: &str,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    (spec.hooks.computed)(
+        &Derive {
+            settings,
+            enabled,
+            public_url,
+        },
+        &mut out,
+    );
+    out
 }
 
 async fn reload(txn: &DatabaseTransaction, shop_id: &str, spec: &'static ProviderSpec) -> Result<Account, DomainError> {
@@ -478,7 +498,7 @@ async fn reload(txn: &DatabaseTransaction, shop_id: &str, spec: &'static Provide
         .await?
         .ok_or_else(|| DomainError::NotFound(not_configured(spec)))?;
     let secrets = provider_accounts::secrets(txn, shop_id, spec.slug).await?;
-    Ok(Account::new(spec, row, &secrets))
+    Account::new(spec, row, &secrets)
 }
 
 fn conflict_on_unique(err: DbErr, spec: &ProviderSpec) -> DomainError {

@@ -3,9 +3,9 @@
 //! rules and how its mode (test/live) is told. From that one declaration come its
 //! validation, its secret handling, its OpenAPI schemas and its responses.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use crate::http::problem::FieldError;
+use crate::core::{DomainError, FieldError, PaymentKind, Settlement};
 
 /// What a provider is for, as listed by `GET /api/v1/provider-accounts`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,6 +145,9 @@ pub struct Field {
     pub default: Default,
     /// Shown to checkout pages (`GET /api/v1/checkout-config`). Never a secret.
     pub public: bool,
+    /// The payment kinds whose checkout gets this public field; empty: every kind the
+    /// provider serves.
+    pub public_for: &'static [PaymentKind],
     /// A JSON literal used as the OpenAPI example.
     pub example: Option<&'static str>,
     pub description: &'static str,
@@ -165,6 +168,7 @@ impl Field {
                 Default::None
             },
             public: false,
+            public_for: &[],
             example: None,
             description: "",
         }
@@ -224,6 +228,18 @@ impl Field {
         self
     }
 
+    /// Checkout pages of methods of these kinds only may see it.
+    pub const fn public_for(mut self, kinds: &'static [PaymentKind]) -> Self {
+        self.public = true;
+        self.public_for = kinds;
+        self
+    }
+
+    /// Whether checkout of a method of `kind` shows this field.
+    pub fn is_public_for(&self, kind: PaymentKind) -> bool {
+        self.public && !self.secret && (self.public_for.is_empty() || self.public_for.contains(&kind))
+    }
+
     pub const fn example(mut self, json: &'static str) -> Self {
         self.example = Some(json);
         self
@@ -272,6 +288,19 @@ pub trait View {
     }
 }
 
+/// Stored settings alone, for rules that need no secret (a secret reads as unset).
+impl View for Map<String, Value> {
+    fn value(&self, field: &str) -> Option<&Value> {
+        self.get(field)
+    }
+    fn secret_is_set(&self, _: &str) -> bool {
+        false
+    }
+    fn secret_value(&self, _: &str) -> Option<&str> {
+        None
+    }
+}
+
 /// A rule across fields.
 #[derive(Clone, Copy)]
 pub enum Rule {
@@ -314,9 +343,121 @@ pub struct ProviderSpec {
     pub fields: &'static [Field],
     pub rules: &'static [Rule],
     pub mode: Option<ModeFn>,
+    /// The kinds of payment method that may use this provider (none: it takes no
+    /// payments).
+    pub serves: &'static [PaymentKind],
+    /// How a payment through it settles, where that differs from its method's kind
+    /// (a wallet that charges a card, or pays later).
+    pub settles_as: Option<Settlement>,
+    /// How checkout offers it.
+    pub checkout: Checkout,
+    /// The setting that starts every transaction id a method on it issues, when it
+    /// issues them (電算: the shop's unique code).
+    pub transaction_id_prefix: Option<&'static str>,
+    /// What differs per provider beyond its fields.
+    pub hooks: Hooks,
+}
+
+/// How checkout offers a provider.
+#[derive(Clone, Copy)]
+pub struct Checkout {
+    /// Its methods need the order confirmation page (Paidy's modal opens there); they
+    /// are left out when checkout skips that page.
+    pub needs_confirmation_page: bool,
+    /// Its public parameters join every method of this kind under this name, instead of
+    /// being a method of its own (the ten-key pad joins the credit card method).
+    pub joins: Option<(PaymentKind, &'static str)>,
+}
+
+impl Checkout {
+    pub const PLAIN: Checkout = Checkout {
+        needs_confirmation_page: false,
+        joins: None,
+    };
+}
+
+/// The account as response hooks see it.
+pub struct Derive<'a> {
+    pub settings: &'a Map<String, Value>,
+    pub enabled: bool,
+    /// Base of public links, without a trailing slash.
+    pub public_url: &'a str,
+}
+
+/// A payment method as consistency rules see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MethodRef {
+    pub code: String,
+    pub kind: PaymentKind,
+    pub provider: Option<String>,
+    pub enabled: bool,
+}
+
+/// A change to a provider account, against the shop's enabled payment methods.
+pub struct AccountChange<'a> {
+    pub account: &'a dyn View,
+    pub enabled: bool,
+    /// The shop's enabled payment methods.
+    pub methods: &'a [MethodRef],
+}
+
+/// A change to a payment method, as a configured account of the shop sees it.
+pub struct MethodChange<'a> {
+    pub account: &'a dyn View,
+    pub account_enabled: bool,
+    /// The method before the change (None: created).
+    pub before: Option<&'a MethodRef>,
+    /// The method after the change (None: deleted).
+    pub after: Option<&'a MethodRef>,
+}
+
+/// Settings that follow from a change of others (`before`: the stored settings, None when
+/// new; `after`: the settings about to be stored).
+pub type FollowFn = fn(before: Option<&Map<String, Value>>, after: &mut Map<String, Value>);
+
+/// Behaviour that differs per provider, each with a default that does nothing.
+#[derive(Clone, Copy)]
+pub struct Hooks {
+    /// Internal settings a new account starts with (e.g. an unguessable token).
+    pub initial_settings: fn(&mut Map<String, Value>),
+    /// Response fields renkei derives from the stored settings (links, statuses).
+    pub computed: fn(&Derive<'_>, &mut Map<String, Value>),
+    /// Settings that follow from a change: `before` is the stored settings (None: new).
+    pub follow: FollowFn,
+    /// Whether the account, as changed, agrees with the shop's payment methods.
+    pub on_account_change: fn(&AccountChange<'_>) -> Result<(), DomainError>,
+    /// Whether a change of a payment method agrees with this (configured) account.
+    pub on_method_change: fn(&MethodChange<'_>) -> Result<(), DomainError>,
+}
+
+impl Hooks {
+    pub const NONE: Hooks = Hooks {
+        initial_settings: |_| {},
+        computed: |_, _| {},
+        follow: |_, _| {},
+        on_account_change: |_| Ok(()),
+        on_method_change: |_| Ok(()),
+    };
 }
 
 impl ProviderSpec {
+    /// What a declaration does not say: no rules, no mode, no payments, no hooks.
+    pub const BASE: ProviderSpec = ProviderSpec {
+        slug: "",
+        schema_name: "",
+        display_name: "",
+        category: Category::Payment,
+        summary: "",
+        fields: &[],
+        rules: &[],
+        mode: None,
+        serves: &[],
+        settles_as: None,
+        checkout: Checkout::PLAIN,
+        transaction_id_prefix: None,
+        hooks: Hooks::NONE,
+    };
+
     pub fn field(&self, name: &str) -> Option<&'static Field> {
         self.fields.iter().find(|f| f.name == name)
     }

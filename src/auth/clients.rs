@@ -5,8 +5,8 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
 
 use super::ScopeSet;
 use crate::{
+    core::Secret,
     crypto::{password, random::hex, random_bytes, random_token},
-    secret::Secret,
     store::{
         audit::{self, AuditRecord},
         clients::{self, ApiClient, NewClient},

@@ -9,7 +9,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 
 use super::random_bytes;
-use crate::secret::Secret;
+use crate::core::Secret;
 
 pub const KEY_LEN: usize = 32;
 const VERSION: &str = "v1";

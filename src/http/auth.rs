@@ -7,7 +7,10 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, http::heade
 use futures_util::future::LocalBoxFuture;
 
 use super::{observe::RequestId, problem::ApiError, state::AppState};
-use crate::auth::{Scope, ScopeSet};
+use crate::{
+    auth::{Scope, ScopeSet},
+    core::Actor,
+};
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
@@ -16,6 +19,19 @@ pub struct Caller {
     pub shop_id: String,
     pub scopes: ScopeSet,
     pub request_id: Option<String>,
+}
+
+impl Caller {
+    /// The caller as the actor of a change: audited, and seen at once by this replica's
+    /// caches.
+    pub fn actor<'a>(&'a self, state: &'a AppState) -> Actor<'a> {
+        Actor::new(
+            &self.shop_id,
+            &self.client_id,
+            self.request_id.as_deref(),
+            &state.shop_versions,
+        )
+    }
 }
 
 /// A scope an endpoint requires, as a type.

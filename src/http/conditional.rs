@@ -3,7 +3,7 @@
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header};
 
 use super::problem::ApiError;
-use crate::domain::Precondition;
+use crate::core::Precondition;
 
 /// The request's `If-Match` precondition.
 pub struct IfMatch(pub Precondition);

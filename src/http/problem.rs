@@ -7,6 +7,9 @@ use actix_web::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::core::DomainError;
+pub use crate::core::FieldError;
+
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// An error response (RFC 9457).
@@ -33,30 +36,9 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
 }
 
-/// One invalid field of a request.
-#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
-pub struct FieldError {
-    /// Path of the field, e.g. `customer.email` or `items[0].price`.
-    pub field: String,
-    /// A stable machine-readable code, e.g. `required`, `invalid_format`, `unknown_field`.
-    pub code: String,
-    /// What is expected, in English.
-    pub message: String,
-}
-
 impl Problem {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
-    }
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            code: code.to_string(),
-            message: message.into(),
-        }
     }
 }
 
@@ -142,15 +124,15 @@ impl From<sea_orm::DbErr> for ApiError {
     }
 }
 
-impl From<crate::domain::DomainError> for ApiError {
-    fn from(err: crate::domain::DomainError) -> Self {
+impl From<DomainError> for ApiError {
+    fn from(err: DomainError) -> Self {
         match err {
-            crate::domain::DomainError::NotFound(_) => ApiError::NotFound(err.to_string()),
-            crate::domain::DomainError::Invalid(errors) => ApiError::Validation(errors),
-            crate::domain::DomainError::PreconditionFailed => ApiError::PreconditionFailed(err.to_string()),
-            crate::domain::DomainError::Conflict(message) => ApiError::Conflict(message),
-            crate::domain::DomainError::Sealed(_) => ApiError::internal(err),
-            crate::domain::DomainError::Database(db) => db.into(),
+            DomainError::NotFound(_) => ApiError::NotFound(err.to_string()),
+            DomainError::Invalid(errors) => ApiError::Validation(errors),
+            DomainError::PreconditionFailed => ApiError::PreconditionFailed(err.to_string()),
+            DomainError::Conflict(message) => ApiError::Conflict(message),
+            DomainError::Sealed(_) => ApiError::internal(err),
+            DomainError::Database(db) => db.into(),
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::{
     cache::{ClientCache, ShopVersions, Versioned},
     crypto::seal::MasterKeys,
     metrics::Metrics,
-    payment_methods::checkout::CheckoutCache,
+    payment_methods::{checkout::CheckoutCache, service::PaymentMethods},
     screening::{
         oplux::client::OpluxClient,
         service::{ScreeningContext, Screenings},
@@ -34,11 +34,6 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// This replica changed what checkout or screening sees for the shop.
-    pub fn changed(&self, shop_id: &str) {
-        self.shop_versions.forget(shop_id);
-    }
-
     pub fn screenings(&self) -> Screenings<'_> {
         Screenings {
             db: &self.db,
@@ -48,6 +43,10 @@ impl AppState {
             versions: &self.shop_versions,
             contexts: &self.screening_contexts,
         }
+    }
+
+    pub fn payment_methods(&self) -> PaymentMethods<'_> {
+        PaymentMethods { db: &self.db }
     }
 
     pub fn accounts(&self) -> Accounts<'_> {

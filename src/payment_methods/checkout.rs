@@ -2,19 +2,24 @@
 //! channel in order, with the public parameters of their providers. Only fields declared
 //! `public` are ever read here, and a secret never is.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
-use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm::DatabaseConnection;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::{Channel, Kind, PaymentMethod};
 use crate::{
-    accounts::{self, derived, spec::Access},
+    accounts::{
+        self, ProviderSpec,
+        service::{computed, stored_settings},
+        spec::Access,
+    },
     cache::{ShopVersions, Versioned},
+    core::DomainError,
     store::{payment_methods, provider_accounts},
 };
 
@@ -36,7 +41,7 @@ impl CheckoutCache {
         channel: Channel,
         confirm_skip: bool,
         public_url: &str,
-    ) -> Result<Bytes, DbErr> {
+    ) -> Result<Bytes, DomainError> {
         let version = versions.current(db, shop_id).await?;
         let key = (shop_id.to_string(), channel, confirm_skip);
         if let Some(body) = self.entries.get(&key, version) {
@@ -75,42 +80,35 @@ pub async fn build(
     channel: Channel,
     confirm_skip: bool,
     public_url: &str,
-) -> Result<CheckoutConfig, DbErr> {
+) -> Result<CheckoutConfig, DomainError> {
     let methods = payment_methods::list(db, shop_id, None, None).await?;
-    let accounts: HashMap<String, provider_accounts::AccountRow> = provider_accounts::list(db, shop_id)
-        .await?
-        .into_iter()
-        .filter(|a| a.enabled)
-        .map(|a| (a.provider.clone(), a))
-        .collect();
-    let settings_of = |slug: &str| -> Option<Map<String, Value>> {
-        accounts
-            .get(slug)
-            .map(|a| serde_json::from_str(&a.settings).unwrap_or_default())
-    };
-    let remise = settings_of("remise-tenkey").map(|settings| public_params("remise-tenkey", &settings, public_url));
-
+    let accounts = enabled_accounts(db, shop_id).await?;
     let mut out = Vec::new();
     for row in methods.iter().filter(|m| m.enabled) {
-        let method = PaymentMethod::from_row(row);
+        let method = PaymentMethod::from_row(row)?;
         if !method.available_in.contains(&channel) {
-            continue;
-        }
-        // Paidy's modal cannot open when the confirmation page is skipped.
-        if confirm_skip && method.provider.as_deref() == Some("paidy") {
             continue;
         }
         let mut params = Map::new();
         if let Some(provider) = &method.provider {
-            let Some(settings) = settings_of(provider) else {
+            let Some((spec, settings)) = accounts.get(provider.as_str()) else {
                 continue; // the provider account is missing or disabled: not offered
             };
-            params = public_params(provider, &settings, public_url);
+            if confirm_skip && spec.checkout.needs_confirmation_page {
+                continue;
+            }
+            params = public_params(spec, settings, method.kind, public_url);
         }
-        if method.kind == Kind::CreditCard
-            && let Some(remise) = &remise
-        {
-            params.insert("remise_tenkey".into(), Value::Object(remise.clone()));
+        // Accounts that join the methods of a kind (the ten-key pad joins the card method).
+        for (spec, settings) in accounts.values() {
+            if let Some((kind, name)) = spec.checkout.joins
+                && kind == method.kind
+            {
+                params.insert(
+                    name.into(),
+                    Value::Object(public_params(spec, settings, kind, public_url)),
+                );
+            }
         }
         if let Some(carriers) = method.carriers {
             params.insert("carriers".into(), serde_json::to_value(carriers).unwrap_or_default());
@@ -129,18 +127,35 @@ pub async fn build(
     })
 }
 
-/// The provider's public fields with a value: stored settings and computed links.
-fn public_params(slug: &str, settings: &Map<String, Value>, public_url: &str) -> Map<String, Value> {
-    let Some(spec) = accounts::find(slug) else {
-        return Map::new();
-    };
-    let computed = derived::computed(spec, settings, public_url);
+/// The shop's enabled provider accounts, by slug, with their stored settings.
+async fn enabled_accounts(
+    db: &DatabaseConnection,
+    shop_id: &str,
+) -> Result<BTreeMap<String, (&'static ProviderSpec, Map<String, Value>)>, DomainError> {
+    let mut accounts = BTreeMap::new();
+    for row in provider_accounts::list(db, shop_id).await?.iter().filter(|a| a.enabled) {
+        if let Some(spec) = accounts::find(&row.provider) {
+            accounts.insert(row.provider.clone(), (spec, stored_settings(row)?));
+        }
+    }
+    Ok(accounts)
+}
+
+/// The provider's public fields for a method of `kind` that have a value: stored
+/// settings and derived links.
+fn public_params(
+    spec: &ProviderSpec,
+    settings: &Map<String, Value>,
+    kind: Kind,
+    public_url: &str,
+) -> Map<String, Value> {
+    let derived = computed(spec, settings, true, public_url);
     spec.fields
         .iter()
-        .filter(|f| f.public && !f.secret)
+        .filter(|f| f.is_public_for(kind))
         .filter_map(|f| {
             let value = match f.access {
-                Access::Computed => computed.get(f.name),
+                Access::Computed => derived.get(f.name),
                 _ => settings.get(f.name),
             }?;
             (!value.is_null()).then(|| (f.name.to_string(), value.clone()))

@@ -1,7 +1,6 @@
 //! Payment methods: what a shop offers at checkout, on which provider, in which channels.
 
 pub mod checkout;
-pub mod remise;
 pub mod rules;
 pub mod service;
 pub mod transaction_ids;
@@ -10,75 +9,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::store::payment_methods::PaymentMethodRow;
+use crate::{core::DomainError, store::payment_methods::PaymentMethodRow};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    CreditCard,
-    Deferred,
-    Carrier,
-    ConveniencePostpay,
-    Wallet,
-    CashOnDelivery,
-    BankTransfer,
-}
+pub use crate::core::PaymentKind as Kind;
 
-impl Kind {
-    pub const ALL: [Kind; 7] = [
-        Kind::CreditCard,
-        Kind::Deferred,
-        Kind::Carrier,
-        Kind::ConveniencePostpay,
-        Kind::Wallet,
-        Kind::CashOnDelivery,
-        Kind::BankTransfer,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::CreditCard => "credit_card",
-            Kind::Deferred => "deferred",
-            Kind::Carrier => "carrier",
-            Kind::ConveniencePostpay => "convenience_postpay",
-            Kind::Wallet => "wallet",
-            Kind::CashOnDelivery => "cash_on_delivery",
-            Kind::BankTransfer => "bank_transfer",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.as_str() == value)
-    }
-
-    /// The providers a method of this kind may use (SPEC 5); empty: no provider.
-    pub fn providers(self) -> &'static [&'static str] {
-        match self {
-            Kind::CreditCard => &[
-                "gmo-pg",
-                "gmo-epsilon",
-                "yamato",
-                "paygent",
-                "sbps",
-                "zeus",
-                "veritrans",
-            ],
-            Kind::Deferred => &[
-                "gmo-atobarai",
-                "yamato-atobarai",
-                "veritrans",
-                "score-atobarai",
-                "np-atobarai",
-                "np-atobarai-realtime",
-                "atobarai-com",
-                "atodene",
-            ],
-            Kind::Wallet => &["atone", "paidy", "amazon-pay-v1", "amazon-pay-v2", "line-pay", "paypal"],
-            Kind::ConveniencePostpay => &["densan"],
-            Kind::Carrier => &["sbps-carrier"],
-            Kind::CashOnDelivery | Kind::BankTransfer => &[],
-        }
-    }
+/// The slugs of the providers a method of `kind` may use (none: it takes no provider).
+pub fn providers_of(kind: Kind) -> Vec<&'static str> {
+    crate::accounts::serving(kind).map(|p| p.slug).collect()
 }
 
 /// Where a method is offered.
@@ -171,21 +108,32 @@ pub struct PaymentMethod {
 }
 
 impl PaymentMethod {
-    pub fn from_row(row: &PaymentMethodRow) -> Self {
-        Self {
+    pub fn from_row(row: &PaymentMethodRow) -> Result<Self, DomainError> {
+        let unreadable = |what: &str| {
+            DomainError::Conflict(format!(
+                "the stored {what} of payment method '{}' cannot be read; PUT the method again",
+                row.code
+            ))
+        };
+        Ok(Self {
             code: row.code.clone(),
-            kind: Kind::parse(&row.kind).unwrap_or(Kind::BankTransfer),
+            kind: Kind::parse(&row.kind).ok_or_else(|| unreadable("kind"))?,
             provider: row.provider.clone(),
             display_name: row.display_name.clone(),
             enabled: row.enabled,
-            available_in: serde_json::from_str(&row.available_in).unwrap_or_default(),
+            available_in: serde_json::from_str(&row.available_in).map_err(|_| unreadable("available_in"))?,
             oplux_screening: row.oplux_screening,
             thanks_offer_immediate_settlement: row.thanks_offer_immediate_settlement,
             position: row.position,
-            carriers: row.carriers.as_deref().and_then(|c| serde_json::from_str(c).ok()),
+            carriers: row
+                .carriers
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|_| unreadable("carriers"))?,
             created_at: row.created_at,
             updated_at: row.updated_at,
-        }
+        })
     }
 
     /// The method as an input (for merging a PATCH into it).

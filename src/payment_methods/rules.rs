@@ -1,8 +1,8 @@
 //! The rules of SPEC 5 for one payment method, as a pure function: the input and what
 //! the shop has (accounts, other methods) in, the row to store or every failing field out.
 
-use super::{Carriers, Channel, Kind, PaymentMethodInput, remise};
-use crate::{http::problem::FieldError, store::payment_methods::PaymentMethodData};
+use super::{Carriers, Channel, Kind, PaymentMethodInput, providers_of};
+use crate::{core::FieldError, store::payment_methods::PaymentMethodData};
 
 /// What the rules need to know of the shop.
 #[derive(Debug, Default, Clone)]
@@ -11,8 +11,6 @@ pub struct Context {
     pub provider_account_enabled: Option<bool>,
     /// Another enabled credit card method of the shop.
     pub other_enabled_card: Option<String>,
-    /// The remise-tenkey account: (enabled, holder_name_fixed set), when configured.
-    pub remise: Option<(bool, bool)>,
     /// The position a new method gets when none is given.
     pub next_position: i32,
 }
@@ -42,7 +40,7 @@ pub fn validate(input: PaymentMethodInput, code: &str, ctx: &Context) -> Result<
             "display_name must be 1 to 100 characters",
         ));
     }
-    let allowed = input.kind.providers();
+    let allowed = providers_of(input.kind);
     let provider = input.provider.as_deref().map(str::trim).filter(|p| !p.is_empty());
     match (allowed.is_empty(), provider) {
         (true, Some(_)) => errors.push(FieldError::new(
@@ -134,11 +132,6 @@ pub fn validate(input: PaymentMethodInput, code: &str, ctx: &Context) -> Result<
                 format!("only one credit card method can be enabled and '{other}' is; disable it first"),
             ));
         }
-        if let Some((pad_enabled, holder_name_fixed)) = ctx.remise {
-            for problem in remise::check(provider, pad_enabled, holder_name_fixed) {
-                errors.push(FieldError::new("provider", "remise_tenkey", problem.message()));
-            }
-        }
     }
     if !errors.is_empty() {
         return Err(errors);
@@ -188,7 +181,7 @@ mod tests {
                 let ok = validate(input(kind, Some(provider)), "m", &ctx).is_ok();
                 assert_eq!(
                     ok,
-                    kind.providers().contains(&provider),
+                    providers_of(kind).contains(&provider),
                     "{} on {provider}",
                     kind.as_str()
                 );
@@ -196,7 +189,7 @@ mod tests {
             let without = validate(input(kind, None), "m", &ctx).is_ok();
             assert_eq!(
                 without,
-                kind.providers().is_empty(),
+                providers_of(kind).is_empty(),
                 "{} without a provider",
                 kind.as_str()
             );
@@ -206,7 +199,7 @@ mod tests {
     #[test]
     fn the_providers_of_kinds_are_declared() {
         for kind in Kind::ALL {
-            for provider in kind.providers() {
+            for provider in providers_of(kind) {
                 assert!(crate::accounts::find(provider).is_some(), "{provider}");
             }
         }

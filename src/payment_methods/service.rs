@@ -6,13 +6,17 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 use serde_json::{Map, Value};
 
 use super::{
-    Kind, PaymentMethodInput,
+    Kind, PaymentMethod, PaymentMethodInput,
     rules::{self, Context},
 };
 use crate::{
-    accounts::engine::merge_patch,
-    domain::{DomainError, Precondition},
-    http::{extract, problem::FieldError},
+    accounts::{
+        self,
+        engine::merge_patch,
+        service::{method_ref, stored_settings},
+        spec::{MethodChange, MethodRef},
+    },
+    core::{Actor, DomainError, FieldError, Precondition},
     store::{
         self,
         payment_methods::{self, PaymentMethodData, PaymentMethodRow},
@@ -20,7 +24,9 @@ use crate::{
     },
 };
 
-pub use crate::accounts::service::Actor;
+/// Reads a merged PATCH document as an input, naming the field of a shape error (the
+/// HTTP layer's strict JSON rules).
+pub type ParseInput = fn(Value) -> Result<PaymentMethodInput, Vec<FieldError>>;
 
 pub struct PaymentMethods<'a> {
     pub db: &'a DatabaseConnection,
@@ -49,11 +55,7 @@ impl PaymentMethods<'_> {
     /// POST: a new method; its code must be free.
     pub async fn create(&self, actor: &Actor<'_>, input: PaymentMethodInput) -> Result<PaymentMethodRow, DomainError> {
         let Some(code) = input.code.clone() else {
-            return Err(DomainError::Invalid(vec![FieldError::new(
-                "code",
-                "required",
-                "code is required",
-            )]));
+            return Err(DomainError::field("code", "required", "code is required"));
         };
         let txn = store::begin_write(self.db).await?;
         if payment_methods::find(&txn, actor.shop_id, &code).await?.is_some() {
@@ -79,9 +81,7 @@ impl PaymentMethods<'_> {
         }
         let txn = store::begin_write(self.db).await?;
         let current = payment_methods::find(&txn, actor.shop_id, code).await?;
-        if !precondition.holds(current.as_ref().map(super::etag).as_deref()) {
-            return Err(DomainError::PreconditionFailed);
-        }
+        precondition.check(current.as_ref().map(super::etag).as_deref())?;
         let created = current.is_none();
         let row = self.store(&txn, actor, code, current, input).await?;
         txn.commit().await?;
@@ -94,19 +94,18 @@ impl PaymentMethods<'_> {
         actor: &Actor<'_>,
         code: &str,
         patch: Map<String, Value>,
+        parse: ParseInput,
         precondition: &Precondition,
     ) -> Result<PaymentMethodRow, DomainError> {
         let txn = store::begin_write(self.db).await?;
         let current = payment_methods::find(&txn, actor.shop_id, code)
             .await?
             .ok_or_else(|| not_found(code))?;
-        if !precondition.holds(Some(&super::etag(&current))) {
-            return Err(DomainError::PreconditionFailed);
-        }
-        let base = serde_json::to_value(super::PaymentMethod::from_row(&current).to_input())
+        precondition.check(Some(&super::etag(&current)))?;
+        let base = serde_json::to_value(PaymentMethod::from_row(&current)?.to_input())
             .map_err(|e| DomainError::Conflict(e.to_string()))?;
         let merged = merge_patch(base, Value::Object(patch));
-        let input: PaymentMethodInput = extract::from_value(merged).map_err(DomainError::Invalid)?;
+        let input = parse(merged).map_err(DomainError::Invalid)?;
         if input.code.as_deref() != Some(code) {
             return Err(code_mismatch());
         }
@@ -120,9 +119,8 @@ impl PaymentMethods<'_> {
         let current = payment_methods::find(&txn, actor.shop_id, code)
             .await?
             .ok_or_else(|| not_found(code))?;
-        if !precondition.holds(Some(&super::etag(&current))) {
-            return Err(DomainError::PreconditionFailed);
-        }
+        precondition.check(Some(&super::etag(&current)))?;
+        check_accounts_agree(&txn, actor.shop_id, Some(&current), None).await?;
         if !payment_methods::delete(&txn, &current).await? {
             return Err(precondition.lost_race("payment method"));
         }
@@ -142,6 +140,7 @@ impl PaymentMethods<'_> {
     ) -> Result<PaymentMethodRow, DomainError> {
         let ctx = context(txn, actor.shop_id, code, &input).await?;
         let data = rules::validate(input, code, &ctx).map_err(DomainError::Invalid)?;
+        check_accounts_agree(txn, actor.shop_id, current.as_ref(), Some(&data)).await?;
         let now = Utc::now();
         match current {
             None => {
@@ -193,23 +192,47 @@ async fn context(
         .into_iter()
         .map(|m| m.code)
         .find(|other| other != code);
-    let remise = provider_accounts::find(txn, shop_id, "remise-tenkey")
-        .await?
-        .map(|account| {
-            let settings: Map<String, Value> = serde_json::from_str(&account.settings).unwrap_or_default();
-            (
-                account.enabled,
-                settings.get("holder_name_fixed").is_some_and(|v| !v.is_null()),
-            )
-        });
     let next_position = payment_methods::max_position(txn, shop_id)
         .await?
         .map_or(1, |p| p.saturating_add(1));
     Ok(Context {
         provider_account_enabled,
         other_enabled_card,
-        remise,
         next_position,
+    })
+}
+
+/// Every configured account of the shop agrees with the change of a method (`before`
+/// → `after`; None: created or deleted), by its provider's own rules.
+async fn check_accounts_agree(
+    txn: &DatabaseTransaction,
+    shop_id: &str,
+    before: Option<&PaymentMethodRow>,
+    after: Option<&PaymentMethodData>,
+) -> Result<(), DomainError> {
+    let before = before.map(method_ref).transpose()?;
+    let after = after.map(data_ref).transpose()?;
+    for row in provider_accounts::list(txn, shop_id).await? {
+        let Some(spec) = accounts::find(&row.provider) else {
+            continue;
+        };
+        let settings = stored_settings(&row)?;
+        (spec.hooks.on_method_change)(&MethodChange {
+            account: &settings,
+            account_enabled: row.enabled,
+            before: before.as_ref(),
+            after: after.as_ref(),
+        })?;
+    }
+    Ok(())
+}
+
+fn data_ref(data: &PaymentMethodData) -> Result<MethodRef, DomainError> {
+    Ok(MethodRef {
+        code: data.code.clone(),
+        kind: Kind::parse(&data.kind).ok_or_else(|| DomainError::field("kind", "invalid", "unknown kind"))?,
+        provider: data.provider.clone(),
+        enabled: data.enabled,
     })
 }
 
@@ -254,11 +277,7 @@ fn changed_fields(before: Option<&PaymentMethodData>, after: &PaymentMethodData)
 }
 
 fn code_mismatch() -> DomainError {
-    DomainError::Invalid(vec![FieldError::new(
-        "code",
-        "read_only",
-        "code cannot be changed: it must match the path",
-    )])
+    DomainError::field("code", "read_only", "code cannot be changed: it must match the path")
 }
 
 /// A unique violation while writing: a second enabled credit card (concurrent writes), or
@@ -268,11 +287,11 @@ fn unique_conflict(err: DbErr) -> DomainError {
         return err.into();
     }
     if err.to_string().contains("one_enabled_card") || err.to_string().contains("payment_methods.shop_id") {
-        DomainError::Invalid(vec![FieldError::new(
+        DomainError::field(
             "enabled",
             "one_credit_card",
             "only one credit card method can be enabled; another was enabled at the same time",
-        )])
+        )
     } else {
         DomainError::Conflict("the payment method was created by another request at the same time; retry".into())
     }

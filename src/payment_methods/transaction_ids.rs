@@ -5,10 +5,9 @@ use chrono::Utc;
 use sea_orm::DatabaseConnection;
 use serde_json::Value;
 
-use super::Kind;
 use crate::{
-    domain::DomainError,
-    http::problem::FieldError,
+    accounts::{self, service::stored_settings},
+    core::DomainError,
     store::{self, payment_methods, provider_accounts},
 };
 
@@ -31,28 +30,33 @@ pub async fn issue(db: &DatabaseConnection, shop_id: &str, code: &str) -> Result
     let method = payment_methods::find(db, shop_id, code)
         .await?
         .ok_or_else(|| DomainError::NotFound(format!("there is no payment method '{code}' in this shop")))?;
-    if method.kind != Kind::ConveniencePostpay.as_str() || method.provider.as_deref() != Some("densan") {
+    let issuer = method
+        .provider
+        .as_deref()
+        .and_then(accounts::find)
+        .filter(|spec| spec.serves.iter().any(|k| k.as_str() == method.kind))
+        .and_then(|spec| Some((spec, spec.transaction_id_prefix?)));
+    let Some((spec, prefix_field)) = issuer else {
         return Err(DomainError::Conflict(format!(
-            "'{code}' is not a convenience_postpay method on densan; transaction ids are issued only for those"
+            "'{code}' is not a method whose provider issues transaction ids (a convenience_postpay method on densan)"
         )));
-    }
+    };
     if !method.enabled {
         return Err(DomainError::Conflict(format!("'{code}' is disabled; enable it first")));
     }
-    let account = provider_accounts::find(db, shop_id, "densan")
+    let account = provider_accounts::find(db, shop_id, spec.slug)
         .await?
         .filter(|a| a.enabled)
-        .ok_or_else(|| DomainError::Conflict("the densan account is not configured or disabled".into()))?;
-    let settings: serde_json::Map<String, Value> = serde_json::from_str(&account.settings).unwrap_or_default();
-    let unique_code = settings
-        .get("unique_code")
+        .ok_or_else(|| DomainError::Conflict(format!("the {} account is not configured or disabled", spec.slug)))?;
+    let unique_code = stored_settings(&account)?
+        .get(prefix_field)
         .and_then(Value::as_str)
         .ok_or_else(|| {
-            DomainError::Invalid(vec![FieldError::new(
-                "unique_code",
+            DomainError::field(
+                prefix_field,
                 "required",
-                "the densan account has no unique_code",
-            )])
+                format!("the {} account has no {prefix_field}", spec.slug),
+            )
         })?
         .to_string();
     for _ in 0..ATTEMPTS {

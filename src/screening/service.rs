@@ -22,8 +22,8 @@ use super::{
 use crate::{
     accounts::{self, service::Accounts},
     cache::{ShopVersions, Versioned},
+    core::DomainError,
     crypto::{random_token, seal::MasterKeys},
-    domain::DomainError,
     http::problem::FieldError,
     metrics::Metrics,
     store::{
@@ -66,7 +66,7 @@ pub(crate) struct OpluxAccount {
     merchant_id: String,
     source_id: String,
     model_id: String,
-    secret_key: Option<crate::secret::Secret<String>>,
+    secret_key: Option<crate::core::Secret<String>>,
 }
 
 impl OpluxAccount {

@@ -12,8 +12,8 @@ use super::{
 };
 use crate::{
     accounts::{self, service::Accounts},
+    core::DomainError,
     crypto::random::hex,
-    domain::DomainError,
 };
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -69,6 +69,16 @@ async fn an_epos_banner_is_checked_by_content_served_publicly_and_reset(backend:
     };
     assert_problem(upload(png(100), "image/png").await.unwrap(), 404).await;
     let account = s.configure("gmo-pg").await;
+    assert_eq!(account["epos_banner_url"], Value::Null, "no banner while EPOS is off");
+    let account: Value = s
+        .request(reqwest::Method::PATCH, "/api/v1/provider-accounts/gmo-pg")
+        .json(&serde_json::json!({"auto_card_update": true, "epos_enabled": true}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let default_url = account["epos_banner_url"].as_str().unwrap().to_string();
     assert!(default_url.ends_with("/public/epos-banner-default.png"));
     let default = s.app.http.get(&default_url).send().await.unwrap();

@@ -145,13 +145,9 @@ async fn clients_can_be_created_listed_and_revoked_from_the_command_line(backend
 async fn keys_rotate_reseals_every_secret_under_the_first_key(backend: Backend) {
     use base64::Engine;
     use renkei::{
-        accounts::{
-            engine::WriteMode,
-            service::{Accounts, Actor},
-        },
+        accounts::{engine::WriteMode, service::Accounts},
         config::DatabaseConfig,
-        domain::Precondition,
-        secret::Secret,
+        core::{Actor, Precondition, Secret},
     };
     let database = TestDatabase::new(backend);
     let dir = scratch_dir();
@@ -173,11 +169,7 @@ async fn keys_rotate_reseals_every_secret_under_the_first_key(backend: Backend) 
     renkei::store::migrate(&db).await.unwrap();
     let k1 = crate::support::test_master_keys(&[("k1", 1)]);
     let accounts = Accounts { db: &db, keys: &k1 };
-    let actor = Actor {
-        shop_id: "shop-a",
-        actor: "cli",
-        request_id: None,
-    };
+    let actor = Actor::offline("shop-a", "cli");
     let body = json!({"merchant_code": "123456789", "password": "pw-one", "access_key": "key-two"});
     accounts
         .write(

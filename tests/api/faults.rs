@@ -133,7 +133,7 @@ async fn killed_database_connections_give_503_and_the_service_recovers_on_postgr
     );
     let app = spawn_app_with(Backend::Postgres, |config| {
         let url = format!("{}?application_name={application_name}", config.database.url.expose());
-        config.database.url = renkei::secret::Secret::new(url);
+        config.database.url = renkei::core::Secret::new(url);
         config.database.max_connections = 8;
     })
     .await;

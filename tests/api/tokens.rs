@@ -253,7 +253,7 @@ async fn a_token_without_the_endpoints_scope_is_403(backend: Backend) {
 async fn a_token_signed_with_the_previous_key_works_during_rotation(backend: Backend) {
     use renkei::{
         config::{JwtKeys, NamedKey},
-        secret::Secret,
+        core::Secret,
     };
     let app = spawn_app_with(backend, |config| {
         config.auth.jwt_keys = Some(

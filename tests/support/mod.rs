@@ -13,8 +13,8 @@ use base64::Engine;
 use renkei::{
     auth::{ScopeSet, clients::NewCredentials},
     config::{Config, JwtKeys, NamedKey},
+    core::Secret,
     crypto::{random::hex, random_bytes},
-    secret::Secret,
     startup::Application,
 };
 use sea_orm::DatabaseConnection;

@@ -1,12 +1,12 @@
-//! Credit card providers (ヤマト, Paygent, SBPS, Zeus, Veritrans), SBPS carrier billing
-//! and the ルミーズテンキーパッド card reader.
+//! Credit card providers (ヤマト, Paygent, SBPS, Zeus, Veritrans) and SBPS carrier
+//! billing.
 
 use crate::{
     accounts::{
         pem,
-        spec::{Category, Field, Kind, ProviderSpec, Rule, View},
+        spec::{AccountChange, Category, Field, Hooks, Kind, MethodChange, ProviderSpec, Rule, View},
     },
-    http::problem::FieldError,
+    core::{DomainError, FieldError, PaymentKind},
 };
 
 pub const YAMATO: ProviderSpec = ProviderSpec {
@@ -24,8 +24,8 @@ pub const YAMATO: ProviderSpec = ProviderSpec {
             .secret()
             .example(r#""yamato-access-key""#),
     ],
-    rules: &[],
-    mode: None,
+    serves: &[PaymentKind::CreditCard],
+    ..ProviderSpec::BASE
 };
 
 pub const PAYGENT: ProviderSpec = ProviderSpec {
@@ -52,7 +52,8 @@ pub const PAYGENT: ProviderSpec = ProviderSpec {
             .describe("The key the checkout page uses to tokenise cards."),
     ],
     rules: &[Rule::Check(paygent_key_matches_certificate)],
-    mode: None,
+    serves: &[PaymentKind::CreditCard],
+    ..ProviderSpec::BASE
 };
 
 /// A client certificate that is not the key's would fail only at the first payment.
@@ -101,8 +102,8 @@ pub const SBPS: ProviderSpec = ProviderSpec {
             .example("true")
             .describe("Ask for the card security code on the order form."),
     ],
-    rules: &[],
-    mode: None,
+    serves: &[PaymentKind::CreditCard],
+    ..ProviderSpec::BASE
 };
 
 pub const SBPS_CARRIER: ProviderSpec = ProviderSpec {
@@ -118,8 +119,8 @@ pub const SBPS_CARRIER: ProviderSpec = ProviderSpec {
         SBPS_BASIC_AUTH_PASSWORD,
         SBPS_HASH_KEY,
     ],
-    rules: &[],
-    mode: None,
+    serves: &[PaymentKind::Carrier],
+    ..ProviderSpec::BASE
 };
 
 pub const ZEUS: ProviderSpec = ProviderSpec {
@@ -140,8 +141,8 @@ pub const ZEUS: ProviderSpec = ProviderSpec {
             .example("true")
             .describe("Ask for the card security code on the order form."),
     ],
-    rules: &[],
-    mode: None,
+    serves: &[PaymentKind::CreditCard],
+    ..ProviderSpec::BASE
 };
 
 pub const VERITRANS: ProviderSpec = ProviderSpec {
@@ -160,38 +161,61 @@ pub const VERITRANS: ProviderSpec = ProviderSpec {
             .example(r#""merchant-auth-key""#)
             .describe("The merchant authentication key (マーチャント認証鍵) from MAP."),
         Field::new("token_api_key", "トークン生成鍵", Kind::Uuid)
-            .public()
+            .public_for(&[PaymentKind::CreditCard])
             .example(r#""cd76ca65-7f54-4dec-8ba3-11c12e36a548""#)
             .describe("The 'Token Api Key' from MAP."),
         Field::boolean("security_code_required", "セキュリティコードの入力")
-            .public()
+            .public_for(&[PaymentKind::CreditCard])
             .example("true")
             .describe("Show the card security code field on the order form."),
         Field::boolean("deferred_payment_enabled", "Veritrans後払い")
             .example("false")
             .describe("Also offer Veritrans deferred payment (後払い)."),
     ],
-    rules: &[],
-    mode: None,
+    serves: &[PaymentKind::CreditCard, PaymentKind::Deferred],
+    hooks: Hooks {
+        on_account_change: deferred_off_without_deferred_methods,
+        on_method_change: deferred_method_needs_deferred_payment,
+        ..Hooks::NONE
+    },
+    ..ProviderSpec::BASE
 };
 
-pub const REMISE_TENKEY: ProviderSpec = ProviderSpec {
-    slug: "remise-tenkey",
-    schema_name: "RemiseTenkey",
-    display_name: "ルミーズテンキーパッド",
-    category: Category::CheckoutDevice,
-    summary: "REMISE's card-entry ten-key pad, for the credit card providers GMO PG, Zeus, SBPS, Paygent and Veritrans.",
-    fields: &[
-        Field::new("port", "ポート番号", Kind::Integer { min: 1, max: 65535 })
-            .public()
-            .example("8080")
-            .describe("The local port the ten-key pad listens on."),
-        Field::text("holder_name_fixed", "名義人の固定値")
-            .public()
-            .optional()
-            .example(r#""REMISE TENKEY""#)
-            .describe("Card holder name stored for cards entered on the pad; only with Zeus."),
-    ],
-    rules: &[],
-    mode: None,
-};
+const DEFERRED_PAYMENT_ENABLED: &str = "deferred_payment_enabled";
+
+/// Veritrans 後払い cannot be switched off under an enabled deferred method on it.
+fn deferred_off_without_deferred_methods(change: &AccountChange<'_>) -> Result<(), DomainError> {
+    if change.account.flag(DEFERRED_PAYMENT_ENABLED) {
+        return Ok(());
+    }
+    let users: Vec<&str> = change
+        .methods
+        .iter()
+        .filter(|m| m.enabled && m.kind == PaymentKind::Deferred && m.provider.as_deref() == Some(VERITRANS.slug))
+        .map(|m| m.code.as_str())
+        .collect();
+    if users.is_empty() {
+        return Ok(());
+    }
+    Err(DomainError::Conflict(format!(
+        "{DEFERRED_PAYMENT_ENABLED} of veritrans is needed by the enabled deferred payment method(s) {}; disable them first",
+        users.join(", ")
+    )))
+}
+
+/// An enabled deferred method on Veritrans needs Veritrans 後払い switched on.
+fn deferred_method_needs_deferred_payment(change: &MethodChange<'_>) -> Result<(), DomainError> {
+    let deferred_on_veritrans = change
+        .after
+        .is_some_and(|m| m.enabled && m.kind == PaymentKind::Deferred && m.provider.as_deref() == Some(VERITRANS.slug));
+    if !deferred_on_veritrans || change.account.flag(DEFERRED_PAYMENT_ENABLED) {
+        return Ok(());
+    }
+    Err(DomainError::field(
+        "enabled",
+        "deferred_payment_disabled",
+        format!(
+            "a deferred method on veritrans needs {DEFERRED_PAYMENT_ENABLED}: true on the veritrans account (PATCH /api/v1/provider-accounts/veritrans) or save the method with enabled: false"
+        ),
+    ))
+}

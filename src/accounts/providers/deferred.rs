@@ -1,6 +1,9 @@
 //! Deferred payment (後払い) providers, and 電算システム's convenience-store postpay.
 
-use crate::accounts::spec::{Category, Field, Kind, ProviderSpec};
+use crate::{
+    accounts::spec::{Category, Field, Kind, ProviderSpec},
+    core::PaymentKind,
+};
 
 pub const YAMATO_ATOBARAI: ProviderSpec = ProviderSpec {
     slug: "yamato-atobarai",
@@ -14,8 +17,8 @@ pub const YAMATO_ATOBARAI: ProviderSpec = ProviderSpec {
             .secret()
             .example(r#""yamato-atobarai-pass""#),
     ],
-    rules: &[],
-    mode: None,
+    serves: &[PaymentKind::Deferred],
+    ..ProviderSpec::BASE
 };
 
 pub const SCORE_ATOBARAI: ProviderSpec = ProviderSpec {
@@ -34,8 +37,8 @@ pub const SCORE_ATOBARAI: ProviderSpec = ProviderSpec {
             .example(r#""score-pass""#),
         Field::text("source_id", "接続元ID").example(r#""src0001""#),
     ],
-    rules: &[],
-    mode: None,
+    serves: &[PaymentKind::Deferred],
+    ..ProviderSpec::BASE
 };
 
 pub const NP_ATOBARAI: ProviderSpec = ProviderSpec {
@@ -55,8 +58,8 @@ pub const NP_ATOBARAI: ProviderSpec = ProviderSpec {
             .constant("https://www.getsafety-online.com/np_set3/npcb1/services/NPConnectPro?wsdl")
             .example(r#""https://www.getsafety-online.com/np_set3/npcb1/services/NPConnectPro?wsdl""#),
     ],
-    rules: &[],
-    mode: None,
+    serves: &[PaymentKind::Deferred],
+    ..ProviderSpec::BASE
 };
 
 pub const NP_ATOBARAI_REALTIME: ProviderSpec = ProviderSpec {
@@ -81,8 +84,8 @@ pub const NP_ATOBARAI_REALTIME: ProviderSpec = ProviderSpec {
             .example(r#""T0001""#)
             .describe("Identifies the connecting system; ask support for the value."),
     ],
-    rules: &[],
-    mode: None,
+    serves: &[PaymentKind::Deferred],
+    ..ProviderSpec::BASE
 };
 
 pub const ATOBARAI_COM: ProviderSpec = ProviderSpec {
@@ -96,8 +99,8 @@ pub const ATOBARAI_COM: ProviderSpec = ProviderSpec {
         Field::text("site_id", "受付サイトID").example(r#""20001""#),
         Field::text("api_user_id", "APIユーザーID").example(r#""30001""#),
     ],
-    rules: &[],
-    mode: None,
+    serves: &[PaymentKind::Deferred],
+    ..ProviderSpec::BASE
 };
 
 pub const ATODENE: ProviderSpec = ProviderSpec {
@@ -113,8 +116,8 @@ pub const ATODENE: ProviderSpec = ProviderSpec {
             .secret()
             .example(r#""atodene-pass""#),
     ],
-    rules: &[],
-    mode: None,
+    serves: &[PaymentKind::Deferred],
+    ..ProviderSpec::BASE
 };
 
 pub const DENSAN: ProviderSpec = ProviderSpec {
@@ -126,6 +129,7 @@ pub const DENSAN: ProviderSpec = ProviderSpec {
     fields: &[Field::pattern("unique_code", "固有値7桁(数字)", "[0-9]{7}", "7 digits")
         .example(r#""1234567""#)
         .describe("Chosen freely; transaction ids are these 7 digits followed by 10 random digits.")],
-    rules: &[],
-    mode: None,
+    serves: &[PaymentKind::ConveniencePostpay],
+    transaction_id_prefix: Some("unique_code"),
+    ..ProviderSpec::BASE
 };

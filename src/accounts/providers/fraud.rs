@@ -15,8 +15,7 @@ pub const AT_SCORE: ProviderSpec = ProviderSpec {
             .secret()
             .example(r#""at-score-secret""#),
     ],
-    rules: &[],
-    mode: None,
+    ..ProviderSpec::BASE
 };
 
 pub const OPLUX: ProviderSpec = ProviderSpec {
@@ -63,8 +62,8 @@ pub const OPLUX: ProviderSpec = ProviderSpec {
         .example("5000")
         .describe("How long to wait for O-PLUX before on_error applies."),
     ],
-    rules: &[],
     mode: Some(oplux_mode),
+    ..ProviderSpec::BASE
 };
 
 /// Only O-PLUX's production endpoint is live; its test endpoint and stand-ins are not.
@@ -88,6 +87,5 @@ pub const FRAUD_CHECKER: ProviderSpec = ProviderSpec {
             .secret()
             .example(r#""fraud-checker-secret""#),
     ],
-    rules: &[],
-    mode: None,
+    ..ProviderSpec::BASE
 };

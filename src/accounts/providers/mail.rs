@@ -1,7 +1,9 @@
 //! Shared mailbox tools (Re:lation, MailDealer): a link from a customer to their mail
-//! timeline.
+//! timeline, shown while the account is enabled.
 
-use crate::accounts::spec::{Category, Field, Kind, ProviderSpec};
+use serde_json::{Map, Value};
+
+use crate::accounts::spec::{Category, Derive, Field, Hooks, Kind, ProviderSpec};
 
 const SUBDOMAIN: Field = Field::new("subdomain", "サブドメイン", Kind::DnsLabel)
     .example(r#""example-shop""#)
@@ -33,10 +35,15 @@ pub const RELATION: ProviderSpec = ProviderSpec {
         )
         .computed()
         .example(r#""https://example-shop.relationapp.jp/""#)
-        .describe("Where customer pages link to the customer's Re:lation timeline."),
+        .describe(
+            "Where customer pages link to the customer's Re:lation timeline (null while the account is disabled).",
+        ),
     ],
-    rules: &[],
-    mode: None,
+    hooks: Hooks {
+        computed: relation_timeline,
+        ..Hooks::NONE
+    },
+    ..ProviderSpec::BASE
 };
 
 pub const MAILDEALER: ProviderSpec = ProviderSpec {
@@ -55,8 +62,37 @@ pub const MAILDEALER: ProviderSpec = ProviderSpec {
         )
         .computed()
         .example(r#""https://example-shop.maildealer.jp/""#)
-        .describe("Where customer pages link to the customer's MailDealer timeline."),
+        .describe(
+            "Where customer pages link to the customer's MailDealer timeline (null while the account is disabled).",
+        ),
     ],
-    rules: &[],
-    mode: None,
+    hooks: Hooks {
+        computed: maildealer_timeline,
+        ..Hooks::NONE
+    },
+    ..ProviderSpec::BASE
 };
+
+/// The base of the links from a customer's page to the mail tool's timeline of that
+/// customer; the admin app appends the customer's e-mail address (URL-encoded).
+fn timeline(account: &Derive<'_>, out: &mut Map<String, Value>, url: fn(&str, i64) -> String) {
+    let subdomain = account.settings.get("subdomain").and_then(Value::as_str);
+    let box_id = account.settings.get("message_box_id").and_then(Value::as_i64);
+    let link = match (account.enabled, subdomain, box_id) {
+        (true, Some(subdomain), Some(box_id)) => Value::from(url(subdomain, box_id)),
+        _ => Value::Null,
+    };
+    out.insert("timeline_base_url".into(), link);
+}
+
+fn relation_timeline(account: &Derive<'_>, out: &mut Map<String, Value>) {
+    timeline(account, out, |subdomain, box_id| {
+        format!("https://{subdomain}.relationapp.jp/tickets/#/{box_id}/customers/timeline?email=")
+    })
+}
+
+fn maildealer_timeline(account: &Derive<'_>, out: &mut Map<String, Value>) {
+    timeline(account, out, |subdomain, box_id| {
+        format!("https://{subdomain}.maildealer.jp/app/timeline/?mb_id={box_id}&email=")
+    })
+}

@@ -1,6 +1,6 @@
-//! LINE Login, 1d color and the product data feed.
+//! LINE Login and 1d color.
 
-use crate::accounts::spec::{Category, Field, Kind, ProviderSpec};
+use crate::accounts::spec::{Category, Field, ProviderSpec};
 
 pub const LINE_ID: ProviderSpec = ProviderSpec {
     slug: "line-id",
@@ -17,8 +17,7 @@ pub const LINE_ID: ProviderSpec = ProviderSpec {
             .example(r#""a1b2c3d4e5f60718293a4b5c6d7e8f90""#)
             .describe("The LINE Login channel's Channel secret."),
     ],
-    rules: &[],
-    mode: None,
+    ..ProviderSpec::BASE
 };
 
 pub const ONE_D_COLOR: ProviderSpec = ProviderSpec {
@@ -31,26 +30,5 @@ pub const ONE_D_COLOR: ProviderSpec = ProviderSpec {
         .secret()
         .example(r#""1dc-api-key""#)
         .describe("The API key issued in 1d color.")],
-    rules: &[],
-    mode: None,
-};
-
-pub const PRODUCT_DATA_FEED: ProviderSpec = ProviderSpec {
-    slug: "product-data-feed",
-    schema_name: "ProductDataFeed",
-    display_name: "商品データフィード",
-    category: Category::Marketing,
-    summary: "A product data feed (CSV) for Facebook catalogues, built from the shop's feed items.",
-    fields: &[
-        Field::new("facebook_feed_url", "Facebook", Kind::Url { https_only: false })
-            .computed()
-            .example(r#""https://renkei.example.jp/feeds/5f0c2a9e7b3d4e1f8a6b9c0d2e4f6a8b/facebook.csv""#)
-            .describe("The public, unguessable URL of the CSV to register in a Facebook catalogue."),
-        Field::new("generated_at", "データフィード作成日時", Kind::Text { max: 64 })
-            .computed()
-            .example(r#""2026-11-23T10:00:00Z""#)
-            .describe("When the CSV was last built (POST …/product-data-feed/generate)."),
-    ],
-    rules: &[],
-    mode: None,
+    ..ProviderSpec::BASE
 };

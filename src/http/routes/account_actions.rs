@@ -3,11 +3,15 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::provider_accounts::{account_response, actor};
+use super::provider_accounts::account_response;
 use crate::{
-    accounts::actions::{
-        amazon_pay::{self, AmazonPayLink},
-        epos_banner, feed, paypal,
+    accounts::providers::{
+        feed::catalog as feed,
+        gmo::epos_banner,
+        wallets::{
+            amazon_pay::{self, AmazonPayLink},
+            paypal,
+        },
     },
     http::{
         auth::{Authenticated, scope},
@@ -36,8 +40,7 @@ pub async fn upload_epos_banner(
             "send the PNG, JPEG or GIF image as the request body",
         ));
     }
-    let account = epos_banner::upload(&state.accounts(), &actor(&caller), body.to_vec()).await?;
-    state.changed(&caller.shop_id);
+    let account = epos_banner::upload(&state.accounts(), &caller.actor(&state), body.to_vec()).await?;
     Ok(account_response(&account, &state, false))
 }
 
@@ -45,8 +48,7 @@ pub async fn reset_epos_banner(
     caller: Authenticated<scope::AccountsWrite>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let account = epos_banner::reset(&state.accounts(), &actor(&caller)).await?;
-    state.changed(&caller.shop_id);
+    let account = epos_banner::reset(&state.accounts(), &caller.actor(&state)).await?;
     Ok(account_response(&account, &state, false))
 }
 
@@ -54,8 +56,7 @@ pub async fn link_paypal(
     caller: Authenticated<scope::AccountsWrite>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let account = paypal::link(&state.accounts(), &actor(&caller)).await?;
-    state.changed(&caller.shop_id);
+    let account = paypal::link(&state.accounts(), &caller.actor(&state)).await?;
     Ok(account_response(&account, &state, false))
 }
 
@@ -63,8 +64,7 @@ pub async fn unlink_paypal(
     caller: Authenticated<scope::AccountsWrite>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let account = paypal::unlink(&state.accounts(), &actor(&caller)).await?;
-    state.changed(&caller.shop_id);
+    let account = paypal::unlink(&state.accounts(), &caller.actor(&state)).await?;
     Ok(account_response(&account, &state, false))
 }
 
@@ -73,8 +73,7 @@ pub async fn link_amazon_pay(
     body: ApiJson<AmazonPayLink>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let account = amazon_pay::link(&state.accounts(), &actor(&caller), body.0).await?;
-    state.changed(&caller.shop_id);
+    let account = amazon_pay::link(&state.accounts(), &caller.actor(&state), body.0).await?;
     Ok(account_response(&account, &state, false))
 }
 
@@ -82,8 +81,7 @@ pub async fn unlink_amazon_pay(
     caller: Authenticated<scope::AccountsWrite>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let account = amazon_pay::unlink(&state.accounts(), &actor(&caller)).await?;
-    state.changed(&caller.shop_id);
+    let account = amazon_pay::unlink(&state.accounts(), &caller.actor(&state)).await?;
     Ok(account_response(&account, &state, false))
 }
 
@@ -91,8 +89,7 @@ pub async fn generate_feed(
     caller: Authenticated<scope::AccountsWrite>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let account = feed::generate(&state.accounts(), &actor(&caller)).await?;
-    state.changed(&caller.shop_id);
+    let account = feed::generate(&state.accounts(), &caller.actor(&state)).await?;
     Ok(account_response(&account, &state, false))
 }
 

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
-    accounts::actions::feed::{self, FeedItemInput, FeedItemView},
+    accounts::providers::feed::catalog::{self as feed, FeedItemInput, FeedItemView},
     http::{
         auth::{Authenticated, scope},
         extract::{ApiJson, ApiQuery},

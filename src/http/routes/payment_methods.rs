@@ -5,20 +5,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use super::provider_accounts::actor;
 use crate::{
     http::{
         auth::{Authenticated, scope},
         conditional::IfMatch,
-        extract::{ApiJson, ApiQuery},
+        extract::{self, ApiJson, ApiQuery},
         pagination,
         problem::{ApiError, Problem},
         state::AppState,
     },
-    payment_methods::{
-        Channel, PaymentMethod, PaymentMethodInput, checkout::CheckoutConfig, etag, service::PaymentMethods,
-        transaction_ids,
-    },
+    payment_methods::{Channel, PaymentMethod, PaymentMethodInput, checkout::CheckoutConfig, etag, transaction_ids},
     store::payment_methods::PaymentMethodRow,
 };
 
@@ -56,7 +52,7 @@ pub struct TransactionId {
     pub transaction_id: String,
 }
 
-fn method_response(row: &PaymentMethodRow, created: bool) -> HttpResponse {
+fn method_response(row: &PaymentMethodRow, created: bool) -> Result<HttpResponse, ApiError> {
     let mut response = if created {
         HttpResponse::Created()
     } else {
@@ -65,9 +61,9 @@ fn method_response(row: &PaymentMethodRow, created: bool) -> HttpResponse {
     if created {
         response.insert_header((header::LOCATION, format!("/api/v1/payment-methods/{}", row.code)));
     }
-    response
+    Ok(response
         .insert_header((header::ETAG, etag(row)))
-        .json(PaymentMethod::from_row(row))
+        .json(PaymentMethod::from_row(row)?))
 }
 
 /// List the shop's payment methods in position order.
@@ -93,12 +89,10 @@ pub async fn list_payment_methods(
         let (position, code) = s.split_once(':')?;
         Some((position.parse::<i32>().ok()?, code.to_string()))
     })?;
-    let rows = PaymentMethods { db: &state.db }
-        .list(&caller.shop_id, after, limit + 1)
-        .await?;
+    let rows = state.payment_methods().list(&caller.shop_id, after, limit + 1).await?;
     let (rows, next_cursor) = pagination::finish(rows, limit, |m| format!("{}:{}", m.position, m.code));
     Ok(web::Json(PaymentMethodPage {
-        items: rows.iter().map(PaymentMethod::from_row).collect(),
+        items: rows.iter().map(PaymentMethod::from_row).collect::<Result<_, _>>()?,
         next_cursor,
     }))
 }
@@ -126,9 +120,8 @@ pub async fn create_payment_method(
     body: ApiJson<PaymentMethodInput>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = PaymentMethods { db: &state.db }.create(&actor(&caller), body.0).await?;
-    state.changed(&caller.shop_id);
-    Ok(method_response(&row, true))
+    let row = state.payment_methods().create(&caller.actor(&state), body.0).await?;
+    method_response(&row, true)
 }
 
 /// Read a payment method.
@@ -149,8 +142,8 @@ pub async fn get_payment_method(
     code: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = PaymentMethods { db: &state.db }.get(&caller.shop_id, &code).await?;
-    Ok(method_response(&row, false))
+    let row = state.payment_methods().get(&caller.shop_id, &code).await?;
+    method_response(&row, false)
 }
 
 /// Create or replace a payment method.
@@ -183,11 +176,11 @@ pub async fn put_payment_method(
     body: ApiJson<PaymentMethodInput>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (row, created) = PaymentMethods { db: &state.db }
-        .put(&actor(&caller), &code, body.0, &if_match.0)
+    let (row, created) = state
+        .payment_methods()
+        .put(&caller.actor(&state), &code, body.0, &if_match.0)
         .await?;
-    state.changed(&caller.shop_id);
-    Ok(method_response(&row, created))
+    method_response(&row, created)
 }
 
 /// Change some fields of a payment method (JSON Merge Patch).
@@ -220,11 +213,11 @@ pub async fn patch_payment_method(
     body: ApiJson<Map<String, Value>>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = PaymentMethods { db: &state.db }
-        .patch(&actor(&caller), &code, body.0, &if_match.0)
+    let row = state
+        .payment_methods()
+        .patch(&caller.actor(&state), &code, body.0, extract::from_value, &if_match.0)
         .await?;
-    state.changed(&caller.shop_id);
-    Ok(method_response(&row, false))
+    method_response(&row, false)
 }
 
 /// Delete a payment method.
@@ -252,10 +245,10 @@ pub async fn delete_payment_method(
     if_match: IfMatch,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    PaymentMethods { db: &state.db }
-        .delete(&actor(&caller), &code, &if_match.0)
+    state
+        .payment_methods()
+        .delete(&caller.actor(&state), &code, &if_match.0)
         .await?;
-    state.changed(&caller.shop_id);
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -10,14 +10,10 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::{
-    accounts::{
-        self, ProviderSpec,
-        engine::WriteMode,
-        service::{Account, Actor},
-    },
-    domain::DomainError,
+    accounts::{self, ProviderSpec, engine::WriteMode, service::Account},
+    core::DomainError,
     http::{
-        auth::{Authenticated, Caller, scope},
+        auth::{Authenticated, scope},
         conditional::IfMatch,
         extract::ApiJson,
         problem::{ApiError, Problem},
@@ -98,14 +94,6 @@ pub fn spec_for(slug: &str) -> Result<&'static ProviderSpec, ApiError> {
     })
 }
 
-pub fn actor(caller: &Caller) -> Actor<'_> {
-    Actor {
-        shop_id: &caller.shop_id,
-        actor: &caller.client_id,
-        request_id: caller.request_id.as_deref(),
-    }
-}
-
 /// The account as a response, with its ETag.
 pub fn account_response(account: &Account, state: &AppState, created: bool) -> HttpResponse {
     let mut response = if created {
@@ -170,9 +158,8 @@ async fn write(
     let spec = spec_for(&provider)?;
     let (account, created) = state
         .accounts()
-        .write(&actor(&caller), spec, body.0, mode, &if_match.0)
+        .write(&caller.actor(&state), spec, body.0, mode, &if_match.0)
         .await?;
-    state.changed(&caller.shop_id);
     Ok(account_response(&account, &state, created))
 }
 
@@ -183,7 +170,9 @@ pub async fn delete_account(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let spec = spec_for(&provider)?;
-    state.accounts().delete(&actor(&caller), spec, &if_match.0).await?;
-    state.changed(&caller.shop_id);
+    state
+        .accounts()
+        .delete(&caller.actor(&state), spec, &if_match.0)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -4,12 +4,12 @@
 use actix_web::{HttpResponse, get, http::header, web};
 
 use crate::{
-    accounts::{self, derived::DEFAULT_EPOS_BANNER_PATH},
+    accounts::providers::{feed::catalog, gmo::epos_banner::DEFAULT_BANNER_PATH},
     http::{
         problem::{ApiError, Problem},
         state::AppState,
     },
-    store::{provider_accounts, public_assets},
+    store::public_assets,
 };
 
 /// The banner shown when a shop has uploaded none.
@@ -44,7 +44,7 @@ pub async fn epos_banner(token: web::Path<String>, state: web::Data<AppState>) -
 )]
 #[get("/public/epos-banner-default.png")]
 pub async fn default_epos_banner() -> HttpResponse {
-    debug_assert_eq!(DEFAULT_EPOS_BANNER_PATH, "/public/epos-banner-default.png");
+    debug_assert_eq!(DEFAULT_BANNER_PATH, "/public/epos-banner-default.png");
     HttpResponse::Ok()
         .content_type("image/png")
         .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
@@ -62,17 +62,9 @@ pub async fn default_epos_banner() -> HttpResponse {
 )]
 #[get("/feeds/{token}/facebook.csv")]
 pub async fn facebook_feed(token: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let not_found = || ApiError::NotFound("no such feed".into());
-    let asset = public_assets::find_by_token(&state.db, public_assets::FACEBOOK_FEED, &token)
+    let asset = catalog::published(&state.db, &token)
         .await?
-        .ok_or_else(not_found)?;
-    let spec = accounts::find("product-data-feed").ok_or_else(not_found)?;
-    let enabled = provider_accounts::find(&state.db, &asset.shop_id, spec.slug)
-        .await?
-        .is_some_and(|account| account.enabled);
-    if !enabled {
-        return Err(not_found());
-    }
+        .ok_or_else(|| ApiError::NotFound("no such feed".into()))?;
     Ok(HttpResponse::Ok()
         .content_type(asset.content_type)
         .insert_header((header::CACHE_CONTROL, "no-cache"))

@@ -6,12 +6,12 @@ use utoipa::ToSchema;
 
 use crate::{
     auth::{ScopeSet, clients},
+    core::Secret,
     http::{
         extract::{self, JSON_LIMIT},
         problem::{ApiError, Problem},
         state::AppState,
     },
-    secret::Secret,
 };
 
 /// Client credentials, as JSON or as an HTML form (`application/x-www-form-urlencoded`).

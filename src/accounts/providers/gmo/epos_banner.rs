@@ -1,17 +1,35 @@
 //! The EPOS card banner of GMO PG: an uploaded PNG, JPEG or GIF (recognised by its
-//! content, at most 256 KiB) served from a public URL, or the default banner.
+//! content, at most 256 KiB) served from a public URL, or the default banner. It is part
+//! of the account and of checkout only while EPOS is enabled.
 
-use super::spec;
-use crate::domain::DomainError;
+use serde_json::{Map, Value};
+
+use super::GMO_PG;
 use crate::{
     accounts::{
-        derived::EPOS_BANNER,
-        service::{Account, Accounts, Actor, Missing},
+        service::{Account, Accounts, Missing},
+        spec::Derive,
     },
+    core::{Actor, DomainError, FieldError},
     crypto::random_token,
-    http::problem::FieldError,
     store::public_assets,
 };
+
+/// Internal setting: the upload token of the shop's EPOS banner.
+pub const EPOS_BANNER: &str = "_epos_banner";
+/// The path of the banner shown when a shop has uploaded none.
+pub const DEFAULT_BANNER_PATH: &str = "/public/epos-banner-default.png";
+
+/// `epos_banner_url`: the uploaded banner or the default one, while `epos_enabled`.
+pub fn banner_url(account: &Derive<'_>, out: &mut Map<String, Value>) {
+    let epos_enabled = account.settings.get("epos_enabled").and_then(Value::as_bool) == Some(true);
+    let url = match account.settings.get(EPOS_BANNER).and_then(Value::as_str) {
+        _ if !epos_enabled => Value::Null,
+        Some(token) => format!("{}/public/epos-banners/{token}", account.public_url).into(),
+        None => format!("{}{DEFAULT_BANNER_PATH}", account.public_url).into(),
+    };
+    out.insert("epos_banner_url".into(), url);
+}
 
 pub const MAX_BYTES: usize = 256 * 1024;
 
@@ -40,7 +58,7 @@ pub async fn upload(accounts: &Accounts<'_>, actor: &Actor<'_>, bytes: Vec<u8>) 
     accounts
         .act(
             actor,
-            spec("gmo-pg"),
+            &GMO_PG,
             "upload_epos_banner",
             Missing::Refuse,
             async move |txn, state| {
@@ -61,7 +79,7 @@ pub async fn reset(accounts: &Accounts<'_>, actor: &Actor<'_>) -> Result<Account
     accounts
         .act(
             actor,
-            spec("gmo-pg"),
+            &GMO_PG,
             "reset_epos_banner",
             Missing::Refuse,
             async move |txn, state| {

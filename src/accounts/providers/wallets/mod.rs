@@ -1,11 +1,14 @@
 //! Wallets and buy-now-pay-later services: atone, Paidy, Amazon Pay (v1 and v2), LINE Pay
-//! and PayPal.
+//! and PayPal; the link actions of PayPal and Amazon Pay v2 beside them.
+
+pub mod amazon_pay;
+pub mod paypal;
 
 use serde_json::Value;
 
 use crate::{
-    accounts::spec::{Category, Default, Field, Kind, Mode, ProviderSpec, Rule, View},
-    http::problem::FieldError,
+    accounts::spec::{Category, Checkout, Default, Field, Hooks, Kind, Mode, ProviderSpec, Rule, View},
+    core::{FieldError, PaymentKind, Settlement},
 };
 
 pub const ATONE: ProviderSpec = ProviderSpec {
@@ -23,8 +26,9 @@ pub const ATONE: ProviderSpec = ProviderSpec {
             .example("false")
             .describe("Allow raising the charged amount up to the contracted limit."),
     ],
-    rules: &[],
-    mode: None,
+    serves: &[PaymentKind::Wallet],
+    settles_as: Some(Settlement::Deferred),
+    ..ProviderSpec::BASE
 };
 
 pub const PAIDY: ProviderSpec = ProviderSpec {
@@ -65,6 +69,13 @@ pub const PAIDY: ProviderSpec = ProviderSpec {
     ],
     rules: &[Rule::Check(paidy_keys_of_one_mode)],
     mode: Some(paidy_mode),
+    serves: &[PaymentKind::Wallet],
+    settles_as: Some(Settlement::Deferred),
+    checkout: Checkout {
+        needs_confirmation_page: true,
+        joins: None,
+    },
+    ..ProviderSpec::BASE
 };
 
 /// The mode a Paidy key's prefix names (`pk_test_`, `sk_live_`…).
@@ -147,8 +158,9 @@ pub const AMAZON_PAY_V1: ProviderSpec = ProviderSpec {
             .example("true")
             .describe("Show a required furigana field on Amazon Pay orders (Amazon keeps no furigana)."),
     ],
-    rules: &[],
-    mode: None,
+    serves: &[PaymentKind::Wallet],
+    settles_as: Some(Settlement::CreditCard),
+    ..ProviderSpec::BASE
 };
 
 pub const AMAZON_PAY_V2: ProviderSpec = ProviderSpec {
@@ -177,8 +189,10 @@ pub const AMAZON_PAY_V2: ProviderSpec = ProviderSpec {
             .linked()
             .describe("The RSA private key of public_key_id, PEM."),
     ],
-    rules: &[],
     mode: Some(amazon_pay_v2_mode),
+    serves: &[PaymentKind::Wallet],
+    settles_as: Some(Settlement::CreditCard),
+    ..ProviderSpec::BASE
 };
 
 fn amazon_pay_v2_mode(view: &dyn View) -> Option<Mode> {
@@ -212,8 +226,9 @@ pub const LINE_PAY: ProviderSpec = ProviderSpec {
         .example(r#""9f8e7d6c5b4a39281706f5e4d3c2b1a0""#)
         .describe("LINE Developers: Basic settings > Channel secret."),
     ],
-    rules: &[],
-    mode: None,
+    serves: &[PaymentKind::Wallet],
+    settles_as: Some(Settlement::EMoney),
+    ..ProviderSpec::BASE
 };
 
 pub const PAYPAL: ProviderSpec = ProviderSpec {
@@ -243,8 +258,15 @@ pub const PAYPAL: ProviderSpec = ProviderSpec {
         .example(r#""linked""#)
         .describe("Whether seller_merchant_id is linked (POST …/paypal/link)."),
     ],
-    rules: &[],
     mode: Some(paypal_mode),
+    serves: &[PaymentKind::Wallet],
+    settles_as: Some(Settlement::PayPal),
+    hooks: Hooks {
+        computed: paypal::link_status,
+        follow: paypal::unlink_on_new_merchant_id,
+        ..Hooks::NONE
+    },
+    ..ProviderSpec::BASE
 };
 
 /// The sandbox flag defaults to on, so an account without it is a test account.

@@ -9,18 +9,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::spec;
-use crate::domain::DomainError;
+use super::{FEED_GENERATED_AT, FEED_TOKEN, PRODUCT_DATA_FEED};
 use crate::{
     accounts::{
-        derived::{FEED_GENERATED_AT, FEED_TOKEN},
         formats,
-        service::{Account, Accounts, Actor, Missing},
+        service::{Account, Accounts, Missing},
     },
-    http::problem::FieldError,
+    core::{Actor, DomainError, FieldError},
     store::{
         feed_items::{self, FeedItem},
-        public_assets,
+        provider_accounts,
+        public_assets::{self, PublicAsset},
     },
 };
 
@@ -261,7 +260,7 @@ pub async fn generate(accounts: &Accounts<'_>, actor: &Actor<'_>) -> Result<Acco
     accounts
         .act(
             actor,
-            spec("product-data-feed"),
+            &PRODUCT_DATA_FEED,
             "generate",
             Missing::Refuse,
             async move |txn, state| {
@@ -292,6 +291,17 @@ pub async fn generate(accounts: &Accounts<'_>, actor: &Actor<'_>) -> Result<Acco
             },
         )
         .await
+}
+
+/// The generated CSV behind a public feed token, while the shop's feed is enabled.
+pub async fn published(db: &DatabaseConnection, token: &str) -> Result<Option<PublicAsset>, DomainError> {
+    let Some(asset) = public_assets::find_by_token(db, public_assets::FACEBOOK_FEED, token).await? else {
+        return Ok(None);
+    };
+    let enabled = provider_accounts::find(db, &asset.shop_id, PRODUCT_DATA_FEED.slug)
+        .await?
+        .is_some_and(|account| account.enabled);
+    Ok(enabled.then_some(asset))
 }
 
 #[cfg(test)]

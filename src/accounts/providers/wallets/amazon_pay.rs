@@ -4,15 +4,14 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::spec;
-use crate::domain::DomainError;
+use super::AMAZON_PAY_V2;
 use crate::{
     accounts::{
         engine::SecretChange,
         formats,
-        service::{Account, Accounts, Actor, Missing},
+        service::{Account, Accounts, Missing},
     },
-    secret::Secret,
+    core::{Actor, DomainError, Secret},
 };
 
 const SETTINGS: [&str; 3] = ["merchant_id", "store_id", "public_key_id"];
@@ -32,7 +31,7 @@ pub struct AmazonPayLink {
 
 /// Stores the linked credentials (creating the account when new, enabled).
 pub async fn link(accounts: &Accounts<'_>, actor: &Actor<'_>, input: AmazonPayLink) -> Result<Account, DomainError> {
-    let spec = spec("amazon-pay-v2");
+    let spec = &AMAZON_PAY_V2;
     let mut errors = Vec::new();
     let mut values = Vec::new();
     for (name, raw) in [
@@ -69,25 +68,19 @@ pub async fn link(accounts: &Accounts<'_>, actor: &Actor<'_>, input: AmazonPayLi
 /// Removes the linked credentials; the account stays, disabled.
 pub async fn unlink(accounts: &Accounts<'_>, actor: &Actor<'_>) -> Result<Account, DomainError> {
     accounts
-        .act(
-            actor,
-            spec("amazon-pay-v2"),
-            "unlink",
-            Missing::Refuse,
-            async |_, state| {
-                for name in SETTINGS {
-                    if state.settings.remove(name).is_some() {
-                        state.changed.push(name);
-                    }
+        .act(actor, &AMAZON_PAY_V2, "unlink", Missing::Refuse, async |_, state| {
+            for name in SETTINGS {
+                if state.settings.remove(name).is_some() {
+                    state.changed.push(name);
                 }
-                state.secret_changes.insert("private_key", SecretChange::Clear);
-                state.changed.push("private_key");
-                if state.enabled {
-                    state.enabled = false;
-                    state.changed.push("enabled");
-                }
-                Ok(())
-            },
-        )
+            }
+            state.secret_changes.insert("private_key", SecretChange::Clear);
+            state.changed.push("private_key");
+            if state.enabled {
+                state.enabled = false;
+                state.changed.push("enabled");
+            }
+            Ok(())
+        })
         .await
 }

@@ -1,6 +1,12 @@
-//! GMO Payment Gateway (credit card), GMO 後払い and GMO Epsilon.
+//! GMO Payment Gateway (credit card, with its EPOS banner in `epos_banner`), GMO 後払い
+//! and GMO Epsilon.
 
-use crate::accounts::spec::{Category, Field, Kind, Mode, ProviderSpec, Rule, View};
+pub mod epos_banner;
+
+use crate::{
+    accounts::spec::{Category, Field, Hooks, Kind, Mode, ProviderSpec, Rule, View},
+    core::PaymentKind,
+};
 
 pub const GMO_PG: ProviderSpec = ProviderSpec {
     slug: "gmo-pg",
@@ -59,7 +65,9 @@ pub const GMO_PG: ProviderSpec = ProviderSpec {
             .public()
             .computed()
             .example(r#""https://renkei.example.jp/banners/epos/default.png""#)
-            .describe("The EPOS banner shown on the order form: the uploaded one, or the default banner."),
+            .describe(
+                "The EPOS banner shown on the order form while epos_enabled: the uploaded one, or the default banner.",
+            ),
     ],
     rules: &[
         Rule::Requires {
@@ -72,6 +80,12 @@ pub const GMO_PG: ProviderSpec = ProviderSpec {
         },
     ],
     mode: Some(gmo_pg_mode),
+    serves: &[PaymentKind::CreditCard],
+    hooks: Hooks {
+        computed: epos_banner::banner_url,
+        ..Hooks::NONE
+    },
+    ..ProviderSpec::BASE
 };
 
 /// GMO PG's test shops have ids starting `tshop`.
@@ -104,8 +118,8 @@ pub const GMO_ATOBARAI: ProviderSpec = ProviderSpec {
             .secret()
             .example(r#""auto-link-pass""#),
     ],
-    rules: &[],
-    mode: None,
+    serves: &[PaymentKind::Deferred],
+    ..ProviderSpec::BASE
 };
 
 pub const GMO_EPSILON: ProviderSpec = ProviderSpec {
@@ -124,8 +138,9 @@ pub const GMO_EPSILON: ProviderSpec = ProviderSpec {
             .public()
             .example("true"),
     ],
-    rules: &[],
     mode: Some(epsilon_mode),
+    serves: &[PaymentKind::CreditCard],
+    ..ProviderSpec::BASE
 };
 
 /// Epsilon's test environment is on `beta.epsilon.jp`.

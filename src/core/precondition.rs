@@ -1,10 +1,8 @@
-//! What domain operations share: their errors and the If-Match precondition.
+//! An `If-Match` precondition, checked by the services in the order of RFC 9110 §13.2:
+//! a missing resource is a 404 before any precondition is looked at.
 
-use sea_orm::DbErr;
+use super::DomainError;
 
-use crate::{crypto::seal::SealError, http::problem::FieldError};
-
-/// An `If-Match` precondition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Precondition {
     None,
@@ -33,22 +31,13 @@ impl Precondition {
             Precondition::OneOf(tags) => current.is_some_and(|etag| tags.iter().any(|t| t == etag)),
         }
     }
-}
 
-/// What can go wrong in a domain operation, in words for the caller.
-#[derive(Debug, thiserror::Error)]
-pub enum DomainError {
-    /// The resource does not exist (for this shop).
-    #[error("{0}")]
-    NotFound(String),
-    #[error("invalid fields")]
-    Invalid(Vec<FieldError>),
-    #[error("the resource has changed since it was read (If-Match does not match its ETag)")]
-    PreconditionFailed,
-    #[error("{0}")]
-    Conflict(String),
-    #[error("a stored secret cannot be opened: {0}")]
-    Sealed(#[from] SealError),
-    #[error(transparent)]
-    Database(#[from] DbErr),
+    /// 412 unless the precondition holds for the current entity tag.
+    pub fn check(&self, current: Option<&str>) -> Result<(), DomainError> {
+        if self.holds(current) {
+            Ok(())
+        } else {
+            Err(DomainError::PreconditionFailed)
+        }
+    }
 }
