@@ -4,11 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::on_both_databases;
-use crate::support::{
-    Backend, TestApp,
-    accounts::{Pki, valid_body},
-    assert_problem, error_fields, spawn_app,
-};
+use crate::support::{Backend, accounts::Pki, assert_problem, error_fields, session::session};
 
 on_both_databases!(
     an_epos_banner_is_checked_by_content_served_publicly_and_reset,
@@ -18,40 +14,6 @@ on_both_databases!(
     feed_items_are_validated_naming_each_item_field,
     mail_tools_show_their_timeline_link,
 );
-
-struct Session {
-    app: TestApp,
-    token: String,
-}
-
-async fn session(backend: Backend) -> Session {
-    let app = spawn_app(backend).await;
-    let token = app
-        .token("shop-a", &["accounts:read", "accounts:write", "audit:read"])
-        .await;
-    Session { app, token }
-}
-
-impl Session {
-    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.app
-            .http
-            .request(method, self.app.url(path))
-            .bearer_auth(&self.token)
-    }
-
-    async fn configure(&self, slug: &str) -> Value {
-        let body = valid_body(renkei::accounts::find(slug).unwrap(), &Pki::new("x"));
-        let response = self
-            .request(reqwest::Method::PUT, &format!("/api/v1/provider-accounts/{slug}"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(response.status().is_success(), "{slug}");
-        response.json().await.unwrap()
-    }
-}
 
 fn png(size: usize) -> Vec<u8> {
     let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
@@ -68,7 +30,9 @@ async fn an_epos_banner_is_checked_by_content_served_publicly_and_reset(backend:
             .send()
     };
     assert_problem(upload(png(100), "image/png").await.unwrap(), 404).await;
-    let account = s.configure("gmo-pg").await;
+    let account = s
+        .configure_with("gmo-pg", &Value::Object(s.valid_account("gmo-pg")))
+        .await;
     assert_eq!(account["epos_banner_url"], Value::Null, "no banner while EPOS is off");
     let account: Value = s
         .request(reqwest::Method::PATCH, "/api/v1/provider-accounts/gmo-pg")
@@ -148,7 +112,9 @@ async fn paypal_links_the_set_merchant_id_and_unlinking_forgets_it(backend: Back
     let problem = assert_problem(link().await.unwrap(), 422).await;
     assert_eq!(error_fields(&problem), ["seller_merchant_id"]);
 
-    let account = s.configure("paypal").await;
+    let account = s
+        .configure_with("paypal", &Value::Object(s.valid_account("paypal")))
+        .await;
     assert_eq!(account["link_status"], "unlinked");
     let linked: Value = link().await.unwrap().json().await.unwrap();
     assert_eq!(linked["link_status"], "linked");
@@ -252,7 +218,12 @@ fn item(id: &str) -> Value {
 
 async fn the_product_feed_is_generated_from_the_items_as_quoted_csv(backend: Backend) {
     let s = session(backend).await;
-    let account = s.configure("product-data-feed").await;
+    let account = s
+        .configure_with(
+            "product-data-feed",
+            &Value::Object(s.valid_account("product-data-feed")),
+        )
+        .await;
     let feed_url = account["facebook_feed_url"].as_str().unwrap().to_string();
     assert!(feed_url.ends_with("/facebook.csv"));
     assert!(account["generated_at"].is_null());

@@ -7,6 +7,7 @@ mod support;
 mod account_actions;
 mod audit_events;
 mod cli;
+mod consistency;
 mod errors;
 mod faults;
 mod openapi;

@@ -3,13 +3,14 @@
 
 use std::collections::HashSet;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::on_both_databases;
 use crate::support::{
-    Backend, TestApp,
-    accounts::{Pki, secret_values, valid_body},
-    assert_problem, error_fields, spawn_app,
+    Backend,
+    accounts::secret_values,
+    assert_problem, error_fields,
+    session::{Session, session},
 };
 
 on_both_databases!(
@@ -31,7 +32,7 @@ on_both_databases!(
 
 async fn checkout_config_follows_changes_made_on_another_replica(backend: Backend) {
     let s = session(backend).await;
-    s.account("paidy").await;
+    s.configure("paidy").await;
     s.method_ok("paidy", method("wallet", Some("paidy"))).await;
     s.method_ok("bank", method("bank_transfer", None)).await;
     let codes = |config: &Value| -> Vec<String> {
@@ -75,58 +76,7 @@ async fn checkout_config_follows_changes_made_on_another_replica(backend: Backen
     assert_eq!(config["payment_methods"][1]["modal_page"], "confirm");
 }
 
-struct Session {
-    app: TestApp,
-    token: String,
-    pki: Pki,
-}
-
-async fn session(backend: Backend) -> Session {
-    let app = spawn_app(backend).await;
-    let token = app
-        .token(
-            "shop-a",
-            &[
-                "accounts:read",
-                "accounts:write",
-                "payment-methods:read",
-                "payment-methods:write",
-                "audit:read",
-            ],
-        )
-        .await;
-    Session {
-        app,
-        token,
-        pki: Pki::new("renkei test"),
-    }
-}
-
 impl Session {
-    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.app
-            .http
-            .request(method, self.app.url(path))
-            .bearer_auth(&self.token)
-    }
-
-    /// Configures a provider account with valid settings (enabled).
-    async fn account(&self, slug: &str) -> Map<String, Value> {
-        let body = valid_body(renkei::accounts::find(slug).unwrap(), &self.pki);
-        let response = self
-            .request(reqwest::Method::PUT, &format!("/api/v1/provider-accounts/{slug}"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            response.status().is_success(),
-            "{slug}: {}",
-            response.text().await.unwrap()
-        );
-        body
-    }
-
     async fn put_method(&self, code: &str, body: Value) -> reqwest::Response {
         self.request(reqwest::Method::PUT, &format!("/api/v1/payment-methods/{code}"))
             .json(&body)
@@ -142,16 +92,6 @@ impl Session {
         assert!(status.is_success(), "{code}: {status} {text}");
         serde_json::from_str(&text).unwrap()
     }
-
-    async fn checkout(&self, query: &str) -> Value {
-        let response = self
-            .request(reqwest::Method::GET, &format!("/api/v1/checkout-config?{query}"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        response.json().await.unwrap()
-    }
 }
 
 fn method(kind: &str, provider: Option<&str>) -> Value {
@@ -160,7 +100,7 @@ fn method(kind: &str, provider: Option<&str>) -> Value {
 
 async fn a_method_is_created_read_listed_and_deleted(backend: Backend) {
     let s = session(backend).await;
-    s.account("gmo-pg").await;
+    s.configure("gmo-pg").await;
     let mut body = method("credit_card", Some("gmo-pg"));
     body["code"] = json!("card");
     body["oplux_screening"] = json!(true);
@@ -302,7 +242,7 @@ async fn enabling_needs_a_configured_and_enabled_provider_account(backend: Backe
     )
     .await;
     assert!(problem["errors"][0]["message"].as_str().unwrap().contains("disabled"));
-    s.account("paidy").await;
+    s.configure("paidy").await;
     let enabled: Value = s
         .request(reqwest::Method::PATCH, "/api/v1/payment-methods/paidy")
         .json(&json!({"enabled": true}))
@@ -317,8 +257,8 @@ async fn enabling_needs_a_configured_and_enabled_provider_account(backend: Backe
 
 async fn a_shop_has_at_most_one_enabled_credit_card_method(backend: Backend) {
     let s = session(backend).await;
-    s.account("gmo-pg").await;
-    s.account("zeus").await;
+    s.configure("gmo-pg").await;
+    s.configure("zeus").await;
     s.method_ok("card", method("credit_card", Some("gmo-pg"))).await;
     let problem = assert_problem(s.put_method("card2", method("credit_card", Some("zeus"))).await, 422).await;
     assert_eq!(error_fields(&problem), ["enabled"]);
@@ -342,8 +282,8 @@ async fn a_shop_has_at_most_one_enabled_credit_card_method(backend: Backend) {
 
 async fn carriers_are_only_for_carrier_billing(backend: Backend) {
     let s = session(backend).await;
-    s.account("sbps-carrier").await;
-    s.account("gmo-pg").await;
+    s.configure("sbps-carrier").await;
+    s.configure("gmo-pg").await;
     let carrier = s.method_ok("carrier", method("carrier", Some("sbps-carrier"))).await;
     assert_eq!(
         carrier["carriers"],
@@ -364,7 +304,7 @@ async fn carriers_are_only_for_carrier_billing(backend: Backend) {
 
 async fn an_account_in_use_cannot_be_disabled_or_deleted(backend: Backend) {
     let s = session(backend).await;
-    s.account("gmo-pg").await;
+    s.configure("gmo-pg").await;
     s.method_ok("card", method("credit_card", Some("gmo-pg"))).await;
     let disable = s
         .request(reqwest::Method::PATCH, "/api/v1/provider-accounts/gmo-pg")
@@ -393,7 +333,7 @@ async fn an_account_in_use_cannot_be_disabled_or_deleted(backend: Backend) {
         .unwrap();
     assert_eq!(delete.status(), 204);
     // Unlinking PayPal disables its account: refused while a method uses it.
-    s.account("paypal").await;
+    s.configure("paypal").await;
     s.method_ok("paypal", method("wallet", Some("paypal"))).await;
     s.request(reqwest::Method::POST, "/api/v1/provider-accounts/paypal/link")
         .send()
@@ -416,12 +356,12 @@ async fn remise_tenkey_needs_a_supported_card_provider_and_zeus_for_a_fixed_name
     };
     let problem = assert_problem(pad(json!({"port": 4000})).await.unwrap(), 422).await;
     assert_eq!(error_fields(&problem), ["enabled"]);
-    s.account("yamato").await;
+    s.configure("yamato").await;
     s.method_ok("card", method("credit_card", Some("yamato"))).await;
     let problem = assert_problem(pad(json!({"port": 4000})).await.unwrap(), 422).await;
     assert!(problem["errors"][0]["message"].as_str().unwrap().contains("yamato"));
 
-    s.account("gmo-pg").await;
+    s.configure("gmo-pg").await;
     s.method_ok("card", method("credit_card", Some("gmo-pg"))).await;
     assert_eq!(pad(json!({"port": 4000})).await.unwrap().status(), 201);
     let problem = assert_problem(
@@ -433,7 +373,7 @@ async fn remise_tenkey_needs_a_supported_card_provider_and_zeus_for_a_fixed_name
     .await;
     assert_eq!(error_fields(&problem), ["holder_name_fixed"]);
 
-    s.account("zeus").await;
+    s.configure("zeus").await;
     s.method_ok("card", method("credit_card", Some("zeus"))).await;
     assert_eq!(
         pad(json!({"port": 4000, "holder_name_fixed": "TARO YAMADA"}))
@@ -464,10 +404,10 @@ async fn checkout_config_lists_the_channels_methods_in_order_with_public_params_
         "sbps-carrier",
         "densan",
     ] {
-        let body = s.account(slug).await;
+        let body = s.configure(slug).await;
         stored_secrets.extend(secret_values(renkei::accounts::find(slug).unwrap(), &body));
     }
-    let zeus = s.account("zeus").await;
+    let zeus = s.configure("zeus").await;
     stored_secrets.extend(secret_values(renkei::accounts::find("zeus").unwrap(), &zeus));
     s.request(reqwest::Method::PUT, "/api/v1/provider-accounts/remise-tenkey")
         .json(&json!({"port": 4000, "holder_name_fixed": "TARO YAMADA"}))
@@ -568,7 +508,7 @@ async fn checkout_config_lists_the_channels_methods_in_order_with_public_params_
 
 async fn checkout_config_leaves_paidy_out_when_the_confirmation_page_is_skipped(backend: Backend) {
     let s = session(backend).await;
-    s.account("paidy").await;
+    s.configure("paidy").await;
     s.method_ok("paidy", method("wallet", Some("paidy"))).await;
     s.method_ok("bank", method("bank_transfer", None)).await;
     let normal = s.checkout("channel=lp").await;
@@ -592,7 +532,7 @@ async fn checkout_config_leaves_paidy_out_when_the_confirmation_page_is_skipped(
 
 async fn transaction_ids_are_17_digits_unique_and_start_with_the_unique_code(backend: Backend) {
     let s = session(backend).await;
-    let densan = s.account("densan").await;
+    let densan = s.configure("densan").await;
     let unique_code = densan["unique_code"].as_str().unwrap().to_string();
     s.method_ok("conveni", method("convenience_postpay", Some("densan")))
         .await;
@@ -640,7 +580,7 @@ async fn transaction_ids_need_an_enabled_densan_convenience_method(backend: Back
     assert_problem(issue("nothing").await.unwrap(), 404).await;
     s.method_ok("bank", method("bank_transfer", None)).await;
     assert_problem(issue("bank").await.unwrap(), 409).await;
-    s.account("densan").await;
+    s.configure("densan").await;
     let mut off = method("convenience_postpay", Some("densan"));
     off["enabled"] = json!(false);
     s.method_ok("conveni", off).await;

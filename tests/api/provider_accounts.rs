@@ -7,9 +7,10 @@ use serde_json::{Map, Value, json};
 
 use crate::on_both_databases;
 use crate::support::{
-    Backend, TestApp,
-    accounts::{Pki, invalid_value, secret_values, valid_body, valid_value, writable},
-    assert_problem, error_fields, spawn_app,
+    Backend,
+    accounts::{Pki, invalid_value, secret_values, valid_value, writable},
+    assert_problem, error_fields,
+    session::{Session, session},
 };
 
 on_both_databases!(
@@ -35,31 +36,9 @@ on_both_databases!(
     the_scopes_of_accounts_are_enforced,
 );
 
-struct Session {
-    app: TestApp,
-    token: String,
-    pki: Pki,
-}
-
-async fn session(backend: Backend) -> Session {
-    let app = spawn_app(backend).await;
-    let token = app
-        .token("shop-a", &["accounts:read", "accounts:write", "audit:read"])
-        .await;
-    Session {
-        app,
-        token,
-        pki: Pki::new("renkei test"),
-    }
-}
-
 impl Session {
     async fn send(&self, method: reqwest::Method, slug: &str, body: Option<&Value>) -> reqwest::Response {
-        let mut request = self
-            .app
-            .http
-            .request(method, self.app.url(&format!("/api/v1/provider-accounts/{slug}")))
-            .bearer_auth(&self.token);
+        let mut request = self.request(method, &format!("/api/v1/provider-accounts/{slug}"));
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -111,7 +90,7 @@ impl Session {
     }
 
     fn body(&self, slug: &str) -> Map<String, Value> {
-        valid_body(accounts::find(slug).unwrap(), &self.pki)
+        self.valid_account(slug)
     }
 }
 
