@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::{
     formats,
-    spec::{Access, ProviderSpec, Rule, View},
+    spec::{Access, Field, ProviderSpec, Rule, View},
 };
 use crate::core::{FieldError, Secret};
 
@@ -88,8 +88,59 @@ pub fn apply(
     let empty = Current::default();
     let existing = current.unwrap_or(&empty);
     let mut errors = Vec::new();
+    let enabled = read_enabled(body.remove("enabled"), mode, current, &mut errors);
+    let mut settings = base_settings(spec, existing, mode);
+    let mut secret_changes = BTreeMap::new();
+    for (name, value) in body {
+        let field = match writable_field(spec, &name) {
+            Ok(field) => field,
+            Err(error) => {
+                errors.push(error);
+                continue;
+            }
+        };
+        let applied = if field.secret {
+            apply_secret(field, value, &mut secret_changes)
+        } else {
+            apply_setting(field, value, mode, &mut settings)
+        };
+        errors.extend(applied.err());
+    }
+    fill_defaults(spec, &mut settings);
+    let view = Candidate {
+        settings: &settings,
+        current: &existing.secrets,
+        changes: &secret_changes,
+    };
+    if enabled {
+        check_completeness(spec, &view, &mut errors);
+    }
+    check_rules(spec, &view, &mut errors);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let changed = changed_fields(spec, current, enabled, &settings, &secret_changes);
+    // Setting a secret to the value it already has changes nothing.
+    secret_changes.retain(|name, change| match change {
+        SecretChange::Set(value) => existing.secrets.get(*name) != Some(value),
+        SecretChange::Clear => existing.secrets.contains_key(*name),
+    });
+    Ok(Outcome {
+        enabled,
+        settings,
+        secret_changes,
+        changed,
+    })
+}
 
-    let enabled = match body.remove("enabled") {
+/// `enabled` as written, or kept (PATCH), or true.
+fn read_enabled(
+    value: Option<Value>,
+    mode: WriteMode,
+    current: Option<&Current>,
+    errors: &mut Vec<FieldError>,
+) -> bool {
+    match value {
         None => match (mode, current) {
             (WriteMode::Patch, Some(current)) => current.enabled,
             _ => true,
@@ -103,10 +154,13 @@ pub fn apply(
             ));
             true
         }
-    };
+    }
+}
 
-    // PUT replaces what callers write; what renkei or a link action wrote stays.
-    let mut settings: Map<String, Value> = match mode {
+/// The settings a write starts from: PATCH keeps everything; PUT replaces what callers
+/// write, and keeps what renkei or a link action wrote.
+fn base_settings(spec: &ProviderSpec, existing: &Current, mode: WriteMode) -> Map<String, Value> {
+    match mode {
         WriteMode::Patch => existing.settings.clone(),
         WriteMode::Put => existing
             .settings
@@ -114,89 +168,79 @@ pub fn apply(
             .filter(|(name, _)| !spec.field(name).is_some_and(|f| f.is_writable()))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
-    };
-    let mut secret_changes = BTreeMap::new();
-
-    for (name, value) in body {
-        let Some(field) = spec.field(&name) else {
-            let code = if META_FIELDS.contains(&name.as_str()) {
-                "read_only"
-            } else {
-                "unknown_field"
-            };
-            let message = if code == "read_only" {
-                format!("{name} is read-only")
-            } else {
-                format!("unknown field '{name}'; {} takes: {}", spec.slug, writable_names(spec))
-            };
-            errors.push(FieldError::new(name, code, message));
-            continue;
-        };
-        match field.access {
-            Access::Writable => {}
-            Access::Constant(value) => {
-                errors.push(FieldError::new(
-                    name,
-                    "read_only",
-                    format!("{} is read-only: always {value}", field.name),
-                ));
-                continue;
-            }
-            Access::Computed => {
-                errors.push(FieldError::new(
-                    name,
-                    "read_only",
-                    format!("{} is read-only: set by renkei", field.name),
-                ));
-                continue;
-            }
-            Access::Linked => {
-                errors.push(FieldError::new(
-                    name,
-                    "read_only",
-                    format!(
-                        "{} is read-only: set by POST /api/v1/provider-accounts/{}/link",
-                        field.name, spec.slug
-                    ),
-                ));
-                continue;
-            }
-        }
-        if field.secret {
-            match &value {
-                Value::Null => {
-                    secret_changes.insert(field.name, SecretChange::Clear);
-                }
-                _ => match formats::parse(field, field.name, &value) {
-                    Ok(Value::String(text)) => {
-                        secret_changes.insert(field.name, SecretChange::Set(Secret::new(text)));
-                    }
-                    Ok(_) => errors.push(FieldError::new(
-                        field.name,
-                        "invalid_type",
-                        format!("{name} must be a string"),
-                    )),
-                    Err(error) => errors.push(error),
-                },
-            }
-            continue;
-        }
-        let merged = match (mode, settings.get(field.name), &value) {
-            (WriteMode::Patch, Some(old @ Value::Object(_)), Value::Object(_)) => merge_patch(old.clone(), value),
-            _ => value,
-        };
-        if merged.is_null() {
-            settings.remove(field.name);
-            continue;
-        }
-        match formats::parse(field, field.name, &merged) {
-            Ok(normalized) => {
-                settings.insert(field.name.to_string(), normalized);
-            }
-            Err(error) => errors.push(error),
-        }
     }
+}
 
+/// The declared field `name`, if callers may write it.
+fn writable_field(spec: &ProviderSpec, name: &str) -> Result<&'static Field, FieldError> {
+    let Some(field) = spec.field(name) else {
+        return Err(if META_FIELDS.contains(&name) {
+            FieldError::new(name, "read_only", format!("{name} is read-only"))
+        } else {
+            FieldError::new(
+                name,
+                "unknown_field",
+                format!("unknown field '{name}'; {} takes: {}", spec.slug, writable_names(spec)),
+            )
+        });
+    };
+    let why = match field.access {
+        Access::Writable => return Ok(field),
+        Access::Constant(value) => format!("always {value}"),
+        Access::Computed => "set by renkei".to_string(),
+        Access::Linked => format!("set by POST /api/v1/provider-accounts/{}/link", spec.slug),
+    };
+    Err(FieldError::new(
+        name,
+        "read_only",
+        format!("{} is read-only: {why}", field.name),
+    ))
+}
+
+/// A secret set (a string) or cleared (null).
+fn apply_secret(
+    field: &'static Field,
+    value: Value,
+    changes: &mut BTreeMap<&'static str, SecretChange>,
+) -> Result<(), FieldError> {
+    if value.is_null() {
+        changes.insert(field.name, SecretChange::Clear);
+        return Ok(());
+    }
+    match formats::parse(field, field.name, &value)? {
+        Value::String(text) => {
+            changes.insert(field.name, SecretChange::Set(Secret::new(text)));
+            Ok(())
+        }
+        _ => Err(FieldError::new(
+            field.name,
+            "invalid_type",
+            format!("{} must be a string", field.name),
+        )),
+    }
+}
+
+/// A setting written (nested objects merge on PATCH), or removed by null.
+fn apply_setting(
+    field: &Field,
+    value: Value,
+    mode: WriteMode,
+    settings: &mut Map<String, Value>,
+) -> Result<(), FieldError> {
+    let merged = match (mode, settings.get(field.name), &value) {
+        (WriteMode::Patch, Some(old @ Value::Object(_)), Value::Object(_)) => merge_patch(old.clone(), value),
+        _ => value,
+    };
+    if merged.is_null() {
+        settings.remove(field.name);
+    } else {
+        settings.insert(field.name.to_string(), formats::parse(field, field.name, &merged)?);
+    }
+    Ok(())
+}
+
+/// Declared defaults for writable settings left unset.
+fn fill_defaults(spec: &ProviderSpec, settings: &mut Map<String, Value>) {
     for field in spec.fields.iter().filter(|f| f.is_writable() && !f.secret) {
         if !settings.contains_key(field.name)
             && let Some(default) = field.default.value()
@@ -204,71 +248,79 @@ pub fn apply(
             settings.insert(field.name.to_string(), default);
         }
     }
+}
 
-    let view = Candidate {
-        settings: &settings,
-        current: &existing.secrets,
-        changes: &secret_changes,
-    };
-    let failed = |errors: &[FieldError], name: &str| {
-        errors
-            .iter()
-            .any(|e| e.field == name || e.field.starts_with(&format!("{name}.")))
-    };
+/// Whether `name` (or a part of it) has failed already: one error per field.
+fn failed(errors: &[FieldError], name: &str) -> bool {
+    errors
+        .iter()
+        .any(|e| e.field == name || e.field.starts_with(&format!("{name}.")))
+}
 
-    if enabled {
-        for field in spec.fields.iter() {
-            let needed = !field.optional && matches!(field.access, Access::Writable | Access::Linked);
-            if needed && !view.is_present(field.name) && !failed(&errors, field.name) && !is_bool_field(field) {
-                let message = if field.access == Access::Linked {
-                    format!(
-                        "{} is missing: link the account first (POST /api/v1/provider-accounts/{}/link)",
-                        field.name, spec.slug
-                    )
-                } else {
-                    format!(
-                        "{} is required while the account is enabled (save with enabled: false to keep a draft)",
-                        field.name
-                    )
-                };
-                errors.push(FieldError::new(field.name, "required", message));
-            }
+/// An enabled account needs every field that is not optional (bools have defaults).
+fn check_completeness(spec: &ProviderSpec, view: &Candidate<'_>, errors: &mut Vec<FieldError>) {
+    for field in spec.fields.iter() {
+        let needed = !field.optional && matches!(field.access, Access::Writable | Access::Linked);
+        if !needed || view.is_present(field.name) || failed(errors, field.name) || is_bool_field(field) {
+            continue;
         }
+        let message = if field.access == Access::Linked {
+            format!(
+                "{} is missing: link the account first (POST /api/v1/provider-accounts/{}/link)",
+                field.name, spec.slug
+            )
+        } else {
+            format!(
+                "{} is required while the account is enabled (save with enabled: false to keep a draft)",
+                field.name
+            )
+        };
+        errors.push(FieldError::new(field.name, "required", message));
     }
+}
 
+/// The provider's rules across fields, for fields that have not failed already.
+fn check_rules(spec: &ProviderSpec, view: &Candidate<'_>, errors: &mut Vec<FieldError>) {
     for rule in spec.rules {
         match rule {
-            Rule::Requires { when, needs } => {
-                if view.flag(when) {
-                    for need in needs.iter() {
-                        if !view.is_present(need) && !failed(&errors, need) {
-                            let what = if spec.field(need).is_some_and(is_bool_field) {
-                                "must be true"
-                            } else {
-                                "is required"
-                            };
-                            errors.push(FieldError::new(
-                                *need,
-                                "required",
-                                format!("{need} {what} when {when} is true"),
-                            ));
-                        }
+            Rule::Requires { when, needs } if view.flag(when) => {
+                for need in needs.iter() {
+                    if view.is_present(need) || failed(errors, need) {
+                        continue;
                     }
+                    let what = if spec.field(need).is_some_and(is_bool_field) {
+                        "must be true"
+                    } else {
+                        "is required"
+                    };
+                    errors.push(FieldError::new(
+                        *need,
+                        "required",
+                        format!("{need} {what} when {when} is true"),
+                    ));
                 }
             }
+            Rule::Requires { .. } => {}
             Rule::Check(check) => {
                 let mut found = Vec::new();
-                check(&view, &mut found);
-                let fresh: Vec<FieldError> = found.into_iter().filter(|e| !failed(&errors, &e.field)).collect();
+                check(view, &mut found);
+                let fresh: Vec<FieldError> = found.into_iter().filter(|e| !failed(errors, &e.field)).collect();
                 errors.extend(fresh);
             }
         }
     }
+}
 
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-
+/// The names of the fields whose value the write changes (for the audit log).
+fn changed_fields(
+    spec: &ProviderSpec,
+    current: Option<&Current>,
+    enabled: bool,
+    settings: &Map<String, Value>,
+    secret_changes: &BTreeMap<&'static str, SecretChange>,
+) -> Vec<String> {
+    let empty = Current::default();
+    let existing = current.unwrap_or(&empty);
     let mut changed = Vec::new();
     if current.is_none_or(|c| c.enabled != enabled) {
         changed.push("enabled".to_string());
@@ -287,21 +339,10 @@ pub fn apply(
             changed.push(field.name.to_string());
         }
     }
-    // Setting a secret to the value it already has changes nothing.
-    secret_changes.retain(|name, change| match change {
-        SecretChange::Set(value) => existing.secrets.get(*name) != Some(value),
-        SecretChange::Clear => existing.secrets.contains_key(*name),
-    });
-
-    Ok(Outcome {
-        enabled,
-        settings,
-        secret_changes,
-        changed,
-    })
+    changed
 }
 
-fn is_bool_field(field: &super::spec::Field) -> bool {
+fn is_bool_field(field: &Field) -> bool {
     matches!(field.kind, super::spec::Kind::Bool)
 }
 

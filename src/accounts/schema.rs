@@ -200,7 +200,7 @@ fn checkout_method_schema() -> Value {
     for spec in ALL.iter() {
         for field in spec.fields.iter().filter(|f| f.public && !f.secret) {
             let schema = describe(field, value_schema(field));
-            if spec.slug == "remise-tenkey" {
+            if spec.checkout.joins.is_some() {
                 remise.insert(field.name.into(), schema);
             } else {
                 properties.entry(field.name.to_string()).or_insert(schema);
@@ -227,7 +227,7 @@ fn checkout_method_schema() -> Value {
 
 /// The body of the Amazon Pay v2 link: its linked fields, as declared.
 fn amazon_pay_link_schema() -> Value {
-    let spec = super::find("amazon-pay-v2").expect("amazon-pay-v2 is declared");
+    let spec = &super::providers::wallets::AMAZON_PAY_V2;
     let linked: Vec<&Field> = spec.fields.iter().filter(|f| f.access == Access::Linked).collect();
     let properties: Map<String, Value> = linked
         .iter()

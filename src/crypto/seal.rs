@@ -138,7 +138,7 @@ mod tests {
 
     const OWNER: Owner<'static> = Owner {
         shop: "demo",
-        provider: "gmo-pg",
+        provider: "a-provider",
         field: "shop_password",
     };
 

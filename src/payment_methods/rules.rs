@@ -153,6 +153,7 @@ pub fn validate(input: PaymentMethodInput, code: &str, ctx: &Context) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::accounts::providers::cards::{SBPS_CARRIER, ZEUS};
 
     fn input(kind: Kind, provider: Option<&str>) -> PaymentMethodInput {
         PaymentMethodInput {
@@ -207,10 +208,10 @@ mod tests {
 
     #[test]
     fn carriers_only_on_carrier_methods() {
-        let mut card = input(Kind::CreditCard, Some("zeus"));
+        let mut card = input(Kind::CreditCard, Some(ZEUS.slug));
         card.carriers = Some(Carriers::ALL_ON);
         assert_eq!(fields(validate(card, "m", &Context::default())), ["carriers"]);
-        let carrier = validate(input(Kind::Carrier, Some("sbps-carrier")), "m", &Context::default()).unwrap();
+        let carrier = validate(input(Kind::Carrier, Some(SBPS_CARRIER.slug)), "m", &Context::default()).unwrap();
         assert_eq!(
             carrier.carriers.as_deref(),
             Some(r#"{"docomo":true,"au":true,"softbank":true}"#)
@@ -219,7 +220,7 @@ mod tests {
 
     #[test]
     fn enabling_needs_an_enabled_provider_account_and_one_card_at_most() {
-        let mut card = input(Kind::CreditCard, Some("zeus"));
+        let mut card = input(Kind::CreditCard, Some(ZEUS.slug));
         card.enabled = Some(true);
         assert_eq!(fields(validate(card.clone(), "m", &Context::default())), ["enabled"]);
         let disabled = Context {

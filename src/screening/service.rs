@@ -20,11 +20,10 @@ use super::{
     request::{ScreenedOrder, ScreeningRequest},
 };
 use crate::{
-    accounts::{self, service::Accounts},
+    accounts::{providers::fraud::OPLUX, service::Accounts},
     cache::{ShopVersions, Versioned},
-    core::DomainError,
+    core::{DomainError, FieldError},
     crypto::{random_token, seal::MasterKeys},
-    http::problem::FieldError,
     metrics::Metrics,
     store::{
         payment_methods, provider_accounts,
@@ -77,9 +76,7 @@ impl OpluxAccount {
         shop_id: &str,
         open_secret: bool,
     ) -> Result<Option<OpluxAccount>, DomainError> {
-        let Some(spec) = accounts::find("o-plux") else {
-            return Ok(None);
-        };
+        let spec = &OPLUX;
         let Some(row) = provider_accounts::find(accounts.db, shop_id, spec.slug).await? else {
             return Ok(None);
         };

@@ -11,7 +11,10 @@ use super::{
     service::OpluxAccount,
 };
 use crate::{
-    accounts::{self, service::Accounts},
+    accounts::{
+        providers::fraud::OPLUX,
+        service::{Accounts, not_configured},
+    },
     core::DomainError,
     crypto::random::hex,
 };
@@ -30,10 +33,9 @@ pub struct Verification {
 }
 
 pub async fn verify(accounts: &Accounts<'_>, client: &OpluxClient, shop_id: &str) -> Result<Verification, DomainError> {
-    let spec = accounts::find("o-plux").ok_or_else(|| DomainError::NotFound("o-plux is not declared".into()))?;
     let account = OpluxAccount::load(accounts, shop_id, true)
         .await?
-        .ok_or_else(|| DomainError::NotFound(accounts::service::not_configured(spec)))?;
+        .ok_or_else(|| DomainError::NotFound(not_configured(&OPLUX)))?;
     let credentials = account
         .credentials()
         .ok_or_else(|| DomainError::Conflict("the o-plux account has no secret_key to verify".into()))?;

@@ -370,7 +370,7 @@ async fn feed_items_are_validated_naming_each_item_field(backend: Backend) {
 async fn mail_tools_show_their_timeline_link(backend: Backend) {
     let s = session(backend).await;
     for slug in ["relation", "maildealer"] {
-        let account = s.configure(slug).await;
+        let account = s.configure_with(slug, &Value::Object(s.valid_account(slug))).await;
         let url = account["timeline_base_url"].as_str().unwrap();
         let subdomain = account["subdomain"].as_str().unwrap();
         let box_id = account["message_box_id"].to_string();

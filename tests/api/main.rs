@@ -10,6 +10,7 @@ mod cli;
 mod consistency;
 mod errors;
 mod faults;
+mod layout;
 mod openapi;
 mod operations;
 mod payment_methods;

@@ -7,7 +7,10 @@ use ring::digest::{SHA256, digest};
 use serde_json::{Map, Value, json};
 use unicode_normalization::UnicodeNormalization;
 
-use crate::screening::request::{Address, Name, ScreenedOrder, Sex};
+use crate::{
+    core::{PaymentKind, Settlement},
+    screening::request::{Address, Name, ScreenedOrder, Sex},
+};
 
 pub const EVENT_PATH: &str = "/v3/event";
 pub const VERSION: &str = "3.0";
@@ -105,21 +108,25 @@ pub fn birth_day(date: NaiveDate) -> String {
     date.format("%Y/%m/%d").to_string()
 }
 
-/// `settle.method` from the payment method's kind (and provider, for wallets).
-pub fn settle_method(kind: &str, provider: Option<&str>) -> &'static str {
-    match (kind, provider) {
-        ("deferred" | "convenience_postpay", _) => "01",
-        ("credit_card", _) => "02",
-        ("cash_on_delivery", _) => "03",
-        ("bank_transfer", _) => "04",
-        ("wallet", Some("paypal")) => "10",
-        // Buy-now-pay-later wallets are deferred payments.
-        ("wallet", Some("paidy" | "atone")) => "01",
-        // Amazon Pay charges the buyer's card.
-        ("wallet", Some("amazon-pay-v1" | "amazon-pay-v2")) => "02",
-        ("wallet", Some("line-pay")) => "05",
-        _ => "99",
+/// `settle.method`: how the payment settles.
+pub fn settle_method(settlement: Settlement) -> &'static str {
+    match settlement {
+        Settlement::Deferred => "01",
+        Settlement::CreditCard => "02",
+        Settlement::CashOnDelivery => "03",
+        Settlement::BankTransfer => "04",
+        Settlement::EMoney => "05",
+        Settlement::PayPal => "10",
+        Settlement::Other => "99",
     }
+}
+
+/// How a method of `kind` on `provider` settles: as its provider declares, else by kind.
+pub fn settlement(kind: &str, provider: Option<&str>) -> Settlement {
+    let declared = provider.and_then(crate::accounts::find).and_then(|p| p.settles_as);
+    declared
+        .or_else(|| PaymentKind::parse(kind).map(PaymentKind::settlement))
+        .unwrap_or(Settlement::Other)
 }
 
 /// The credentials and model of the shop's O-PLUX contract.
@@ -181,7 +188,7 @@ pub fn event_request(credentials: &Credentials<'_>, screened: &ScreenedOrder<'_>
         "status": SETTLE_NOT_BILLED,
         "datetime": jst(order.ordered_at),
         "amount": order.amount,
-        "method": settle_method(kind, provider),
+        "method": settle_method(settlement(kind, provider)),
     });
     if let Some(bin) = &order.card_bin {
         settle["credit_card"] = json!({"bincode": bin});
