@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::problem::{ApiError, FieldError};
 
-/// Largest JSON body accepted (SPEC 2).
+/// Largest JSON body accepted: 1 MiB.
 pub const JSON_LIMIT: usize = 1024 * 1024;
 
 /// A JSON body of type `T`: `application/json` (or `+json`), at most 1 MiB.

@@ -1,4 +1,4 @@
-//! The rules of SPEC 5 for one payment method, as a pure function: the input and what
+//! The rules for one payment method, as a pure function: the input and what
 //! the shop has (accounts, other methods) in, the row to store or every failing field out.
 
 use super::{Carriers, Channel, Kind, PaymentMethodInput, providers_of};
@@ -23,8 +23,37 @@ pub fn is_valid_code(code: &str) -> bool {
         && code.as_bytes()[0].is_ascii_alphanumeric()
 }
 
+/// The method to store, or every failing field.
 pub fn validate(input: PaymentMethodInput, code: &str, ctx: &Context) -> Result<PaymentMethodData, Vec<FieldError>> {
     let mut errors = Vec::new();
+    check_code(code, &mut errors);
+    let display_name = checked_display_name(&input.display_name, &mut errors);
+    let provider = checked_provider(input.kind, input.provider.as_deref(), &mut errors);
+    let carriers = checked_carriers(input.kind, input.carriers, &mut errors);
+    let available_in = checked_channels(input.available_in, &mut errors);
+    let position = checked_position(input.position.unwrap_or(ctx.next_position), &mut errors);
+    let enabled = input.enabled.unwrap_or(true);
+    if enabled {
+        check_enabling(input.kind, provider, ctx, &mut errors);
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(PaymentMethodData {
+        code: code.to_string(),
+        kind: input.kind.as_str().to_string(),
+        provider: provider.map(str::to_string),
+        display_name,
+        enabled,
+        available_in: serde_json::to_string(&available_in).unwrap_or_else(|_| "[]".into()),
+        oplux_screening: input.oplux_screening.unwrap_or(false),
+        thanks_offer_immediate_settlement: input.thanks_offer_immediate_settlement.unwrap_or(false),
+        position,
+        carriers: carriers.and_then(|c| serde_json::to_string(&c).ok()),
+    })
+}
+
+fn check_code(code: &str, errors: &mut Vec<FieldError>) {
     if !is_valid_code(code) {
         errors.push(FieldError::new(
             "code",
@@ -32,7 +61,10 @@ pub fn validate(input: PaymentMethodInput, code: &str, ctx: &Context) -> Result<
             "code must be 1-64 lower-case letters, digits, '-' or '_', starting with a letter or digit",
         ));
     }
-    let display_name = input.display_name.trim().to_string();
+}
+
+fn checked_display_name(display_name: &str, errors: &mut Vec<FieldError>) -> String {
+    let display_name = display_name.trim().to_string();
     if !(1..=100).contains(&display_name.chars().count()) {
         errors.push(FieldError::new(
             "display_name",
@@ -40,38 +72,48 @@ pub fn validate(input: PaymentMethodInput, code: &str, ctx: &Context) -> Result<
             "display_name must be 1 to 100 characters",
         ));
     }
-    let allowed = providers_of(input.kind);
-    let provider = input.provider.as_deref().map(str::trim).filter(|p| !p.is_empty());
-    match (allowed.is_empty(), provider) {
-        (true, Some(_)) => errors.push(FieldError::new(
-            "provider",
+    display_name
+}
+
+/// The provider, which must fit the kind (none for kinds without providers).
+fn checked_provider<'a>(kind: Kind, provider: Option<&'a str>, errors: &mut Vec<FieldError>) -> Option<&'a str> {
+    let allowed = providers_of(kind);
+    let provider = provider.map(str::trim).filter(|p| !p.is_empty());
+    let problem = match (allowed.is_empty(), provider) {
+        (true, Some(_)) => Some((
             "not_allowed",
-            format!(
-                "a {} method takes no provider; send provider: null",
-                input.kind.as_str()
-            ),
+            format!("a {} method takes no provider; send provider: null", kind.as_str()),
         )),
-        (false, None) => errors.push(FieldError::new(
-            "provider",
+        (false, None) => Some((
             "required",
             format!(
                 "provider is required for a {} method: one of {}",
-                input.kind.as_str(),
+                kind.as_str(),
                 allowed.join(", ")
             ),
         )),
-        (false, Some(p)) if !allowed.contains(&p) => errors.push(FieldError::new(
-            "provider",
+        (false, Some(p)) if !allowed.contains(&p) => Some((
             "provider_kind_mismatch",
             format!(
                 "provider '{p}' does not fit kind {}; use one of: {}",
-                input.kind.as_str(),
+                kind.as_str(),
                 allowed.join(", ")
             ),
         )),
-        _ => {}
+        _ => None,
+    };
+    match problem {
+        Some((code, message)) => {
+            errors.push(FieldError::new("provider", code, message));
+            None
+        }
+        None => provider,
     }
-    let carriers = match (input.kind, input.carriers) {
+}
+
+/// Carriers belong to carrier methods only (all on by default).
+fn checked_carriers(kind: Kind, carriers: Option<Carriers>, errors: &mut Vec<FieldError>) -> Option<Carriers> {
+    match (kind, carriers) {
         (Kind::Carrier, carriers) => Some(carriers.unwrap_or(Carriers::ALL_ON)),
         (_, None) => None,
         (_, Some(_)) => {
@@ -82,11 +124,13 @@ pub fn validate(input: PaymentMethodInput, code: &str, ctx: &Context) -> Result<
             ));
             None
         }
-    };
-    let mut available_in = input.available_in.unwrap_or_else(|| Channel::ALL.to_vec());
-    available_in.dedup();
+    }
+}
+
+/// The channels, each once, in the order given (default: every channel).
+fn checked_channels(channels: Option<Vec<Channel>>, errors: &mut Vec<FieldError>) -> Vec<Channel> {
     let mut unique = Vec::new();
-    for channel in available_in {
+    for channel in channels.unwrap_or_else(|| Channel::ALL.to_vec()) {
         if !unique.contains(&channel) {
             unique.push(channel);
         }
@@ -98,7 +142,10 @@ pub fn validate(input: PaymentMethodInput, code: &str, ctx: &Context) -> Result<
             "available_in must name at least one of lp, shop, admin_order",
         ));
     }
-    let position = input.position.unwrap_or(ctx.next_position);
+    unique
+}
+
+fn checked_position(position: i32, errors: &mut Vec<FieldError>) -> i32 {
     if !(0..=100_000).contains(&position) {
         errors.push(FieldError::new(
             "position",
@@ -106,8 +153,13 @@ pub fn validate(input: PaymentMethodInput, code: &str, ctx: &Context) -> Result<
             "position must be a whole number from 0 to 100000",
         ));
     }
-    let enabled = input.enabled.unwrap_or(true);
-    if enabled && let Some(p) = provider.filter(|p| allowed.contains(p)) {
+    position
+}
+
+/// An enabled method needs its provider's account configured and enabled, and a shop
+/// has one enabled credit card method at most.
+fn check_enabling(kind: Kind, provider: Option<&str>, ctx: &Context, errors: &mut Vec<FieldError>) {
+    if let Some(p) = provider {
         match ctx.provider_account_enabled {
             None => errors.push(FieldError::new(
                 "enabled",
@@ -124,30 +176,15 @@ pub fn validate(input: PaymentMethodInput, code: &str, ctx: &Context) -> Result<
             Some(true) => {}
         }
     }
-    if enabled && input.kind == Kind::CreditCard {
-        if let Some(other) = &ctx.other_enabled_card {
-            errors.push(FieldError::new(
-                "enabled",
-                "one_credit_card",
-                format!("only one credit card method can be enabled and '{other}' is; disable it first"),
-            ));
-        }
+    if kind == Kind::CreditCard
+        && let Some(other) = &ctx.other_enabled_card
+    {
+        errors.push(FieldError::new(
+            "enabled",
+            "one_credit_card",
+            format!("only one credit card method can be enabled and '{other}' is; disable it first"),
+        ));
     }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    Ok(PaymentMethodData {
-        code: code.to_string(),
-        kind: input.kind.as_str().to_string(),
-        provider: provider.map(str::to_string),
-        display_name,
-        enabled,
-        available_in: serde_json::to_string(&unique).unwrap_or_else(|_| "[]".into()),
-        oplux_screening: input.oplux_screening.unwrap_or(false),
-        thanks_offer_immediate_settlement: input.thanks_offer_immediate_settlement.unwrap_or(false),
-        position,
-        carriers: carriers.and_then(|c| serde_json::to_string(&c).ok()),
-    })
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! SPEC 4 actions: the EPOS banner, PayPal and Amazon Pay v2 links, the product data
+//! Provider account actions: the EPOS banner, PayPal and Amazon Pay v2 links, the product data
 //! feed, and the mail tools' timeline links.
 
 use serde_json::{Value, json};

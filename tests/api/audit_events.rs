@@ -1,4 +1,4 @@
-//! SPEC 3: the audit log records client changes — never a secret — per shop, paginated.
+//! The audit log records client changes — never a secret — per shop, paginated.
 
 use serde_json::Value;
 

@@ -1,4 +1,4 @@
-//! SPEC 2: every kind of bad request gets problem+json with the right status, and every
+//! Every kind of bad request gets problem+json with the right status, and every
 //! response carries a request id.
 
 use serde_json::json;

@@ -1,4 +1,4 @@
-//! SPEC 5: payment methods, their rules, the checkout configuration and densan
+//! Payment methods, their rules, the checkout configuration and densan
 //! transaction ids.
 
 use std::collections::HashSet;

@@ -1,4 +1,4 @@
-//! SPEC 4: every provider as a typed resource — create, read back, formats, secrets,
+//! Every provider as a typed resource — create, read back, formats, secrets,
 //! merge patch, tenancy, concurrency and the audit log — on both databases.
 
 use renkei::accounts::{self, ALL, spec::Kind};

@@ -1,4 +1,4 @@
-//! SPEC 3: access tokens — issue, and every way a token or a token request is refused.
+//! Access tokens — issue, and every way a token or a token request is refused.
 
 use chrono::Utc;
 use serde_json::{Value, json};
