@@ -9,6 +9,7 @@ mod m20261123_000003_feeds_and_assets;
 mod m20261123_000004_payment_methods;
 mod m20261123_000005_screenings;
 mod m20261123_000006_shop_config_version;
+mod m20261123_000007_screening_warnings;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_payment_methods::Migration),
             Box::new(m20261123_000005_screenings::Migration),
             Box::new(m20261123_000006_shop_config_version::Migration),
+            Box::new(m20261123_000007_screening_warnings::Migration),
         ]
     }
 }

@@ -1,8 +1,9 @@
-//! The decision of SPEC 6, as pure functions: from the O-PLUX settings, the payment
-//! method, the order and O-PLUX's answer to "create the order" or "redirect the buyer".
-//! The order of the checks is the seed's (004): disabled → channel → payment method →
-//! thanks-offer payment → existing customer → O-PLUX with per-result actions,
-//! thanks-offer forcing and `on_error`.
+//! The decision, as pure functions: from the O-PLUX settings, the payment method, the
+//! order and O-PLUX's answer to "create the order" or "redirect the buyer". The gates, in
+//! this order: O-PLUX disabled → channel not screened → payment method not screened (an
+//! unknown method is refused only here) → thanks-offer payment of a screened parent →
+//! existing customer → O-PLUX, with per-result actions, thanks-offer forcing and
+//! `on_error`. Not screened always creates the order.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -11,13 +12,8 @@ use super::{
     oplux::protocol::{Answer, Reason, Verdict},
     request::OrderChannel,
 };
-
-/// What checkout does with a result.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    CreateOrder,
-    Redirect(String),
-}
+pub use crate::accounts::providers::fraud::ResultAction as Action;
+use crate::accounts::providers::fraud::OpluxSettings;
 
 /// The o-plux account's settings that decide.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +24,20 @@ pub struct Settings {
     pub on_review: Action,
     pub on_ng: Action,
     pub on_error: Action,
+}
+
+impl Settings {
+    /// The deciding part of the shop's O-PLUX account.
+    pub fn of_account(enabled: bool, settings: &OpluxSettings) -> Self {
+        Settings {
+            enabled,
+            screen_existing_customers: settings.screen_existing_customers,
+            on_hold: settings.on_hold.clone(),
+            on_review: settings.on_review.clone(),
+            on_ng: settings.on_ng.clone(),
+            on_error: settings.on_error.clone(),
+        }
+    }
 }
 
 /// The payment method's flags.
@@ -46,6 +56,8 @@ pub struct OrderFacts {
     pub previous_order_count: u32,
     pub ad_url_enabled: bool,
     pub is_thanks_offer_payment: bool,
+    /// The thanks-offer payment's parent order was screened for this shop.
+    pub parent_screened: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -155,24 +167,35 @@ pub enum Step {
     Call,
 }
 
-pub fn before_call(settings: Option<&Settings>, method: MethodFlags, order: OrderFacts) -> Step {
+/// Gate 3 found no such payment method in the shop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnknownMethod;
+
+/// The gates. `method` is `None` when the shop has no such payment method, which is an
+/// error only when gate 3 is reached.
+pub fn before_call(
+    settings: Option<&Settings>,
+    method: Option<MethodFlags>,
+    order: OrderFacts,
+) -> Result<Step, UnknownMethod> {
+    let skip = |reason| Ok(Step::Skip(Decision::skipped(reason)));
     if !settings.is_some_and(|s| s.enabled) {
-        return Step::Skip(Decision::skipped(SkipReason::OpluxDisabled));
+        return skip(SkipReason::OpluxDisabled);
     }
     if !matches!(order.channel, OrderChannel::Lp | OrderChannel::Shop) {
-        return Step::Skip(Decision::skipped(SkipReason::ChannelNotScreened));
+        return skip(SkipReason::ChannelNotScreened);
     }
-    if !method.oplux_screening {
-        return Step::Skip(Decision::skipped(SkipReason::PaymentMethodNotScreened));
+    if !method.ok_or(UnknownMethod)?.oplux_screening {
+        return skip(SkipReason::PaymentMethodNotScreened);
     }
-    if order.is_thanks_offer_payment {
-        return Step::Skip(Decision::skipped(SkipReason::ThanksOfferPayment));
+    if order.is_thanks_offer_payment && order.parent_screened {
+        return skip(SkipReason::ThanksOfferPayment);
     }
     let screen_existing = settings.is_some_and(|s| s.screen_existing_customers);
     if order.registered && order.previous_order_count >= 1 && !screen_existing {
-        return Step::Skip(Decision::skipped(SkipReason::ExistingCustomer));
+        return skip(SkipReason::ExistingCustomer);
     }
-    Step::Call
+    Ok(Step::Call)
 }
 
 /// How O-PLUX's call ended: an answer, or no usable answer.
@@ -194,16 +217,14 @@ pub fn after_call(settings: &Settings, method: MethodFlags, order: OrderFacts, o
             };
             (result, action, Some(event_id.clone()), reasons.clone())
         }
-        Ok(Answer::Rejected { .. }) | Err(_) => (ScreeningResult::Error, settings.on_error.clone(), None, Vec::new()),
+        // O-PLUX's error codes are the reasons of an ERROR.
+        Ok(Answer::Rejected { errors, .. }) => (ScreeningResult::Error, settings.on_error.clone(), None, errors.clone()),
+        Err(_) => (ScreeningResult::Error, settings.on_error.clone(), None, Vec::new()),
     };
     // The seed: with a thanks offer on the ad URL and a method without immediate
-    // settlement, HOLD/REVIEW/NG redirects are not done — the order is created.
-    let forcing = order.ad_url_enabled
-        && !method.thanks_offer_immediate_settlement
-        && matches!(
-            result,
-            ScreeningResult::Hold | ScreeningResult::Review | ScreeningResult::Ng
-        );
+    // settlement, the buyer is never redirected mid-flow — whatever O-PLUX answered or
+    // failed to answer, the order is created.
+    let forcing = order.ad_url_enabled && !method.thanks_offer_immediate_settlement;
     let (action, forced) = match configured {
         Action::Redirect(_) if forcing => (Action::CreateOrder, true),
         action => (action, false),
@@ -220,12 +241,17 @@ pub fn after_call(settings: &Settings, method: MethodFlags, order: OrderFacts, o
 }
 
 /// The whole decision, for an answer already at hand (tests and documentation).
-pub fn decide(settings: Option<&Settings>, method: MethodFlags, order: OrderFacts, outcome: &CallOutcome) -> Decision {
-    match (before_call(settings, method, order), settings) {
-        (Step::Skip(decision), _) => decision,
-        (Step::Call, Some(settings)) => after_call(settings, method, order, outcome),
-        (Step::Call, None) => Decision::skipped(SkipReason::OpluxDisabled),
-    }
+pub fn decide(
+    settings: Option<&Settings>,
+    method: Option<MethodFlags>,
+    order: OrderFacts,
+    outcome: &CallOutcome,
+) -> Result<Decision, UnknownMethod> {
+    Ok(match (before_call(settings, method, order)?, settings, method) {
+        (Step::Skip(decision), _, _) => decision,
+        (Step::Call, Some(settings), Some(method)) => after_call(settings, method, order, outcome),
+        (Step::Call, _, _) => Decision::skipped(SkipReason::OpluxDisabled),
+    })
 }
 
 #[cfg(test)]
@@ -266,6 +292,7 @@ mod tests {
         previous_order_count: 0,
         ad_url_enabled: false,
         is_thanks_offer_payment: false,
+        parent_screened: false,
     };
 
     fn answer(verdict: Verdict) -> CallOutcome {
@@ -277,7 +304,7 @@ mod tests {
     }
 
     fn skip(settings: Option<&Settings>, method: MethodFlags, order: OrderFacts) -> Option<SkipReason> {
-        match before_call(settings, method, order) {
+        match before_call(settings, Some(method), order).expect("a known method") {
             Step::Skip(decision) => {
                 assert_eq!(
                     decision.action,
@@ -309,6 +336,7 @@ mod tests {
         };
         let thanks_payment = OrderFacts {
             is_thanks_offer_payment: true,
+            parent_screened: true,
             ..NEW_BUYER
         };
         // (settings, method, order, expected skip) — each row one gate, then the gate
@@ -351,9 +379,20 @@ mod tests {
                 SCREENED_METHOD,
                 OrderFacts {
                     is_thanks_offer_payment: true,
+                    parent_screened: true,
                     ..existing
                 },
                 Some(SkipReason::ThanksOfferPayment),
+            ),
+            // A thanks-offer payment whose parent was not screened is screened as any order.
+            (
+                Some(&on),
+                SCREENED_METHOD,
+                OrderFacts {
+                    parent_screened: false,
+                    ..thanks_payment
+                },
+                None,
             ),
             (
                 Some(&on),
@@ -424,7 +463,7 @@ mod tests {
                                 (Verdict::Review, redirect_review, REVIEW_URL, ScreeningResult::Review),
                                 (Verdict::Ng, redirect_ng, NG_URL, ScreeningResult::Ng),
                             ] {
-                                let decision = decide(Some(&settings), method, order, &answer(verdict));
+                                let decision = decide(Some(&settings), Some(method), order, &answer(verdict)).unwrap();
                                 let case = format!(
                                     "{verdict:?} hold={redirect_hold} review={redirect_review} ng={redirect_ng} ad={ad_url_enabled} immediate={immediate}"
                                 );
@@ -456,11 +495,13 @@ mod tests {
                 Err("HTTP 500".to_string()),
                 Ok(Answer::Rejected {
                     status: 403,
-                    code: "Authentication.InvalidSignature".into(),
-                    message: "signature".into(),
+                    errors: vec![Reason {
+                        code: "Authentication.InvalidSignature".into(),
+                        description: "signature".into(),
+                    }],
                 }),
             ] {
-                let decision = decide(Some(&settings), SCREENED_METHOD, NEW_BUYER, &outcome);
+                let decision = decide(Some(&settings), Some(SCREENED_METHOD), NEW_BUYER, &outcome).unwrap();
                 assert_eq!(decision.result, Some(ScreeningResult::Error));
                 assert!(decision.screened);
                 assert_eq!(decision.action, on_error);
@@ -468,5 +509,124 @@ mod tests {
                 assert_eq!(decision.oplux_event_id, None);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod gate_tests {
+    use super::*;
+
+    const ON: Settings = Settings {
+        enabled: true,
+        screen_existing_customers: false,
+        on_hold: Action::CreateOrder,
+        on_review: Action::CreateOrder,
+        on_ng: Action::CreateOrder,
+        on_error: Action::CreateOrder,
+    };
+
+    const ORDER: OrderFacts = OrderFacts {
+        channel: OrderChannel::Lp,
+        registered: false,
+        previous_order_count: 0,
+        ad_url_enabled: false,
+        is_thanks_offer_payment: false,
+        parent_screened: false,
+    };
+
+    const SCREENED: MethodFlags = MethodFlags {
+        oplux_screening: true,
+        thanks_offer_immediate_settlement: false,
+    };
+
+    fn redirecting(url: &str) -> Settings {
+        Settings {
+            on_error: Action::Redirect(url.into()),
+            on_hold: Action::Redirect(url.into()),
+            on_review: Action::Redirect(url.into()),
+            on_ng: Action::Redirect(url.into()),
+            ..ON
+        }
+    }
+
+    #[test]
+    fn an_unknown_payment_method_matters_only_at_gate_3() {
+        let off = Settings { enabled: false, ..ON };
+        let admin = OrderFacts {
+            channel: OrderChannel::AdminOrder,
+            ..ORDER
+        };
+        let skipped = |settings: Option<&Settings>, order| match before_call(settings, None, order) {
+            Ok(Step::Skip(decision)) => decision.skip_reason,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(skipped(None, ORDER), Some(SkipReason::OpluxDisabled));
+        assert_eq!(skipped(Some(&off), ORDER), Some(SkipReason::OpluxDisabled));
+        assert_eq!(skipped(Some(&ON), admin), Some(SkipReason::ChannelNotScreened));
+        assert_eq!(before_call(Some(&ON), None, ORDER), Err(UnknownMethod));
+    }
+
+    #[test]
+    fn a_thanks_offer_forces_the_order_on_error_too() {
+        let settings = redirecting("https://shop.example.jp/error");
+        let offered = OrderFacts {
+            ad_url_enabled: true,
+            ..ORDER
+        };
+        for outcome in [
+            Err("no answer within 500 ms".to_string()),
+            Ok(Answer::Rejected {
+                status: 200,
+                errors: vec![],
+            }),
+        ] {
+            let decision = after_call(&settings, SCREENED, offered, &outcome);
+            assert_eq!(decision.result, Some(ScreeningResult::Error));
+            assert_eq!(decision.action, Action::CreateOrder);
+            assert!(decision.forced_by_thanks_offer);
+        }
+        let immediate = MethodFlags {
+            thanks_offer_immediate_settlement: true,
+            ..SCREENED
+        };
+        let decision = after_call(&settings, immediate, offered, &Err("down".into()));
+        assert_eq!(decision.action, Action::Redirect("https://shop.example.jp/error".into()));
+        assert!(!decision.forced_by_thanks_offer);
+    }
+
+    #[test]
+    fn an_ok_is_never_forced() {
+        let offered = OrderFacts {
+            ad_url_enabled: true,
+            ..ORDER
+        };
+        let ok = Ok(Answer::Screened {
+            verdict: Verdict::Ok,
+            event_id: "E".into(),
+            reasons: vec![],
+        });
+        let decision = after_call(&redirecting("https://x.example/"), SCREENED, offered, &ok);
+        assert!(!decision.forced_by_thanks_offer);
+    }
+
+    #[test]
+    fn o_pluxs_error_codes_are_the_reasons_of_an_error() {
+        let errors = vec![
+            Reason {
+                code: "InvalidData.Tel".into(),
+                description: "tel".into(),
+            },
+            Reason {
+                code: "InvalidData.Zipcode".into(),
+                description: "zipcode".into(),
+            },
+        ];
+        let outcome = Ok(Answer::Rejected {
+            status: 200,
+            errors: errors.clone(),
+        });
+        let decision = after_call(&ON, SCREENED, ORDER, &outcome);
+        assert_eq!(decision.result, Some(ScreeningResult::Error));
+        assert_eq!(decision.reasons, errors);
     }
 }

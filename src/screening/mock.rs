@@ -2,9 +2,16 @@
 //! development, tests, docker-compose and benchmarks need no O-PLUX contract. It checks
 //! the signature (403 when wrong) and answers by the last digit of the buyer's phone
 //! number: 0 OK, 1 HOLD, 2 REVIEW, 3 NG (with a rule), 8 sleeps past any timeout,
-//! 9 HTTP 500; anything else OK. `GET /stats` counts the events received per order.
+//! 9 HTTP 500; anything else OK. `GET /stats` counts the events received per order;
+//! `GET /events/{order_number}` shows the last event received for an order (the most
+//! recent orders only), so that tests see what renkei sent.
 
-use std::{collections::BTreeMap, net::TcpListener, sync::Mutex, time::Duration};
+use std::{
+    collections::{BTreeMap, HashMap, VecDeque},
+    net::TcpListener,
+    sync::Mutex,
+    time::Duration,
+};
 
 use actix_web::{App, HttpResponse, HttpServer, dev::ServerHandle, web};
 use serde_json::{Value, json};
@@ -59,10 +66,31 @@ pub struct MockConfig {
     pub workers: usize,
 }
 
+/// How many orders' last events the stand-in keeps (benchmarks send many more).
+pub const KEPT_EVENTS: usize = 1000;
+
 #[derive(Default)]
 struct Stats {
     total: u64,
     events: BTreeMap<String, u64>,
+    /// The last event body per order number, the oldest order dropped first.
+    last: HashMap<String, Value>,
+    order: VecDeque<String>,
+}
+
+impl Stats {
+    fn record(&mut self, order: &str, body: Value) {
+        self.total += 1;
+        *self.events.entry(order.to_string()).or_default() += 1;
+        if self.last.insert(order.to_string(), body).is_none() {
+            self.order.push_back(order.to_string());
+        }
+        while self.order.len() > KEPT_EVENTS {
+            if let Some(oldest) = self.order.pop_front() {
+                self.last.remove(&oldest);
+            }
+        }
+    }
 }
 
 struct MockState {
@@ -92,6 +120,7 @@ impl MockServer {
                 .route(EVENT_PATH, web::post().to(register_event))
                 .route("/stats", web::get().to(stats))
                 .route("/stats", web::delete().to(reset_stats))
+                .route("/events/{order_number}", web::get().to(last_event))
                 .route(
                     "/healthz",
                     web::get().to(|| async { HttpResponse::Ok().json(json!({"status": "ok"})) }),
@@ -131,11 +160,11 @@ async fn register_event(body: web::Bytes, state: web::Data<MockState>) -> HttpRe
     };
     let event = &request["telegram"]["event"];
     let order = event["event_id_for_shop"].as_str().unwrap_or_default().to_string();
-    {
-        let mut stats = state.stats.lock().unwrap_or_else(|e| e.into_inner());
-        stats.total += 1;
-        *stats.events.entry(order.clone()).or_default() += 1;
-    }
+    state
+        .stats
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .record(&order, request.clone());
     let info = &request["info"];
     let shop_id = info["shop_id"].as_str().unwrap_or_default();
     let datetime = info["request_datetime"].as_str().unwrap_or_default();
@@ -170,9 +199,11 @@ async fn register_event(body: web::Bytes, state: web::Data<MockState>) -> HttpRe
         tokio::time::sleep(SLOW).await;
     }
     let tel = &event["ec"]["customers"]["buyer"]["tel"];
-    let number = tel["mobile_number"]
-        .as_str()
-        .or(tel["fixed_number"].as_str())
+    // The number that is given: the other one is sent as "".
+    let number = [&tel["mobile_number"], &tel["fixed_number"]]
+        .into_iter()
+        .filter_map(Value::as_str)
+        .find(|n| !n.is_empty())
         .unwrap_or_default();
     let (verdict, rules) = match number.chars().last() {
         Some('1') => (
@@ -216,4 +247,12 @@ async fn stats(state: web::Data<MockState>) -> HttpResponse {
 async fn reset_stats(state: web::Data<MockState>) -> HttpResponse {
     *state.stats.lock().unwrap_or_else(|e| e.into_inner()) = Stats::default();
     HttpResponse::NoContent().finish()
+}
+
+async fn last_event(order_number: web::Path<String>, state: web::Data<MockState>) -> HttpResponse {
+    let stats = state.stats.lock().unwrap_or_else(|e| e.into_inner());
+    match stats.last.get(order_number.as_str()) {
+        Some(event) => HttpResponse::Ok().json(event),
+        None => error(404, "NotFound.Event", "no event was received for this order number"),
+    }
 }

@@ -2,6 +2,7 @@
 //! client and protocol, the records, and the local O-PLUX stand-in.
 
 pub mod decision;
+pub mod input;
 pub mod mock;
 pub mod oplux;
 pub mod record;

@@ -1,21 +1,63 @@
 //! A screening as answered and as found later.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{
     decision::{ScreeningResult, SkipReason},
     oplux::protocol::Reason,
 };
-use crate::store::screenings::ScreeningRow;
+use crate::{
+    core::{DomainError, FieldError},
+    store::screenings::ScreeningRow,
+};
+
+/// Buyer data that could not be used: left out of the O-PLUX event, the order still
+/// screened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Warning {
+    /// Path of the field in the request, e.g. `customer.tel` or `deliveries[0].address.zipcode`.
+    pub field: String,
+    /// A stable machine-readable code, e.g. `invalid_format`, `required`, `too_long`.
+    pub code: String,
+    /// What was expected, in English.
+    pub message: String,
+}
+
+impl From<FieldError> for Warning {
+    fn from(error: FieldError) -> Self {
+        Warning {
+            field: error.field,
+            code: error.code,
+            message: error.message,
+        }
+    }
+}
 
 /// What checkout does: create the order, or redirect the buyer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DecisionKind {
     CreateOrder,
     Redirect,
+}
+
+impl DecisionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecisionKind::CreateOrder => "create_order",
+            DecisionKind::Redirect => "redirect",
+        }
+    }
+}
+
+/// The screening of the order whose thanks-offer payment this is, which covers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ParentScreening {
+    pub order_number: String,
+    pub result: Option<ScreeningResult>,
+    pub decision: DecisionKind,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -24,7 +66,9 @@ pub enum DecisionKind {
     "reasons": [{"code": "R001", "description": "同一電話番号で短時間に複数注文"}],
     "decision": "redirect", "redirect_url": "https://shop.example.jp/orders/hold",
     "forced_by_thanks_offer": false, "oplux_event_id": "0F1E2D3C4B5A69788796A5B4C3D2E1F00112233445566778",
-    "parent_order_number": null, "screened_at": "2026-11-23T10:00:01Z"
+    "warnings": [{"field": "deliveries[0].tel", "code": "invalid_format",
+        "message": "deliveries[0].tel was left out of the O-PLUX event: expected a Japanese phone number of 10 or 11 digits"}],
+    "parent_order_number": null, "parent_screening": null, "screened_at": "2026-11-23T10:00:01Z"
 }))]
 pub struct Screening {
     pub order_number: String,
@@ -34,7 +78,7 @@ pub struct Screening {
     pub skip_reason: Option<SkipReason>,
     /// O-PLUX's result (`ERROR`: no answer); null when not screened.
     pub result: Option<ScreeningResult>,
-    /// O-PLUX's reasons (判定理由).
+    /// O-PLUX's reasons (判定理由); for an O-PLUX error answer, its error codes.
     pub reasons: Vec<Reason>,
     pub decision: DecisionKind,
     /// Where to send the buyer when the decision is `redirect`.
@@ -43,20 +87,26 @@ pub struct Screening {
     pub forced_by_thanks_offer: bool,
     /// O-PLUX's event id.
     pub oplux_event_id: Option<String>,
-    /// For a thanks-offer payment: the order whose screening covers it.
+    /// The buyer's data that could not be used and was left out of the O-PLUX event
+    /// (the order was screened without it).
+    pub warnings: Vec<Warning>,
+    /// For a thanks-offer payment: the order whose screening covers it, as sent.
     pub parent_order_number: Option<String>,
+    /// For a thanks-offer payment not screened again: the parent order's screening.
+    pub parent_screening: Option<ParentScreening>,
     pub screened_at: DateTime<Utc>,
 }
 
 impl Screening {
-    pub fn from_row(row: &ScreeningRow) -> Self {
-        Self {
+    /// The record of a finished row; stored JSON that cannot be read is an error.
+    pub fn from_row(row: &ScreeningRow) -> Result<Self, DomainError> {
+        Ok(Self {
             order_number: row.order_number.clone(),
             screened: row.screened,
             skip_reason: row.skip_reason.as_deref().and_then(SkipReason::parse),
             result: row.result.as_deref().and_then(ScreeningResult::parse),
-            reasons: serde_json::from_str(&row.reasons).unwrap_or_default(),
-            decision: if row.decision.as_deref() == Some("redirect") {
+            reasons: stored_json(row, "reasons", &row.reasons)?,
+            decision: if row.decision.as_deref() == Some(DecisionKind::Redirect.as_str()) {
                 DecisionKind::Redirect
             } else {
                 DecisionKind::CreateOrder
@@ -64,8 +114,32 @@ impl Screening {
             redirect_url: row.redirect_url.clone(),
             forced_by_thanks_offer: row.forced_by_thanks_offer,
             oplux_event_id: row.oplux_event_id.clone(),
+            warnings: stored_json(row, "warnings", &row.warnings)?,
             parent_order_number: row.parent_order_number.clone(),
+            parent_screening: row
+                .parent_screening
+                .as_deref()
+                .map(|text| stored_json(row, "parent_screening", text))
+                .transpose()?,
             screened_at: row.screened_at.unwrap_or(row.claimed_at),
+        })
+    }
+
+    /// What a thanks-offer payment of this order answers.
+    pub fn as_parent(&self) -> ParentScreening {
+        ParentScreening {
+            order_number: self.order_number.clone(),
+            result: self.result,
+            decision: self.decision,
         }
     }
+}
+
+fn stored_json<T: serde::de::DeserializeOwned>(row: &ScreeningRow, column: &str, text: &str) -> Result<T, DomainError> {
+    serde_json::from_str(text).map_err(|err| {
+        DomainError::Conflict(format!(
+            "the stored {column} of the screening of order '{}' cannot be read ({err})",
+            row.order_number
+        ))
+    })
 }

@@ -1,7 +1,7 @@
-//! `POST /api/v1/fraud-screenings`: check the order, claim its record, decide (calling
-//! O-PLUX when the rules say so), store, answer. Idempotent per (shop, order number): a
-//! replay gets the stored answer without a call; a concurrent duplicate — on any replica —
-//! finds the claimed row and waits for it.
+//! `POST /api/v1/fraud-screenings`: claim the order's record, pass the gates, call O-PLUX
+//! when they say so, store, answer. Idempotent per (shop, order number): a replay gets the
+//! stored answer without a call; a concurrent duplicate — on any replica — finds the
+//! claimed row and waits for it.
 
 use std::{
     collections::HashMap,
@@ -11,29 +11,35 @@ use std::{
 
 use chrono::{SubsecRound, Utc};
 use sea_orm::DatabaseConnection;
-use serde_json::{Map, Value};
 
 use super::{
-    decision::{self, Action, MethodFlags, OrderFacts, Settings, Step},
-    oplux::{client::OpluxClient, protocol::Credentials},
-    record::Screening,
-    request::{ScreenedOrder, ScreeningRequest},
+    decision::{self, Action, CallOutcome, Decision, MethodFlags, OrderFacts, Settings, SkipReason, Step, UnknownMethod},
+    oplux::{
+        client::OpluxClient,
+        protocol::{Answer, Credentials},
+    },
+    record::{DecisionKind, ParentScreening, Screening, Warning},
+    request::{Order, ScreenedOrder},
 };
 use crate::{
-    accounts::{providers::fraud::OPLUX, service::Accounts},
+    accounts::{
+        self,
+        providers::fraud::{OPLUX, OpluxSettings},
+        service::{Accounts, stored_settings},
+    },
     cache::{ShopVersions, Versioned},
-    core::{DomainError, FieldError},
+    core::{DomainError, FieldError, PaymentKind, Secret, Settlement},
     crypto::{random_token, seal::MasterKeys},
     metrics::Metrics,
     store::{
-        payment_methods, provider_accounts,
+        payment_methods::{self, PaymentMethodRow},
+        provider_accounts,
         screenings::{self, Claim, DONE, Finished, ScreeningRow},
     },
 };
 
 /// Extra time a duplicate waits beyond the O-PLUX timeout before taking a claim over.
 const CLAIM_GRACE: Duration = Duration::from_secs(5);
-const DEFAULT_TIMEOUT_MS: u64 = 5000;
 
 pub struct Screenings<'a> {
     pub db: &'a DatabaseConnection,
@@ -51,21 +57,18 @@ pub struct ScreeningContext {
     methods: HashMap<String, Method>,
 }
 
+/// A payment method, as screening sees it.
 struct Method {
-    kind: String,
-    provider: Option<String>,
+    settlement: Settlement,
     flags: MethodFlags,
 }
 
 /// The shop's O-PLUX account, as screening uses it.
 pub(crate) struct OpluxAccount {
-    settings: Settings,
-    pub(crate) endpoint: String,
-    pub(crate) timeout: Duration,
-    merchant_id: String,
-    source_id: String,
-    model_id: String,
-    secret_key: Option<crate::core::Secret<String>>,
+    pub(crate) settings: OpluxSettings,
+    /// The deciding part of the settings, with whether the account is enabled.
+    decides: Settings,
+    secret_key: Option<Secret<String>>,
 }
 
 impl OpluxAccount {
@@ -76,49 +79,18 @@ impl OpluxAccount {
         shop_id: &str,
         open_secret: bool,
     ) -> Result<Option<OpluxAccount>, DomainError> {
-        let spec = &OPLUX;
-        let Some(row) = provider_accounts::find(accounts.db, shop_id, spec.slug).await? else {
+        let Some(row) = provider_accounts::find(accounts.db, shop_id, OPLUX.slug).await? else {
             return Ok(None);
         };
-        let settings: Map<String, Value> = serde_json::from_str(&row.settings).unwrap_or_default();
-        let text = |name: &str| {
-            settings
-                .get(name)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
+        let settings = OpluxSettings::parse(&stored_settings(&row)?).map_err(|err| DomainError::Conflict(err.message))?;
         let secret_key = if row.enabled || open_secret {
-            accounts.open_secret(shop_id, spec, "secret_key").await?
+            accounts.open_secret(shop_id, &OPLUX, "secret_key").await?
         } else {
             None
         };
         Ok(Some(OpluxAccount {
-            settings: Settings {
-                enabled: row.enabled,
-                screen_existing_customers: settings
-                    .get("screen_existing_customers")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false),
-                on_hold: action(settings.get("on_hold")),
-                on_review: action(settings.get("on_review")),
-                on_ng: action(settings.get("on_ng")),
-                on_error: action(settings.get("on_error")),
-            },
-            endpoint: settings
-                .get("endpoint")
-                .and_then(Value::as_str)
-                .unwrap_or("test")
-                .to_string(),
-            timeout: Duration::from_millis(
-                settings
-                    .get("timeout_ms")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(DEFAULT_TIMEOUT_MS),
-            ),
-            merchant_id: text("merchant_id"),
-            source_id: text("source_id"),
-            model_id: text("model_id"),
+            decides: Settings::of_account(row.enabled, &settings),
+            settings,
             secret_key,
         }))
     }
@@ -126,82 +98,59 @@ impl OpluxAccount {
     /// The credentials to sign with; `None` without a secret key.
     pub(crate) fn credentials(&self) -> Option<Credentials<'_>> {
         Some(Credentials {
-            merchant_id: &self.merchant_id,
-            source_id: &self.source_id,
+            merchant_id: &self.settings.merchant_id,
+            source_id: &self.settings.source_id,
             secret_key: self.secret_key.as_ref()?.expose(),
-            model_id: &self.model_id,
+            model_id: &self.settings.model_id,
         })
     }
 }
 
-fn action(value: Option<&Value>) -> Action {
-    match value {
-        Some(v) if v["action"] == "redirect" => match v["redirect_url"].as_str() {
-            Some(url) => Action::Redirect(url.to_string()),
-            None => Action::CreateOrder,
-        },
-        _ => Action::CreateOrder,
+/// What the gates and O-PLUX decided, with what is stored beside it.
+struct Outcome {
+    decision: Decision,
+    warnings: Vec<FieldError>,
+    parent: Option<ParentScreening>,
+    error_detail: Option<String>,
+    latency_ms: Option<i64>,
+}
+
+impl Outcome {
+    fn skipped(decision: Decision, parent: Option<ParentScreening>) -> Self {
+        let covered = decision.skip_reason == Some(SkipReason::ThanksOfferPayment);
+        Outcome {
+            decision,
+            warnings: Vec::new(),
+            parent: parent.filter(|_| covered),
+            error_detail: None,
+            latency_ms: None,
+        }
     }
+}
+
+enum Existing {
+    Done(ScreeningRow),
+    TakenOver(ScreeningRow),
 }
 
 impl Screenings<'_> {
     /// Screens an order. Returns the record and whether it is new (201) or a replay (200).
-    pub async fn screen(&self, shop_id: &str, request: ScreeningRequest) -> Result<(Screening, bool), DomainError> {
-        let errors = request.check();
-        if !errors.is_empty() {
-            return Err(DomainError::Invalid(errors));
-        }
+    pub async fn screen(&self, shop_id: &str, order: Order) -> Result<(Screening, bool), DomainError> {
         let context = self.context(shop_id).await?;
-        let method = context.methods.get(&request.payment_method).ok_or_else(|| {
-            DomainError::Invalid(vec![FieldError::new(
-                "payment_method",
-                "unknown_payment_method",
-                format!(
-                    "payment_method '{}' is not a payment method of this shop",
-                    request.payment_method
-                ),
-            )])
-        })?;
-        let request = request.with_default_delivery();
-        let fingerprint =
-            crate::screening::oplux::protocol::sha256_upper(&serde_json::to_string(&request).unwrap_or_default());
         let token = random_token::<16>();
         let started = Instant::now();
-        let mut row = match screenings::claim(
-            self.db,
-            shop_id,
-            &request.order_number,
-            &fingerprint,
-            &token,
-            Utc::now(),
-        )
-        .await?
-        {
-            Claim::Claimed(row) => row,
-            Claim::Exists(row) => match self.existing(shop_id, &context, row, &fingerprint, &token).await? {
-                Existing::Done(row) => return Ok((Screening::from_row(&row), false)),
-                Existing::TakenOver(row) => row,
-            },
+        let mut row = match self.claim(shop_id, &context, &order, &token).await? {
+            Existing::Done(row) => return Ok((Screening::from_row(&row)?, false)),
+            Existing::TakenOver(row) => row,
         };
         row.claim_token = token.clone();
-        match self.decide_and_finish(&context, &row, &request, method).await {
-            Ok(done) => {
-                let screening = Screening::from_row(&done);
-                self.metrics.screenings.increment(&[
-                    screening.result.map_or("NONE", |r| r.as_str()),
-                    if screening.decision == super::record::DecisionKind::Redirect {
-                        "redirect"
-                    } else {
-                        "create_order"
-                    },
-                ]);
-                tracing::info!(
-                    order_number = %request.order_number,
-                    result = screening.result.map_or("NONE", |r| r.as_str()),
-                    skip_reason = screening.skip_reason.map_or("", |r| r.as_str()),
-                    latency_ms = started.elapsed().as_millis() as u64,
-                    "order screened"
-                );
+        let screened = match self.decide(shop_id, &context, &order).await {
+            Ok(outcome) => self.finish(&row, &order, outcome).await,
+            Err(err) => Err(err),
+        };
+        match screened {
+            Ok(screening) => {
+                self.observe(&screening, started);
                 Ok((screening, true))
             }
             Err(err) => {
@@ -209,6 +158,22 @@ impl Screenings<'_> {
                 let _ = screenings::release(self.db, row.id, &token).await;
                 Err(err)
             }
+        }
+    }
+
+    /// Claims the order's row, or finds it claimed: done (a replay), or held by a request
+    /// that is gone (taken over).
+    async fn claim(
+        &self,
+        shop_id: &str,
+        context: &ScreeningContext,
+        order: &Order,
+        token: &str,
+    ) -> Result<Existing, DomainError> {
+        let number = order.order_number.as_str();
+        match screenings::claim(self.db, shop_id, number, &order.fingerprint, token, Utc::now()).await? {
+            Claim::Claimed(row) => Ok(Existing::TakenOver(row)),
+            Claim::Exists(row) => self.existing(shop_id, context, row, &order.fingerprint, token).await,
         }
     }
 
@@ -225,10 +190,8 @@ impl Screenings<'_> {
                 "this order number was screened with a different request; a new order needs a new order number".into(),
             )
         };
-        let timeout = context
-            .oplux
-            .as_ref()
-            .map_or(Duration::from_millis(DEFAULT_TIMEOUT_MS), |a| a.timeout);
+        // Without an account the holder calls nobody: it finishes within the grace.
+        let timeout = context.oplux.as_ref().map_or(Duration::ZERO, |a| a.settings.timeout);
         let mut wait = Duration::from_millis(10);
         loop {
             if row.fingerprint != fingerprint {
@@ -270,137 +233,237 @@ impl Screenings<'_> {
         let methods = payment_methods::list(self.db, shop_id, None, None)
             .await?
             .into_iter()
-            .map(|m| {
-                let method = Method {
-                    flags: MethodFlags {
-                        oplux_screening: m.oplux_screening,
-                        thanks_offer_immediate_settlement: m.thanks_offer_immediate_settlement,
-                    },
-                    kind: m.kind,
-                    provider: m.provider,
-                };
-                (m.code, method)
-            })
-            .collect();
+            .map(method)
+            .collect::<Result<_, _>>()?;
+        let accounts = Accounts {
+            db: self.db,
+            keys: self.keys,
+        };
         let context = Arc::new(ScreeningContext {
-            oplux: OpluxAccount::load(
-                &Accounts {
-                    db: self.db,
-                    keys: self.keys,
-                },
-                shop_id,
-                false,
-            )
-            .await?,
+            oplux: OpluxAccount::load(&accounts, shop_id, false).await?,
             methods,
         });
         self.contexts.put(key, version, context.clone());
         Ok(context)
     }
 
-    async fn decide_and_finish(
-        &self,
-        context: &ScreeningContext,
-        row: &ScreeningRow,
-        request: &ScreeningRequest,
-        method: &Method,
-    ) -> Result<ScreeningRow, DomainError> {
-        let account = &context.oplux;
-        let flags = method.flags;
-        let facts = OrderFacts {
-            channel: request.channel,
-            registered: request.customer.registered,
-            previous_order_count: request.customer.previous_order_count,
-            ad_url_enabled: request.thanks_offer.ad_url_enabled,
-            is_thanks_offer_payment: request.thanks_offer.is_thanks_offer_payment,
+    /// The gates, then O-PLUX when they say so. An unknown payment method is refused only
+    /// when its gate is reached.
+    async fn decide(&self, shop_id: &str, context: &ScreeningContext, order: &Order) -> Result<Outcome, DomainError> {
+        let account = context.oplux.as_ref();
+        let method = context.methods.get(&order.payment_method);
+        let parent = self.parent_screening(shop_id, order).await?;
+        let facts = order_facts(order, parent.is_some());
+        match decision::before_call(account.map(|a| &a.decides), method.map(|m| m.flags), facts) {
+            Err(UnknownMethod) => Err(unknown_method(order)),
+            Ok(Step::Skip(decision)) => Ok(Outcome::skipped(decision, parent)),
+            Ok(Step::Call) => match (account, method) {
+                (Some(account), Some(method)) => Ok(self.call(account, method, order, facts).await),
+                _ => unreachable!("before_call calls only with an enabled account and a known method"),
+            },
+        }
+    }
+
+    /// The screening of a thanks-offer payment's parent order, when it was screened for
+    /// this shop.
+    async fn parent_screening(&self, shop_id: &str, order: &Order) -> Result<Option<ParentScreening>, DomainError> {
+        let offer = &order.thanks_offer;
+        let Some(parent) = offer.parent_order_number.as_ref().filter(|_| offer.is_thanks_offer_payment) else {
+            return Ok(None);
         };
-        let settings = account.as_ref().map(|a| &a.settings);
-        let (decision, error_detail, latency) = match (decision::before_call(settings, flags, facts), account) {
-            (Step::Skip(decision), _) => (decision, None, None),
-            (Step::Call, None) => unreachable!("before_call calls only with an enabled account"),
-            (Step::Call, Some(account)) => {
-                let outcome = match account.credentials() {
-                    None => (Err("the o-plux account has no secret_key".to_string()), None),
-                    Some(credentials) => {
-                        let order = ScreenedOrder {
-                            request,
-                            kind: &method.kind,
-                            provider: method.provider.as_deref(),
-                        };
-                        let call = self
-                            .client
-                            .register(&account.endpoint, account.timeout, &credentials, &order)
-                            .await;
-                        if call.sent {
-                            let label = match &call.outcome {
-                                Ok(super::oplux::protocol::Answer::Screened { .. }) => "answered",
-                                Ok(_) => "rejected",
-                                Err(_) => "failed",
-                            };
-                            self.metrics.oplux_latency.observe(&[label], call.latency.as_secs_f64());
-                        }
-                        (call.outcome, Some(call.latency.as_millis() as i64))
-                    }
-                };
-                let (outcome, latency) = outcome;
-                let detail = match &outcome {
-                    Ok(super::oplux::protocol::Answer::Rejected { status, code, message }) => {
-                        Some(format!("O-PLUX refused the event: HTTP {status} {code} {message}"))
-                    }
-                    Err(reason) => Some(reason.clone()),
-                    Ok(_) => None,
-                };
-                (
-                    decision::after_call(&account.settings, flags, facts, &outcome),
-                    detail,
-                    latency,
-                )
-            }
+        match screenings::find(self.db, shop_id, parent.as_str()).await? {
+            Some(row) if row.state == DONE && row.screened => Ok(Some(Screening::from_row(&row)?.as_parent())),
+            _ => Ok(None),
+        }
+    }
+
+    /// O-PLUX's call and the decision on its answer; the buyer's data that cannot be used
+    /// is left out of the event and named in the warnings.
+    async fn call(&self, account: &OpluxAccount, method: &Method, order: &Order, facts: OrderFacts) -> Outcome {
+        let warnings = order.warnings();
+        let (outcome, latency_ms) = self.register(account, method, order).await;
+        Outcome {
+            decision: decision::after_call(&account.decides, method.flags, facts, &outcome),
+            warnings,
+            parent: None,
+            error_detail: error_detail(&outcome),
+            latency_ms,
+        }
+    }
+
+    async fn register(&self, account: &OpluxAccount, method: &Method, order: &Order) -> (CallOutcome, Option<i64>) {
+        let Some(credentials) = account.credentials() else {
+            return (Err("the o-plux account has no secret_key".to_string()), None);
         };
-        let (decision_text, redirect_url) = match &decision.action {
-            Action::CreateOrder => ("create_order", None),
-            Action::Redirect(url) => ("redirect", Some(url.clone())),
+        let screened = ScreenedOrder {
+            request: order,
+            settlement: method.settlement,
         };
-        let finished = Finished {
-            screened: decision.screened,
-            skip_reason: decision.skip_reason.map(|r| r.as_str().to_string()),
-            result: decision.result.map(|r| r.as_str().to_string()),
-            reasons: serde_json::to_string(&decision.reasons).unwrap_or_else(|_| "[]".into()),
-            decision: decision_text.to_string(),
-            redirect_url,
-            forced_by_thanks_offer: decision.forced_by_thanks_offer,
-            oplux_event_id: decision.oplux_event_id.clone(),
-            parent_order_number: request.thanks_offer.parent_order_number.clone(),
-            error_detail,
-            oplux_latency_ms: latency,
-            // Microseconds: what PostgreSQL keeps, so a replay reads back the same instant.
-            screened_at: Utc::now().trunc_subsecs(6),
-        };
-        // The finished row, as stored (no need to read it back).
-        let mut done = row.clone();
-        done.state = DONE.to_string();
-        done.screened = finished.screened;
-        done.skip_reason = finished.skip_reason.clone();
-        done.result = finished.result.clone();
-        done.reasons = finished.reasons.clone();
-        done.decision = Some(finished.decision.clone());
-        done.redirect_url = finished.redirect_url.clone();
-        done.forced_by_thanks_offer = finished.forced_by_thanks_offer;
-        done.oplux_event_id = finished.oplux_event_id.clone();
-        done.parent_order_number = finished.parent_order_number.clone();
-        done.error_detail = finished.error_detail.clone();
-        done.oplux_latency_ms = finished.oplux_latency_ms;
-        done.screened_at = Some(finished.screened_at);
+        let settings = &account.settings;
+        let call = self
+            .client
+            .register(&settings.endpoint, settings.timeout, &credentials, &screened)
+            .await;
+        if call.sent {
+            let label = match &call.outcome {
+                Ok(Answer::Screened { .. }) => "answered",
+                Ok(Answer::Rejected { .. }) => "rejected",
+                Err(_) => "failed",
+            };
+            self.metrics.oplux_latency.observe(&[label], call.latency.as_secs_f64());
+        }
+        (call.outcome, Some(call.latency.as_millis() as i64))
+    }
+
+    /// Stores the outcome in the row this request holds; the record as stored.
+    async fn finish(&self, row: &ScreeningRow, order: &Order, outcome: Outcome) -> Result<Screening, DomainError> {
+        let finished = finished(order, outcome);
+        let done = done_row(row, &finished);
         if !screenings::finish(self.db, row.id, &row.claim_token, finished).await? {
             return Err(DomainError::Conflict(
                 "the screening of this order was taken over by another request; retry to read its result".into(),
             ));
         }
-        Ok(done)
+        Screening::from_row(&done)
+    }
+
+    /// Metrics and the log line of a screening (no personal data).
+    fn observe(&self, screening: &Screening, started: Instant) {
+        let result = screening.result.map_or("NONE", |r| r.as_str());
+        self.metrics
+            .screenings
+            .increment(&[result, screening.decision.as_str()]);
+        tracing::info!(
+            order_number = %screening.order_number,
+            result,
+            skip_reason = screening.skip_reason.map_or("", |r| r.as_str()),
+            warnings = screening.warnings.len(),
+            latency_ms = started.elapsed().as_millis() as u64,
+            "order screened"
+        );
     }
 }
 
-enum Existing {
-    Done(ScreeningRow),
-    TakenOver(ScreeningRow),
+/// A finished screening, read: `None` when the order was not screened in this shop.
+pub async fn find(db: &DatabaseConnection, shop_id: &str, order_number: &str) -> Result<Screening, DomainError> {
+    match screenings::find(db, shop_id, order_number).await? {
+        Some(row) if row.state == DONE => Screening::from_row(&row),
+        _ => Err(DomainError::NotFound(format!(
+            "order '{order_number}' has not been screened"
+        ))),
+    }
+}
+
+/// A stored payment method, as screening sees it: how it settles (its provider's
+/// declaration, else its kind) and its flags.
+fn method(row: PaymentMethodRow) -> Result<(String, Method), DomainError> {
+    let kind = PaymentKind::parse(&row.kind).ok_or_else(|| {
+        DomainError::Conflict(format!(
+            "the stored kind '{}' of payment method '{}' is not a kind of payment; PUT the method again",
+            row.kind, row.code
+        ))
+    })?;
+    let declared = row
+        .provider
+        .as_deref()
+        .and_then(accounts::find)
+        .and_then(|provider| provider.settles_as);
+    let method = Method {
+        settlement: declared.unwrap_or(kind.settlement()),
+        flags: MethodFlags {
+            oplux_screening: row.oplux_screening,
+            thanks_offer_immediate_settlement: row.thanks_offer_immediate_settlement,
+        },
+    };
+    Ok((row.code, method))
+}
+
+fn order_facts(order: &Order, parent_screened: bool) -> OrderFacts {
+    OrderFacts {
+        channel: order.channel,
+        registered: order.customer.registered,
+        previous_order_count: order.customer.previous_order_count,
+        ad_url_enabled: order.thanks_offer.ad_url_enabled,
+        is_thanks_offer_payment: order.thanks_offer.is_thanks_offer_payment,
+        parent_screened,
+    }
+}
+
+fn unknown_method(order: &Order) -> DomainError {
+    DomainError::field(
+        "payment_method",
+        "unknown_payment_method",
+        format!(
+            "payment_method '{}' is not a payment method of this shop; expected the code of one",
+            order.payment_method
+        ),
+    )
+}
+
+/// Why the result is ERROR, for the record (codes only, no personal data).
+fn error_detail(outcome: &CallOutcome) -> Option<String> {
+    match outcome {
+        Ok(Answer::Rejected { status, errors }) => {
+            let codes: Vec<&str> = errors.iter().map(|e| e.code.as_str()).collect();
+            Some(format!("O-PLUX refused the event: HTTP {status} {}", codes.join(", ")))
+        }
+        Err(reason) => Some(reason.clone()),
+        Ok(Answer::Screened { .. }) => None,
+    }
+}
+
+/// The columns of a finished screening.
+fn finished(order: &Order, outcome: Outcome) -> Finished {
+    let decision = outcome.decision;
+    let (kind, redirect_url) = match decision.action {
+        Action::CreateOrder => (DecisionKind::CreateOrder, None),
+        Action::Redirect(url) => (DecisionKind::Redirect, Some(url)),
+    };
+    let warnings: Vec<Warning> = outcome.warnings.into_iter().map(Warning::from).collect();
+    Finished {
+        screened: decision.screened,
+        skip_reason: decision.skip_reason.map(|r| r.as_str().to_string()),
+        result: decision.result.map(|r| r.as_str().to_string()),
+        // Serialising plain strings cannot fail.
+        reasons: serde_json::to_string(&decision.reasons).unwrap_or_else(|_| "[]".into()),
+        decision: kind.as_str().to_string(),
+        redirect_url,
+        forced_by_thanks_offer: decision.forced_by_thanks_offer,
+        oplux_event_id: decision.oplux_event_id,
+        parent_order_number: order
+            .thanks_offer
+            .parent_order_number
+            .as_ref()
+            .map(|n| n.as_str().to_string()),
+        error_detail: outcome.error_detail,
+        oplux_latency_ms: outcome.latency_ms,
+        // Microseconds: what PostgreSQL keeps, so a replay reads back the same instant.
+        screened_at: Utc::now().trunc_subsecs(6),
+        warnings: serde_json::to_string(&warnings).unwrap_or_else(|_| "[]".into()),
+        parent_screening: outcome
+            .parent
+            .and_then(|parent| serde_json::to_string(&parent).ok()),
+    }
+}
+
+/// The finished row, as stored (no need to read it back).
+fn done_row(row: &ScreeningRow, finished: &Finished) -> ScreeningRow {
+    ScreeningRow {
+        state: DONE.to_string(),
+        screened: finished.screened,
+        skip_reason: finished.skip_reason.clone(),
+        result: finished.result.clone(),
+        reasons: finished.reasons.clone(),
+        decision: Some(finished.decision.clone()),
+        redirect_url: finished.redirect_url.clone(),
+        forced_by_thanks_offer: finished.forced_by_thanks_offer,
+        oplux_event_id: finished.oplux_event_id.clone(),
+        parent_order_number: finished.parent_order_number.clone(),
+        error_detail: finished.error_detail.clone(),
+        oplux_latency_ms: finished.oplux_latency_ms,
+        screened_at: Some(finished.screened_at),
+        warnings: finished.warnings.clone(),
+        parent_screening: finished.parent_screening.clone(),
+        ..row.clone()
+    }
 }

@@ -6,16 +6,14 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{
+    input::Typed,
     oplux::{client::OpluxClient, protocol::Answer},
-    request::{Address, Customer, Item, Name, OrderChannel, ScreenedOrder, ScreeningRequest, ThanksOffer},
+    request::{Address, Customer, Item, Name, Order, OrderChannel, ScreenedOrder, ScreeningRequest, ThanksOffer},
     service::OpluxAccount,
 };
 use crate::{
-    accounts::{
-        providers::fraud::OPLUX,
-        service::{Accounts, not_configured},
-    },
-    core::DomainError,
+    accounts::{providers::fraud::OPLUX, service::Accounts},
+    core::{DomainError, Settlement},
     crypto::random::hex,
 };
 
@@ -35,18 +33,32 @@ pub struct Verification {
 pub async fn verify(accounts: &Accounts<'_>, client: &OpluxClient, shop_id: &str) -> Result<Verification, DomainError> {
     let account = OpluxAccount::load(accounts, shop_id, true)
         .await?
-        .ok_or_else(|| DomainError::NotFound(not_configured(&OPLUX)))?;
+        .ok_or_else(|| DomainError::NotFound(crate::accounts::service::not_configured(&OPLUX)))?;
     let credentials = account
         .credentials()
         .ok_or_else(|| DomainError::Conflict("the o-plux account has no secret_key to verify".into()))?;
+    let order = test_order()?;
+    let screened = ScreenedOrder {
+        request: &order,
+        settlement: Settlement::CreditCard,
+    };
+    let settings = &account.settings;
+    let call = client
+        .register(&settings.endpoint, settings.timeout, &credentials, &screened)
+        .await;
+    Ok(verification(call.outcome))
+}
+
+/// The test event's order: a buyer O-PLUX's test environment answers OK for.
+fn test_order() -> Result<Order, DomainError> {
     let address = Address {
-        zipcode: "1000001".into(),
+        zipcode: Typed::new("1000001"),
         prefecture: "東京都".into(),
         city: "千代田区".into(),
         line1: "千代田1-1".into(),
         line2: None,
     };
-    let request = ScreeningRequest {
+    ScreeningRequest {
         order_number: format!("renkei-verify-{}", hex(&crate::crypto::random_bytes::<6>())),
         channel: OrderChannel::Shop,
         payment_method: "verify".into(),
@@ -64,7 +76,7 @@ pub async fn verify(accounts: &Accounts<'_>, client: &OpluxClient, shop_id: &str
             },
             email: None,
             // O-PLUX's test environment answers OK for numbers ending in 0.
-            tel: "09000000000".into(),
+            tel: Typed::new("09000000000"),
             birth_day: NaiveDate::from_ymd_opt(1990, 1, 1),
             sex: None,
             address,
@@ -81,16 +93,11 @@ pub async fn verify(accounts: &Accounts<'_>, client: &OpluxClient, shop_id: &str
         device: None,
         thanks_offer: ThanksOffer::default(),
     }
-    .with_default_delivery();
-    let order = ScreenedOrder {
-        request: &request,
-        kind: "credit_card",
-        provider: None,
-    };
-    let call = client
-        .register(&account.endpoint, account.timeout, &credentials, &order)
-        .await;
-    Ok(match call.outcome {
+    .parse()
+}
+
+fn verification(outcome: Result<Answer, String>) -> Verification {
+    match outcome {
         Ok(Answer::Screened { verdict, .. }) => Verification {
             accepted: true,
             http_status: Some(200),
@@ -98,11 +105,11 @@ pub async fn verify(accounts: &Accounts<'_>, client: &OpluxClient, shop_id: &str
             error_message: None,
             result: Some(verdict.as_str().to_string()),
         },
-        Ok(Answer::Rejected { status, code, message }) => Verification {
+        Ok(Answer::Rejected { status, errors }) => Verification {
             accepted: false,
             http_status: Some(status),
-            error_code: Some(code),
-            error_message: Some(message),
+            error_code: Some(errors.iter().map(|e| e.code.as_str()).collect::<Vec<_>>().join(", ")),
+            error_message: Some(errors.iter().map(|e| e.description.as_str()).collect::<Vec<_>>().join("; ")),
             result: None,
         },
         Err(reason) => Verification {
@@ -112,5 +119,5 @@ pub async fn verify(accounts: &Accounts<'_>, client: &OpluxClient, shop_id: &str
             error_message: Some(reason),
             result: None,
         },
-    })
+    }
 }

@@ -37,6 +37,7 @@ pub async fn claim(
         claimed_at: Set(at),
         screened: Set(false),
         reasons: Set("[]".to_string()),
+        warnings: Set("[]".to_string()),
         forced_by_thanks_offer: Set(false),
         ..Default::default()
     }
@@ -91,6 +92,8 @@ pub struct Finished {
     pub error_detail: Option<String>,
     pub oplux_latency_ms: Option<i64>,
     pub screened_at: DateTime<Utc>,
+    pub warnings: String,
+    pub parent_screening: Option<String>,
 }
 
 /// Finishes a row this request holds. Returns whether it still held it.
@@ -115,6 +118,8 @@ pub async fn finish(db: &impl ConnectionTrait, id: i64, token: &str, done: Finis
         .col_expr(screening::Column::ErrorDetail, Expr::value(done.error_detail))
         .col_expr(screening::Column::OpluxLatencyMs, Expr::value(done.oplux_latency_ms))
         .col_expr(screening::Column::ScreenedAt, Expr::value(done.screened_at))
+        .col_expr(screening::Column::Warnings, Expr::value(done.warnings))
+        .col_expr(screening::Column::ParentScreening, Expr::value(done.parent_screening))
         .filter(screening::Column::Id.eq(id))
         .filter(screening::Column::State.eq(PENDING))
         .filter(screening::Column::ClaimToken.eq(token))

@@ -24,6 +24,10 @@ use crate::{
 /// gives result `ERROR` and the account's `on_error` action, never a 5xx. The same order
 /// number again returns the stored answer (200) without calling O-PLUX; a different
 /// request for a stored order number is a 409.
+///
+/// The buyer's data is never a reason to refuse: it is normalised as a Japanese checkout
+/// types it (full-width, `+81`, `〒`, hyphens), and what still cannot be used is left out
+/// of the O-PLUX event and named in `warnings`.
 #[utoipa::path(
     tag = "fraud-screenings",
     request_body = ScreeningRequest,
@@ -37,7 +41,7 @@ use crate::{
         (status = 409, description = "The order number was screened with another request", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Malformed or incomplete order: every failing field is listed; nothing stored, O-PLUX not called", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The request's shape is wrong (JSON types, required fields, order numbers, amounts), or the payment method is unknown when its gate is reached: every failing field is listed; nothing stored, O-PLUX not called", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -47,7 +51,8 @@ pub async fn screen_order(
     body: ApiJson<ScreeningRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (screening, created) = state.screenings().screen(&caller.shop_id, body.0).await?;
+    let order = body.0.parse()?;
+    let (screening, created) = state.screenings().screen(&caller.shop_id, order).await?;
     Ok(if created {
         HttpResponse::Created()
     } else {
@@ -78,11 +83,8 @@ pub async fn get_screening(
     order_number: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<web::Json<Screening>, ApiError> {
-    let row = screenings::find(&state.db, &caller.shop_id, &order_number)
-        .await?
-        .filter(|row| row.state == screenings::DONE)
-        .ok_or_else(|| ApiError::NotFound(format!("order '{order_number}' has not been screened")))?;
-    Ok(web::Json(Screening::from_row(&row)))
+    let screening = crate::screening::service::find(&state.db, &caller.shop_id, &order_number).await?;
+    Ok(web::Json(screening))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -144,7 +146,7 @@ pub async fn list_screenings(
     let rows = screenings::search(&state.db, &caller.shop_id, &filter, before, limit + 1).await?;
     let (rows, next_cursor) = pagination::finish(rows, limit, |r| r.id.to_string());
     Ok(web::Json(ScreeningPage {
-        items: rows.iter().map(Screening::from_row).collect(),
+        items: rows.iter().map(Screening::from_row).collect::<Result<_, _>>()?,
         next_cursor,
     }))
 }

@@ -7,7 +7,7 @@ use super::{
     breaker::{Breaker, Permit},
     protocol::{self, Answer, Credentials},
 };
-use crate::screening::request::ScreenedOrder;
+use crate::{accounts::providers::fraud::OpluxEndpoint, screening::request::ScreenedOrder};
 use chrono::Utc;
 
 pub struct OpluxClient {
@@ -46,14 +46,14 @@ impl OpluxClient {
     }
 
     /// The base URL of an account's `endpoint` setting.
-    pub fn base_url(&self, endpoint: &str) -> Result<String, String> {
+    pub fn base_url(&self, endpoint: &OpluxEndpoint) -> Result<String, String> {
         match endpoint {
-            "test" => Ok(self.test_url.clone()),
-            "production" => self
+            OpluxEndpoint::Test => Ok(self.test_url.clone()),
+            OpluxEndpoint::Production => self
                 .production_url
                 .clone()
                 .ok_or_else(|| "the O-PLUX production URL is not configured (RENKEI_OPLUX_PRODUCTION_URL)".into()),
-            url => Ok(url.trim_end_matches('/').to_string()),
+            OpluxEndpoint::Url(url) => Ok(url.trim_end_matches('/').to_string()),
         }
     }
 
@@ -61,7 +61,7 @@ impl OpluxClient {
     /// connection (nothing sent) is tried once more within the time left.
     pub async fn register(
         &self,
-        endpoint: &str,
+        endpoint: &OpluxEndpoint,
         timeout: Duration,
         credentials: &Credentials<'_>,
         order: &ScreenedOrder<'_>,
@@ -128,7 +128,7 @@ impl OpluxClient {
         };
         let answered = matches!(
             &outcome,
-            Ok(Answer::Screened { .. }) | Ok(Answer::Rejected { status: 400..=499, .. })
+            Ok(Answer::Screened { .. }) | Ok(Answer::Rejected { .. })
         );
         self.breaker.record(&base, answered);
         let latency = started.elapsed();
@@ -137,8 +137,10 @@ impl OpluxClient {
                 order_number = %order.request.order_number, result = verdict.as_str(), event_id = %event_id,
                 latency_ms = latency.as_millis() as u64, "O-PLUX answer"
             ),
-            Ok(Answer::Rejected { status, code, .. }) => tracing::warn!(
-                order_number = %order.request.order_number, status, code = %code, "O-PLUX refused the event"
+            Ok(Answer::Rejected { status, errors }) => tracing::warn!(
+                order_number = %order.request.order_number, status,
+                codes = %errors.iter().map(|e| e.code.as_str()).collect::<Vec<_>>().join(","),
+                "O-PLUX refused the event"
             ),
             Err(reason) => tracing::warn!(
                 order_number = %order.request.order_number, reason = %reason, "O-PLUX gave no answer"

@@ -1,6 +1,8 @@
 //! The O-PLUX v3 event registration protocol, all in one place: request building,
 //! signature, hashing and normalisation of personal data, and reading answers.
-//! O-PLUX's own documentation is private; what is known is in OPLUX.md — correct it here.
+//! O-PLUX's own documentation is given to contracted shops only; what is known comes from
+//! public integrations (its own storefront cartridge among them) — correct it here. A
+//! test compares a whole request body with `tests/fixtures/oplux_event.json`.
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use ring::digest::{SHA256, digest};
@@ -8,8 +10,11 @@ use serde_json::{Map, Value, json};
 use unicode_normalization::UnicodeNormalization;
 
 use crate::{
-    core::{PaymentKind, Settlement},
-    screening::request::{Address, Name, ScreenedOrder, Sex},
+    core::Settlement,
+    screening::{
+        input::{Email, Tel, Typed},
+        request::{Address, Customer, Device, Name, Order, ScreenedOrder, Sex},
+    },
 };
 
 pub const EVENT_PATH: &str = "/v3/event";
@@ -21,9 +26,12 @@ pub const NO_LIMIT_PRICE: i64 = 999_999;
 /// `settle.status` at registration: not yet billed.
 pub const SETTLE_NOT_BILLED: &str = "00";
 pub const ITEM_CATEGORY_MAX_CHARS: usize = 20;
-pub const DEVICE_INFO_MAX_CHARS: usize = 2000;
+/// `cookie_only` is cut at this length.
+pub const COOKIE_ONLY_MAX_CHARS: usize = 500;
+pub const EVENT_TYPE: &str = "EC";
 /// Answer codes of `result`.
 pub const RESULT_SUCCESS: i64 = 10;
+pub const RESULT_ERROR: i64 = 20;
 
 /// Upper-case hex of the SHA-256 of `text` (UTF-8), as O-PLUX hashes.
 pub fn sha256_upper(text: &str) -> String {
@@ -50,50 +58,64 @@ pub fn normalize_name(name: &str) -> String {
     name.nfkc().filter(|c| !c.is_whitespace()).collect()
 }
 
+/// `hashed_name`: the name as given and normalised, hashed; an empty part as `""`.
 pub fn hashed_name(name: &Name) -> Value {
+    let hashed = |text: &str| {
+        if normalize_name(text).is_empty() {
+            String::new()
+        } else {
+            sha256_upper(text)
+        }
+    };
+    let normalized = |text: &str| {
+        let text = normalize_name(text);
+        if text.is_empty() { String::new() } else { sha256_upper(&text) }
+    };
     json!({
-        "last_name_sha2": sha256_upper(&name.last),
-        "first_name_sha2": sha256_upper(&name.first),
-        "normalized_last_name_sha2": sha256_upper(&normalize_name(&name.last)),
-        "normalized_first_name_sha2": sha256_upper(&normalize_name(&name.first)),
+        "last_name_sha2": hashed(&name.last),
+        "first_name_sha2": hashed(&name.first),
+        "normalized_last_name_sha2": normalized(&name.last),
+        "normalized_first_name_sha2": normalized(&name.first),
     })
 }
 
-/// `email.pc`: the local part hashed, the domain in clear, lower-cased.
-pub fn hashed_email(email: &str) -> Option<Value> {
-    let (local, domain) = email.trim().rsplit_once('@')?;
-    Some(json!({
-        "hashed_account_sha2": sha256_upper(local),
-        "domain": domain.to_lowercase(),
-    }))
+/// `email`: the local part hashed, the domain in clear (already lower-cased).
+pub fn email(email: &Email) -> Value {
+    json!({"pc": {
+        "hashed_account_sha2": sha256_upper(email.local()),
+        "domain": email.domain(),
+    }})
 }
 
-pub fn digits(text: &str) -> String {
-    text.chars().filter(char::is_ascii_digit).collect()
-}
-
-/// `tel`: digits only, as a mobile number when it starts 070/080/090.
-pub fn tel(number: &str) -> Value {
-    let number = digits(number);
-    if ["070", "080", "090"].iter().any(|p| number.starts_with(p)) {
-        json!({"fixed_number": null, "mobile_number": number})
+/// `tel`: domestic digits, as a mobile number when it starts 070/080/090; the other
+/// number is sent as `""`.
+pub fn tel(tel: &Tel) -> Value {
+    if tel.is_mobile() {
+        json!({"fixed_number": "", "mobile_number": tel.digits()})
     } else {
-        json!({"fixed_number": number, "mobile_number": null})
+        json!({"fixed_number": tel.digits(), "mobile_number": ""})
     }
 }
 
+pub const COUNTRY: &str = "JP";
+pub const COUNTRY_NAME: &str = "JAPAN";
+
+/// `address`: country, 7-digit zipcode, prefecture (`addressA`), city and the rest joined
+/// (`addressC`); what cannot be used is left out.
 pub fn address(address: &Address) -> Value {
-    let rest = match &address.line2 {
-        Some(line2) if !line2.trim().is_empty() => format!("{}{}", address.line1, line2),
-        _ => address.line1.clone(),
-    };
-    json!({
-        "country": "JP",
-        "zipcode": digits(&address.zipcode),
-        "addressA": address.prefecture,
-        "addressB": address.city,
-        "addressC": rest,
-    })
+    let mut out = Map::new();
+    out.insert("country".into(), Value::from(COUNTRY));
+    out.insert("countryName".into(), Value::from(COUNTRY_NAME));
+    if let Some(zipcode) = address.zipcode.usable() {
+        out.insert("zipcode".into(), Value::from(zipcode.digits()));
+    }
+    if let Some(prefecture) = address.prefecture() {
+        out.insert("addressA".into(), Value::from(prefecture));
+    }
+    if let Some(rest) = address.rest() {
+        out.insert("addressC".into(), Value::from(rest));
+    }
+    Value::Object(out)
 }
 
 pub fn sex(sex: Option<Sex>) -> &'static str {
@@ -108,7 +130,7 @@ pub fn birth_day(date: NaiveDate) -> String {
     date.format("%Y/%m/%d").to_string()
 }
 
-/// `settle.method`: how the payment settles.
+/// `settle.method`: O-PLUX's code for how the payment settles.
 pub fn settle_method(settlement: Settlement) -> &'static str {
     match settlement {
         Settlement::Deferred => "01",
@@ -121,14 +143,6 @@ pub fn settle_method(settlement: Settlement) -> &'static str {
     }
 }
 
-/// How a method of `kind` on `provider` settles: as its provider declares, else by kind.
-pub fn settlement(kind: &str, provider: Option<&str>) -> Settlement {
-    let declared = provider.and_then(crate::accounts::find).and_then(|p| p.settles_as);
-    declared
-        .or_else(|| PaymentKind::parse(kind).map(PaymentKind::settlement))
-        .unwrap_or(Settlement::Other)
-}
-
 /// The credentials and model of the shop's O-PLUX contract.
 pub struct Credentials<'a> {
     pub merchant_id: &'a str,
@@ -137,11 +151,8 @@ pub struct Credentials<'a> {
     pub model_id: &'a str,
 }
 
-/// The v3 event registration body for an order.
-pub fn event_request(credentials: &Credentials<'_>, screened: &ScreenedOrder<'_>, now: DateTime<Utc>) -> Value {
-    let (order, kind, provider) = (screened.request, screened.kind, screened.provider);
-    let request_datetime = jst(now);
-    let customer = &order.customer;
+/// `buyer`: the customer, with what cannot be used left out.
+fn buyer(customer: &Customer) -> Value {
     let mut buyer = Map::new();
     if let Some(id) = &customer.id {
         buyer.insert("ID".into(), Value::from(id.as_str()));
@@ -152,22 +163,44 @@ pub fn event_request(credentials: &Credentials<'_>, screened: &ScreenedOrder<'_>
     buyer.insert("sex".into(), Value::from(sex(customer.sex)));
     buyer.insert("hashed_name".into(), hashed_name(&customer.name));
     buyer.insert("address".into(), address(&customer.address));
-    buyer.insert("tel".into(), tel(&customer.tel));
-    if let Some(email) = customer.email.as_deref().and_then(hashed_email) {
-        buyer.insert("email".into(), json!({"pc": email}));
+    if let Some(number) = customer.tel.usable() {
+        buyer.insert("tel".into(), tel(number));
     }
-    let deliveries: Vec<Value> = order
+    if let Some(pc) = customer.email.as_ref().and_then(Typed::usable) {
+        buyer.insert("email".into(), email(pc));
+    }
+    Value::Object(buyer)
+}
+
+/// One element of `deliveries`: `{hashed_name, address, tel, email?}`, no wrapper.
+fn delivery(name: &Name, address_of: &Address, number: &Typed<Tel>, mail: Option<&Typed<Email>>) -> Value {
+    let mut out = Map::new();
+    out.insert("hashed_name".into(), hashed_name(name));
+    out.insert("address".into(), address(address_of));
+    if let Some(number) = number.usable() {
+        out.insert("tel".into(), tel(number));
+    }
+    if let Some(pc) = mail.and_then(Typed::usable) {
+        out.insert("email".into(), email(pc));
+    }
+    Value::Object(out)
+}
+
+/// `deliveries`: as sent, or the buyer when none is given.
+fn deliveries(order: &Order) -> Vec<Value> {
+    if order.deliveries.is_empty() {
+        let buyer = &order.customer;
+        return vec![delivery(&buyer.name, &buyer.address, &buyer.tel, buyer.email.as_ref())];
+    }
+    order
         .deliveries
         .iter()
-        .map(|d| {
-            json!({"delivery": {
-                "hashed_name": hashed_name(&d.name),
-                "address": address(&d.address),
-                "tel": tel(&d.tel),
-            }})
-        })
-        .collect();
-    let items: Vec<Value> = order
+        .map(|d| delivery(&d.name, &d.address, &d.tel, d.email.as_ref()))
+        .collect()
+}
+
+fn items(order: &Order) -> Vec<Value> {
+    order
         .items
         .iter()
         .map(|item| {
@@ -182,42 +215,58 @@ pub fn event_request(credentials: &Credentials<'_>, screened: &ScreenedOrder<'_>
             }
             out
         })
-        .collect();
+        .collect()
+}
+
+fn settle(order: &Order, settlement: Settlement) -> Value {
     let mut settle = json!({
         "limit_price": NO_LIMIT_PRICE,
         "status": SETTLE_NOT_BILLED,
         "datetime": jst(order.ordered_at),
         "amount": order.amount,
-        "method": settle_method(settlement(kind, provider)),
+        "method": settle_method(settlement),
     });
-    if let Some(bin) = &order.card_bin {
-        settle["credit_card"] = json!({"bincode": bin});
+    if let Some(bin) = order.card_bin.as_ref().and_then(Typed::usable) {
+        settle["credit_card"] = json!({"bincode": bin.digits()});
     }
-    let mut event = json!({
-        "model_id": credentials.model_id,
-        "event_id_for_shop": order.order_number,
-        "event_type": "EC",
-        "ec": {
+    settle
+}
+
+/// The device signals, as O-PLUX's own storefront integration sends them: the
+/// fingerprint as `device_info`; without one, the cookies as `cookie_only` (cut);
+/// the IP address as `ip_address_only`, always.
+fn device_signals(device: Option<&Device>, event: &mut Map<String, Value>) {
+    let Some(device) = device else { return };
+    let fingerprint = device.fingerprint.as_ref().and_then(Typed::usable);
+    if let Some(fingerprint) = fingerprint {
+        event.insert("device_info".into(), Value::from(fingerprint.as_str()));
+    } else if let Some(cookie) = device.cookie_id.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        let cut: String = cookie.chars().take(COOKIE_ONLY_MAX_CHARS).collect();
+        event.insert("cookie_only".into(), Value::from(cut));
+    }
+    if let Some(ip) = device.ip.as_ref().and_then(Typed::usable) {
+        event.insert("ip_address_only".into(), Value::from(ip.0.to_string()));
+    }
+}
+
+/// The v3 event registration body for an order.
+pub fn event_request(credentials: &Credentials<'_>, screened: &ScreenedOrder<'_>, now: DateTime<Utc>) -> Value {
+    let order = screened.request;
+    let request_datetime = jst(now);
+    let mut event = Map::new();
+    event.insert("model_id".into(), Value::from(credentials.model_id));
+    event.insert("event_id_for_shop".into(), Value::from(order.order_number.as_str()));
+    event.insert("event_type".into(), Value::from(EVENT_TYPE));
+    device_signals(order.device.as_ref(), &mut event);
+    event.insert(
+        "ec".into(),
+        json!({
             "media_code": MEDIA_CODE,
-            "settle": settle,
-            "customers": {"buyer": buyer, "deliveries": deliveries},
-            "items": items,
-        }
-    });
-    match order.device.as_ref() {
-        Some(device) if device.fingerprint.as_deref().is_some_and(|f| !f.is_empty()) => {
-            event["device_info"] = Value::from(device.fingerprint.clone());
-        }
-        Some(device) => {
-            if let Some(ip) = &device.ip {
-                event["ip_address_only"] = Value::from(ip.as_str());
-            }
-            if let Some(cookie) = &device.cookie_id {
-                event["cookie_only"] = Value::from(cookie.as_str());
-            }
-        }
-        None => {}
-    }
+            "settle": settle(order, screened.settlement),
+            "customers": {"buyer": buyer(&order.customer), "deliveries": deliveries(order)},
+            "items": items(order),
+        }),
+    );
     json!({
         "info": {
             "version": VERSION,
@@ -275,8 +324,9 @@ pub enum Answer {
         event_id: String,
         reasons: Vec<Reason>,
     },
-    /// An error answer: HTTP status and O-PLUX's first error code and message.
-    Rejected { status: u16, code: String, message: String },
+    /// An error answer (HTTP 200 with `result: 20`, or 4xx): the HTTP status and every
+    /// error O-PLUX gave, as `{code, description: message}`.
+    Rejected { status: u16, errors: Vec<Reason> },
 }
 
 /// Reads an answer body of the given HTTP status. `Err` says why it is not understood.
@@ -311,20 +361,34 @@ pub fn parse_answer(status: u16, body: &[u8]) -> Result<Answer, String> {
             reasons,
         });
     }
-    let first = &value["errors"][0];
-    match (first["code"].as_str(), status) {
-        (Some(code), 400..=499) => Ok(Answer::Rejected {
-            status,
-            code: code.to_string(),
-            message: first["message"].as_str().unwrap_or_default().to_string(),
-        }),
-        _ => Err(format!("HTTP {status} without a readable result")),
+    let errors = error_reasons(&value);
+    let refused = (status == 200 && value["result"].as_i64() == Some(RESULT_ERROR)) || (400..=499).contains(&status);
+    if refused && !errors.is_empty() {
+        return Ok(Answer::Rejected { status, errors });
     }
+    Err(format!("HTTP {status} without a readable result"))
+}
+
+/// Every `{code, message}` of an error answer.
+fn error_reasons(value: &Value) -> Vec<Reason> {
+    let Some(errors) = value["errors"].as_array() else {
+        return Vec::new();
+    };
+    errors
+        .iter()
+        .filter_map(|error| {
+            Some(Reason {
+                code: error["code"].as_str()?.to_string(),
+                description: error["message"].as_str().unwrap_or_default().to_string(),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::screening::{input::Lenient, request::ScreeningRequest};
     use chrono::TimeZone;
 
     #[test]
@@ -351,23 +415,113 @@ mod tests {
     }
 
     #[test]
-    fn phone_numbers_are_digits_and_mobile_by_prefix() {
+    fn phone_numbers_are_mobile_by_prefix_and_the_other_is_empty() {
+        let mobile = Tel::parse("０９０－１２３４－５６７０").unwrap();
+        assert_eq!(tel(&mobile), json!({"fixed_number": "", "mobile_number": "09012345670"}));
+        let fixed = Tel::parse("(03) 1234-5678").unwrap();
+        assert_eq!(tel(&fixed), json!({"fixed_number": "0312345678", "mobile_number": ""}));
+    }
+
+    #[test]
+    fn emails_hash_the_local_part_and_send_the_domain_lower_cased() {
+        let pc = email(&Email::parse("Taro@Example.JP").unwrap());
+        assert_eq!(pc["pc"]["domain"], "example.jp");
+        assert_eq!(pc["pc"]["hashed_account_sha2"], sha256_upper("Taro"));
+    }
+
+    #[test]
+    fn every_settlement_has_its_code() {
+        let codes: Vec<&str> = [
+            Settlement::Deferred,
+            Settlement::CreditCard,
+            Settlement::CashOnDelivery,
+            Settlement::BankTransfer,
+            Settlement::EMoney,
+            Settlement::PayPal,
+            Settlement::Other,
+        ]
+        .into_iter()
+        .map(settle_method)
+        .collect();
+        assert_eq!(codes, ["01", "02", "03", "04", "05", "10", "99"]);
+    }
+
+    fn order(changes: impl FnOnce(&mut Value)) -> Order {
+        let mut body: Value = serde_json::from_str(include_str!("../../../tests/fixtures/oplux_order.json")).unwrap();
+        changes(&mut body);
+        serde_json::from_value::<ScreeningRequest>(body).unwrap().parse().unwrap()
+    }
+
+    fn event_of(order: &Order) -> Value {
+        let credentials = Credentials {
+            merchant_id: "merchant-001",
+            source_id: "src-001",
+            secret_key: "s3cret",
+            model_id: "CRD_01",
+        };
+        let screened = ScreenedOrder {
+            request: order,
+            settlement: Settlement::CreditCard,
+        };
+        event_request(&credentials, &screened, Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap())
+    }
+
+    #[test]
+    fn the_whole_request_body_is_the_fixtures() {
+        let expected: Value = serde_json::from_str(include_str!("../../../tests/fixtures/oplux_event.json")).unwrap();
+        let sent = event_of(&order(|_| {}));
         assert_eq!(
-            tel("090-1234-5670"),
-            json!({"fixed_number": null, "mobile_number": "09012345670"})
-        );
-        assert_eq!(
-            tel("03-1234-5678"),
-            json!({"fixed_number": "0312345678", "mobile_number": null})
+            sent,
+            expected,
+            "sent:\n{}",
+            serde_json::to_string_pretty(&sent).unwrap()
         );
     }
 
     #[test]
-    fn emails_hash_the_local_part_and_lower_the_domain() {
-        let pc = hashed_email("Taro@Example.JP").unwrap();
-        assert_eq!(pc["domain"], "example.jp");
-        assert_eq!(pc["hashed_account_sha2"], sha256_upper("Taro"));
-        assert!(hashed_email("no-at-sign").is_none());
+    fn without_a_fingerprint_the_cookies_go_cut_and_the_ip_still_goes() {
+        let sent = event_of(&order(|b| {
+            b["device"] = json!({"ip": "2001:db8::1", "cookie_id": "c".repeat(600)});
+        }));
+        let event = &sent["telegram"]["event"];
+        assert!(event.get("device_info").is_none());
+        assert_eq!(event["cookie_only"].as_str().unwrap().len(), COOKIE_ONLY_MAX_CHARS);
+        assert_eq!(event["ip_address_only"], "2001:db8::1");
+    }
+
+    #[test]
+    fn an_unusable_fingerprint_counts_as_none() {
+        let sent = event_of(&order(|b| {
+            b["device"] = json!({"cookie_id": "sid=1", "fingerprint": "f".repeat(2001)});
+        }));
+        let event = &sent["telegram"]["event"];
+        assert!(event.get("device_info").is_none());
+        assert_eq!(event["cookie_only"], "sid=1");
+        assert!(event.get("ip_address_only").is_none());
+    }
+
+    #[test]
+    fn what_cannot_be_used_is_left_out_of_the_event() {
+        let sent = event_of(&order(|b| {
+            b["customer"]["tel"] = json!("12345");
+            b["customer"]["email"] = json!("taro@");
+            b["customer"]["address"]["zipcode"] = json!("15");
+            b["customer"]["name"]["first"] = json!(" ");
+            b["card_bin"] = json!("41");
+            b["deliveries"] = json!([]);
+        }));
+        let ec = &sent["telegram"]["event"]["ec"];
+        let buyer = &ec["customers"]["buyer"];
+        assert!(buyer.get("tel").is_none());
+        assert!(buyer.get("email").is_none());
+        assert!(buyer["address"].get("zipcode").is_none());
+        assert_eq!(buyer["address"]["addressA"], "東京都");
+        assert_eq!(buyer["hashed_name"]["first_name_sha2"], "");
+        assert_eq!(buyer["hashed_name"]["normalized_first_name_sha2"], "");
+        assert!(ec["settle"].get("credit_card").is_none());
+        // Without deliveries, the buyer is the one delivery.
+        assert_eq!(ec["customers"]["deliveries"][0]["hashed_name"], buyer["hashed_name"]);
+        assert!(ec["customers"]["deliveries"][0].get("tel").is_none());
     }
 
     #[test]
@@ -384,12 +538,24 @@ mod tests {
                 }]
             }
         );
-        let error = br#"{"result":20,"errors":[{"code":"InvalidData.AuthoriModelNone","message":"model"}]}"#;
-        assert!(matches!(
-            parse_answer(400, error).unwrap(),
-            Answer::Rejected { status: 400, .. }
-        ));
         assert!(parse_answer(500, b"oops").is_err());
         assert!(parse_answer(200, br#"{"result":10}"#).is_err());
+    }
+
+    #[test]
+    fn error_answers_keep_every_error_code() {
+        let errors = br#"{"result":20,"errors":[{"code":"InvalidData.Tel","message":"tel"},{"code":"InvalidData.Zipcode","message":"zip"}]}"#;
+        for status in [200, 400] {
+            let Answer::Rejected { status: got, errors } = parse_answer(status, errors).unwrap() else {
+                panic!("HTTP {status} with result 20 is a refusal");
+            };
+            assert_eq!(got, status);
+            let codes: Vec<&str> = errors.iter().map(|e| e.code.as_str()).collect();
+            assert_eq!(codes, ["InvalidData.Tel", "InvalidData.Zipcode"]);
+            assert_eq!(errors[1].description, "zip");
+        }
+        let forbidden = br#"{"result":20,"errors":[{"code":"Authentication.InvalidSignature","message":"sig"}]}"#;
+        assert!(matches!(parse_answer(403, forbidden), Ok(Answer::Rejected { status: 403, .. })));
+        assert!(parse_answer(500, forbidden).is_err(), "a 5xx is no answer");
     }
 }

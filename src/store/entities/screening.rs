@@ -23,6 +23,10 @@ pub struct Model {
     pub error_detail: Option<String>,
     pub oplux_latency_ms: Option<i64>,
     pub screened_at: Option<DateTimeUtc>,
+    /// JSON array of {field, code, message}: buyer data left out of the O-PLUX event.
+    pub warnings: String,
+    /// JSON {order_number, result, decision}: the screening covering a thanks-offer payment.
+    pub parent_screening: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
