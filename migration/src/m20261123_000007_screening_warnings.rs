@@ -39,12 +39,7 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for column in [Screenings::ParentScreening, Screenings::Warnings] {
             manager
-                .alter_table(
-                    Table::alter()
-                        .table(Screenings::Table)
-                        .drop_column(column)
-                        .to_owned(),
-                )
+                .alter_table(Table::alter().table(Screenings::Table).drop_column(column).to_owned())
                 .await?;
         }
         Ok(())

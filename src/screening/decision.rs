@@ -12,8 +12,8 @@ use super::{
     oplux::protocol::{Answer, Reason, Verdict},
     request::OrderChannel,
 };
-pub use crate::accounts::providers::fraud::ResultAction as Action;
 use crate::accounts::providers::fraud::OpluxSettings;
+pub use crate::accounts::providers::fraud::ResultAction as Action;
 
 /// The o-plux account's settings that decide.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -218,7 +218,9 @@ pub fn after_call(settings: &Settings, method: MethodFlags, order: OrderFacts, o
             (result, action, Some(event_id.clone()), reasons.clone())
         }
         // O-PLUX's error codes are the reasons of an ERROR.
-        Ok(Answer::Rejected { errors, .. }) => (ScreeningResult::Error, settings.on_error.clone(), None, errors.clone()),
+        Ok(Answer::Rejected { errors, .. }) => {
+            (ScreeningResult::Error, settings.on_error.clone(), None, errors.clone())
+        }
         Err(_) => (ScreeningResult::Error, settings.on_error.clone(), None, Vec::new()),
     };
     // The seed: with a thanks offer on the ad URL and a method without immediate
@@ -590,7 +592,10 @@ mod gate_tests {
             ..SCREENED
         };
         let decision = after_call(&settings, immediate, offered, &Err("down".into()));
-        assert_eq!(decision.action, Action::Redirect("https://shop.example.jp/error".into()));
+        assert_eq!(
+            decision.action,
+            Action::Redirect("https://shop.example.jp/error".into())
+        );
         assert!(!decision.forced_by_thanks_offer);
     }
 

@@ -25,10 +25,7 @@ impl Unusable {
         FieldError::new(
             field,
             self.code,
-            format!(
-                "{field} was left out of the O-PLUX event: expected {}",
-                self.expected
-            ),
+            format!("{field} was left out of the O-PLUX event: expected {}", self.expected),
         )
     }
 }
@@ -167,10 +164,7 @@ impl Zipcode {
 impl Lenient for Zipcode {
     /// `〒150-0001`, `１５０－０００１` → `1500001`.
     fn parse(text: &str) -> Result<Self, Unusable> {
-        let digits: String = nfkc(text)
-            .chars()
-            .filter(|c| !is_separator(*c) && *c != '〒')
-            .collect();
+        let digits: String = nfkc(text).chars().filter(|c| !is_separator(*c) && *c != '〒').collect();
         if digits.len() == 7 && digits.bytes().all(|b| b.is_ascii_digit()) {
             Ok(Zipcode(digits))
         } else {
@@ -340,7 +334,15 @@ mod tests {
 
     #[test]
     fn phone_numbers_that_cannot_be_used() {
-        for typed in ["12345", "", "090-1234-567", "090123456789", "9012345678", "090-1234-abcd", "+1 415 555 0100"] {
+        for typed in [
+            "12345",
+            "",
+            "090-1234",
+            "090123456789",
+            "9012345678",
+            "090-1234-abcd",
+            "+1 415 555 0100",
+        ] {
             assert!(Tel::parse(typed).is_err(), "{typed}");
         }
     }
@@ -375,7 +377,13 @@ mod tests {
         assert_eq!((email.local(), email.domain()), ("Taro.Yamada", "example.jp"));
         let wide = Email::parse("ｔａｒｏ＠ｅｘａｍｐｌｅ．ｊｐ").unwrap();
         assert_eq!((wide.local(), wide.domain()), ("taro", "example.jp"));
-        for typed in ["not-an-email", "@example.jp", "taro@localhost", "taro@", "ta ro@example.jp"] {
+        for typed in [
+            "not-an-email",
+            "@example.jp",
+            "taro@localhost",
+            "taro@",
+            "ta ro@example.jp",
+        ] {
             assert!(Email::parse(typed).is_err(), "{typed}");
         }
     }

@@ -1,8 +1,8 @@
 //! `renkei oplux-mock`: a local stand-in for O-PLUX's v3 event registration, so that
 //! development, tests, docker-compose and benchmarks need no O-PLUX contract. It checks
 //! the signature (403 when wrong) and answers by the last digit of the buyer's phone
-//! number: 0 OK, 1 HOLD, 2 REVIEW, 3 NG (with a rule), 8 sleeps past any timeout,
-//! 9 HTTP 500; anything else OK. `GET /stats` counts the events received per order;
+//! number: 0 OK, 1 HOLD, 2 REVIEW, 3 NG (with a rule), 7 an error answer (HTTP 200 with
+//! `result: 20` and two errors), 8 sleeps past any timeout, 9 HTTP 500; anything else OK. `GET /stats` counts the events received per order;
 //! `GET /events/{order_number}` shows the last event received for an order (the most
 //! recent orders only), so that tests see what renkei sent.
 
@@ -218,6 +218,12 @@ async fn register_event(body: web::Bytes, state: web::Data<MockState>) -> HttpRe
             "NG",
             json!([{"code": "TEST_NGTEL", "touchpoint": "tel", "description": "不正: テスト用電話番号"}]),
         ),
+        Some('7') => {
+            return HttpResponse::Ok().json(json!({"result": 20, "errors": [
+                {"code": "InvalidData.TestTel", "message": "an error answer for a phone number ending in 7"},
+                {"code": "InvalidData.TestSecond", "message": "every error is answered, not only the first"},
+            ]}));
+        }
         Some('8') => {
             tokio::time::sleep(SLOW).await;
             ("OK", json!([]))

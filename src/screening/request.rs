@@ -183,7 +183,6 @@ pub struct ScreeningRequest {
     pub thanks_offer: ThanksOffer,
 }
 
-
 /// The most order lines a request may hold.
 pub const MAX_ITEMS: usize = 500;
 /// The largest amount (order total or unit price), in yen.
@@ -531,14 +530,23 @@ mod tests {
         let warnings = order.warnings();
         assert_eq!(fields(&warnings), ["customer.tel"]);
         assert_eq!(warnings[0].code, "invalid_format");
-        assert!(warnings[0].message.contains("10 or 11 digits"), "{}", warnings[0].message);
+        assert!(
+            warnings[0].message.contains("10 or 11 digits"),
+            "{}",
+            warnings[0].message
+        );
     }
 
     #[test]
     fn the_fingerprint_is_of_the_request_as_sent() {
         let a = request(|_| {}).parse().unwrap();
-        let b = request(|b| b["customer"]["tel"] = json!("09012345670")).parse().unwrap();
-        assert_ne!(a.fingerprint, b.fingerprint, "a different typing is a different request");
+        let b = request(|b| b["customer"]["tel"] = json!("09012345670"))
+            .parse()
+            .unwrap();
+        assert_ne!(
+            a.fingerprint, b.fingerprint,
+            "a different typing is a different request"
+        );
         assert_eq!(a.fingerprint, request(|_| {}).parse().unwrap().fingerprint);
     }
 }

@@ -13,7 +13,9 @@ use chrono::{SubsecRound, Utc};
 use sea_orm::DatabaseConnection;
 
 use super::{
-    decision::{self, Action, CallOutcome, Decision, MethodFlags, OrderFacts, Settings, SkipReason, Step, UnknownMethod},
+    decision::{
+        self, Action, CallOutcome, Decision, MethodFlags, OrderFacts, Settings, SkipReason, Step, UnknownMethod,
+    },
     oplux::{
         client::OpluxClient,
         protocol::{Answer, Credentials},
@@ -82,7 +84,8 @@ impl OpluxAccount {
         let Some(row) = provider_accounts::find(accounts.db, shop_id, OPLUX.slug).await? else {
             return Ok(None);
         };
-        let settings = OpluxSettings::parse(&stored_settings(&row)?).map_err(|err| DomainError::Conflict(err.message))?;
+        let settings =
+            OpluxSettings::parse(&stored_settings(&row)?).map_err(|err| DomainError::Conflict(err.message))?;
         let secret_key = if row.enabled || open_secret {
             accounts.open_secret(shop_id, &OPLUX, "secret_key").await?
         } else {
@@ -268,7 +271,11 @@ impl Screenings<'_> {
     /// this shop.
     async fn parent_screening(&self, shop_id: &str, order: &Order) -> Result<Option<ParentScreening>, DomainError> {
         let offer = &order.thanks_offer;
-        let Some(parent) = offer.parent_order_number.as_ref().filter(|_| offer.is_thanks_offer_payment) else {
+        let Some(parent) = offer
+            .parent_order_number
+            .as_ref()
+            .filter(|_| offer.is_thanks_offer_payment)
+        else {
             return Ok(None);
         };
         match screenings::find(self.db, shop_id, parent.as_str()).await? {
@@ -440,9 +447,7 @@ fn finished(order: &Order, outcome: Outcome) -> Finished {
         // Microseconds: what PostgreSQL keeps, so a replay reads back the same instant.
         screened_at: Utc::now().trunc_subsecs(6),
         warnings: serde_json::to_string(&warnings).unwrap_or_else(|_| "[]".into()),
-        parent_screening: outcome
-            .parent
-            .and_then(|parent| serde_json::to_string(&parent).ok()),
+        parent_screening: outcome.parent.and_then(|parent| serde_json::to_string(&parent).ok()),
     }
 }
 

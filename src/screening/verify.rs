@@ -109,7 +109,13 @@ fn verification(outcome: Result<Answer, String>) -> Verification {
             accepted: false,
             http_status: Some(status),
             error_code: Some(errors.iter().map(|e| e.code.as_str()).collect::<Vec<_>>().join(", ")),
-            error_message: Some(errors.iter().map(|e| e.description.as_str()).collect::<Vec<_>>().join("; ")),
+            error_message: Some(
+                errors
+                    .iter()
+                    .map(|e| e.description.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
             result: None,
         },
         Err(reason) => Verification {

@@ -1,5 +1,5 @@
-//! SPEC 6: screening orders with O-PLUX through the HTTP API, against the project's own
-//! O-PLUX stand-in on loopback.
+//! Screening orders with O-PLUX through the HTTP API, against the project's own O-PLUX
+//! stand-in on loopback (which shows what it received).
 
 use std::time::{Duration, Instant};
 
@@ -21,9 +21,24 @@ on_both_databases!(
     a_replay_returns_the_stored_answer_without_calling_o_plux,
     a_different_request_for_a_screened_order_number_is_409,
     concurrent_duplicates_on_two_replicas_call_o_plux_once,
-    malformed_orders_are_422_with_no_call_and_nothing_stored,
+    a_wrong_shape_is_422_with_every_field_no_call_and_nothing_stored,
     screenings_are_found_by_result_and_time_and_per_shop,
     repeated_failures_open_the_circuit_breaker,
+    an_admin_order_with_odd_buyer_data_and_an_unknown_method_is_not_refused,
+    a_shop_with_o_plux_off_never_refuses_an_order,
+    an_unknown_payment_method_is_422_when_its_gate_is_reached,
+    phone_numbers_as_typed_in_japan_reach_o_plux_as_domestic_digits,
+    a_postcode_with_the_postal_mark_reaches_o_plux_as_seven_digits,
+    the_ip_address_is_sent_with_the_fingerprint,
+    without_a_fingerprint_the_cookie_is_sent_cut_at_500_characters,
+    deliveries_reach_o_plux_as_a_list_without_a_wrapper,
+    unusable_buyer_data_is_left_out_and_named_in_warnings,
+    warnings_are_stored_and_shown_on_get,
+    a_thanks_offer_payment_of_a_screened_parent_is_not_screened_again,
+    a_thanks_offer_payment_of_an_unknown_parent_is_screened,
+    a_thanks_offer_forces_the_order_when_o_plux_fails,
+    an_o_plux_error_answer_keeps_every_error_code_in_reasons,
+    a_refused_signature_keeps_o_pluxs_code_in_reasons,
 );
 
 struct Shop {
@@ -258,6 +273,7 @@ async fn orders_that_are_not_screened_say_why_and_create_the_order(backend: Back
         skip(&shop, order("M-1", "bank", 3)).await,
         "payment_method_not_screened"
     );
+    shop.screened(&order("O-PARENT", "cod", 0)).await;
     let mut thanks = order("TH-1", "cod", 3);
     thanks["thanks_offer"] =
         json!({"ad_url_enabled": true, "is_thanks_offer_payment": true, "parent_order_number": "O-PARENT"});
@@ -275,7 +291,7 @@ async fn orders_that_are_not_screened_say_why_and_create_the_order(backend: Back
     // O-PLUX off: nothing is screened.
     shop.patch_oplux(json!({"enabled": false})).await;
     assert_eq!(skip(&shop, order("D-1", "cod", 3)).await, "oplux_disabled");
-    assert_eq!(shop.mock.total().await, 1, "only E-2 reached O-PLUX");
+    assert_eq!(shop.mock.total().await, 2, "only O-PARENT and E-2 reached O-PLUX");
 }
 
 async fn a_thanks_offer_forces_the_order_when_settlement_is_not_immediate(backend: Backend) {
@@ -346,12 +362,15 @@ async fn concurrent_duplicates_on_two_replicas_call_o_plux_once(backend: Backend
     assert_eq!(shop.mock.events_for("CC-1").await, 1);
 }
 
-async fn malformed_orders_are_422_with_no_call_and_nothing_stored(backend: Backend) {
+async fn a_wrong_shape_is_422_with_every_field_no_call_and_nothing_stored(backend: Backend) {
     let shop = Shop::new(backend).await;
     let mut bad = order("BAD 1", "cod", 0);
+    bad["amount"] = json!(-1);
+    bad["items"] = json!([{"id": "", "name": "x", "price": -1, "quantity": 0}]);
+    bad["thanks_offer"]["parent_order_number"] = json!("not an order number");
+    // The buyer's data is not the request's shape: never a reason for a 422.
     bad["customer"]["tel"] = json!("12");
     bad["customer"]["address"]["zipcode"] = json!("15");
-    bad["items"] = json!([{"id": "", "name": "x", "price": -1, "quantity": 0}]);
     bad["card_bin"] = json!("4111");
     bad["customer"]["email"] = json!("not-an-email");
     let problem = assert_problem(shop.screen(&bad).await, 422).await;
@@ -360,30 +379,31 @@ async fn malformed_orders_are_422_with_no_call_and_nothing_stored(backend: Backe
     assert_eq!(
         fields,
         [
-            "card_bin",
-            "customer.address.zipcode",
-            "customer.email",
-            "customer.tel",
-            "items[0].id",
+            "amount",
             "items[0].price",
             "items[0].quantity",
             "order_number",
+            "thanks_offer.parent_order_number",
         ]
     );
     let mut missing = order("BAD-2", "cod", 0);
     missing["customer"].as_object_mut().unwrap().remove("name");
     let problem = assert_problem(shop.screen(&missing).await, 422).await;
     assert_eq!(error_fields(&problem), ["customer.name"]);
-    let unknown = assert_problem(shop.screen(&order("BAD-3", "no-such-method", 0)).await, 422).await;
-    assert_eq!(error_fields(&unknown), ["payment_method"]);
     let mut channel = order("BAD-4", "cod", 0);
     channel["channel"] = json!("phone");
     assert_eq!(
         error_fields(&assert_problem(shop.screen(&channel).await, 422).await),
         ["channel"]
     );
+    let mut tel_type = order("BAD-5", "cod", 0);
+    tel_type["customer"]["tel"] = json!(9012345670_u64);
+    assert_eq!(
+        error_fields(&assert_problem(shop.screen(&tel_type).await, 422).await),
+        ["customer.tel"]
+    );
     assert_eq!(shop.mock.total().await, 0);
-    for order_number in ["BAD-2", "BAD-3", "BAD-4"] {
+    for order_number in ["BAD-2", "BAD-4", "BAD-5"] {
         assert_problem(shop.get(&format!("/api/v1/fraud-screenings/{order_number}")).await, 404).await;
     }
 }
@@ -439,7 +459,7 @@ async fn screenings_are_found_by_result_and_time_and_per_shop(backend: Backend) 
         404,
     )
     .await;
-    // Shop B's order S-1 is its own: its method does not exist there.
+    // Shop B's order S-1 is its own (shop B has no O-PLUX: not screened).
     let response = shop
         .app
         .http
@@ -449,7 +469,9 @@ async fn screenings_are_found_by_result_and_time_and_per_shop(backend: Backend) 
         .send()
         .await
         .unwrap();
-    assert_problem(response, 422).await;
+    assert_eq!(response.status(), 201);
+    let theirs: Value = response.json().await.unwrap();
+    assert_eq!(theirs["skip_reason"], "oplux_disabled");
 }
 
 async fn repeated_failures_open_the_circuit_breaker(backend: Backend) {
@@ -486,9 +508,12 @@ async fn repeated_failures_open_the_circuit_breaker(backend: Backend) {
 #[test]
 fn signature_and_hashes_match_vectors_computed_by_hand() {
     use chrono::TimeZone;
-    use renkei::screening::{
-        oplux::protocol::{Credentials, event_request, signature},
-        request::{ScreenedOrder, ScreeningRequest},
+    use renkei::{
+        core::Settlement,
+        screening::{
+            oplux::protocol::{Credentials, event_request, signature},
+            request::{ScreenedOrder, ScreeningRequest},
+        },
     };
     // Vectors: Python hashlib.sha256(...).hexdigest().upper() on the same strings.
     assert_eq!(
@@ -499,7 +524,7 @@ fn signature_and_hashes_match_vectors_computed_by_hand() {
     body["customer"]["name"] = json!({"last": "山田", "first": "太郎"});
     body["customer"]["email"] = json!("Taro.Yamada@Example.JP");
     let request: ScreeningRequest = serde_json::from_value(body).unwrap();
-    let request = request.with_default_delivery();
+    let order = request.parse().unwrap();
     let credentials = Credentials {
         merchant_id: "merchant-001",
         source_id: "src-001",
@@ -507,28 +532,16 @@ fn signature_and_hashes_match_vectors_computed_by_hand() {
         model_id: "CRD_01",
     };
     let now = chrono::Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap();
-    let sent = event_request(
-        &credentials,
-        &ScreenedOrder {
-            request: &request,
-            kind: "credit_card",
-            provider: Some("gmo-pg"),
-        },
-        now,
-    );
-    assert_eq!(sent["info"]["request_datetime"], "2026/11/23 19:00:00");
+    let screened = ScreenedOrder {
+        request: &order,
+        settlement: Settlement::CreditCard,
+    };
+    let sent = event_request(&credentials, &screened, now);
     assert_eq!(
         sent["info"]["signature"],
         "ABF32901917F34E5E8573D16BD7E36C46F0F4EB990FAC801C5E11CA0D3357B4B"
     );
-    assert_eq!(sent["info"]["shop_id"], "merchant-001");
-    assert_eq!(sent["info"]["version"], "3.0");
-    assert_eq!(sent["info"]["hash_method"], "SHA256");
-    let event = &sent["telegram"]["event"];
-    assert_eq!(event["event_id_for_shop"], "V-1");
-    assert_eq!(event["model_id"], "CRD_01");
-    assert_eq!(event["device_info"], "fb-value");
-    let buyer = &event["ec"]["customers"]["buyer"];
+    let buyer = &sent["telegram"]["event"]["ec"]["customers"]["buyer"];
     assert_eq!(
         buyer["hashed_name"]["last_name_sha2"],
         "5F34CD8399195FA23A32ACE56C87F461ADCBEE99D90D9E60057F01684B3B46DA"
@@ -540,19 +553,6 @@ fn signature_and_hashes_match_vectors_computed_by_hand() {
     assert_eq!(
         buyer["email"]["pc"]["hashed_account_sha2"],
         "A20A68ED76C38375215B3F5D43F7589788C20553ECE93464F5082936B709EF69"
-    );
-    assert_eq!(buyer["email"]["pc"]["domain"], "example.jp");
-    assert_eq!(buyer["tel"]["mobile_number"], "09012345670");
-    assert_eq!(buyer["address"]["zipcode"], "1500001");
-    assert_eq!(buyer["birth_day"], "1990/01/02");
-    assert_eq!(buyer["sex"], "1");
-    assert_eq!(buyer["ID"], "C1");
-    assert_eq!(event["ec"]["settle"]["method"], "02");
-    assert_eq!(event["ec"]["settle"]["datetime"], "2026/11/23 19:00:00");
-    assert_eq!(event["ec"]["settle"]["credit_card"]["bincode"], "411111");
-    assert_eq!(
-        event["ec"]["customers"]["deliveries"][0]["delivery"]["tel"]["mobile_number"],
-        "09012345670"
     );
     let text = sent.to_string();
     for clear in ["山田", "太郎", "Taro.Yamada"] {
@@ -586,4 +586,227 @@ async fn list(shop: &Shop, query: &str) -> Vec<String> {
         .iter()
         .map(|i| i["order_number"].as_str().unwrap().to_string())
         .collect()
+}
+
+/// The event the stand-in received for an order.
+async fn received(shop: &Shop, order_number: &str) -> Value {
+    let event = shop.mock.last_event(order_number).await;
+    assert!(!event.is_null(), "the stand-in received no event for {order_number}");
+    event["telegram"]["event"].clone()
+}
+
+async fn an_admin_order_with_odd_buyer_data_and_an_unknown_method_is_not_refused(backend: Backend) {
+    let shop = Shop::new(backend).await;
+    let mut admin = order("G-ADMIN", "no-such-method", 0);
+    admin["channel"] = json!("admin_order");
+    admin["customer"]["tel"] = json!("12");
+    admin["customer"]["address"]["zipcode"] = json!("?");
+    let screening = shop.screened(&admin).await;
+    assert_eq!(screening["skip_reason"], "channel_not_screened");
+    assert_eq!(screening["decision"], "create_order");
+    assert_eq!(
+        screening["warnings"],
+        json!([]),
+        "buyer data is looked at only for O-PLUX"
+    );
+    assert_eq!(shop.mock.total().await, 0);
+}
+
+async fn a_shop_with_o_plux_off_never_refuses_an_order(backend: Backend) {
+    let shop = Shop::new(backend).await;
+    shop.patch_oplux(json!({"enabled": false})).await;
+    let mut odd = order("G-OFF", "no-such-method", 0);
+    odd["customer"]["tel"] = json!("+1 (415) 555");
+    odd["customer"]["email"] = json!("nobody");
+    let screening = shop.screened(&odd).await;
+    assert_eq!(screening["skip_reason"], "oplux_disabled");
+    assert_eq!(screening["decision"], "create_order");
+}
+
+async fn an_unknown_payment_method_is_422_when_its_gate_is_reached(backend: Backend) {
+    let shop = Shop::new(backend).await;
+    let problem = assert_problem(shop.screen(&order("G-3", "no-such-method", 0)).await, 422).await;
+    assert_eq!(error_fields(&problem), ["payment_method"]);
+    assert_eq!(problem["errors"][0]["code"], "unknown_payment_method");
+    assert_problem(shop.get("/api/v1/fraud-screenings/G-3").await, 404).await;
+    assert_eq!(shop.mock.total().await, 0);
+}
+
+async fn phone_numbers_as_typed_in_japan_reach_o_plux_as_domestic_digits(backend: Backend) {
+    let shop = Shop::new(backend).await;
+    for (number, typed, digits) in [
+        ("N-1", "０９０－１２３４－５６７１", "09012345671"),
+        ("N-2", "+81 90-1234-5671", "09012345671"),
+        ("N-3", "(03) 1234-5671", "0312345671"),
+    ] {
+        let mut body = order(number, "cod", 0);
+        body["customer"]["tel"] = json!(typed);
+        let screening = shop.screened(&body).await;
+        assert_eq!(
+            screening["result"], "HOLD",
+            "{typed}: the stand-in read the last digit 1"
+        );
+        assert_eq!(screening["warnings"], json!([]), "{typed}");
+        let tel = &received(&shop, number).await["ec"]["customers"]["buyer"]["tel"];
+        let (mobile, fixed) = if digits.starts_with("090") {
+            (digits, "")
+        } else {
+            ("", digits)
+        };
+        assert_eq!(tel, &json!({"fixed_number": fixed, "mobile_number": mobile}), "{typed}");
+    }
+}
+
+async fn a_postcode_with_the_postal_mark_reaches_o_plux_as_seven_digits(backend: Backend) {
+    let shop = Shop::new(backend).await;
+    let mut body = order("Z-1", "cod", 0);
+    body["customer"]["address"] =
+        json!({"zipcode": "〒150-0001", "prefecture": "東京都", "city": "渋谷区", "line1": "神宮前１－１"});
+    let screening = shop.screened(&body).await;
+    assert_eq!(screening["warnings"], json!([]));
+    let address = &received(&shop, "Z-1").await["ec"]["customers"]["buyer"]["address"];
+    assert_eq!(
+        address,
+        &json!({"country": "JP", "countryName": "JAPAN", "zipcode": "1500001",
+                "addressA": "東京都", "addressC": "渋谷区神宮前1-1"})
+    );
+}
+
+async fn the_ip_address_is_sent_with_the_fingerprint(backend: Backend) {
+    let shop = Shop::new(backend).await;
+    shop.screened(&order("DV-1", "cod", 0)).await;
+    let event = received(&shop, "DV-1").await;
+    assert_eq!(event["device_info"], "fb-value");
+    assert_eq!(event["ip_address_only"], "203.0.113.9");
+    assert!(event.get("cookie_only").is_none(), "cookies only without a fingerprint");
+}
+
+async fn without_a_fingerprint_the_cookie_is_sent_cut_at_500_characters(backend: Backend) {
+    let shop = Shop::new(backend).await;
+    let mut body = order("DV-2", "cod", 0);
+    body["device"] = json!({"ip": "2001:db8::9", "cookie_id": format!("sid={}", "c".repeat(600))});
+    shop.screened(&body).await;
+    let event = received(&shop, "DV-2").await;
+    assert!(event.get("device_info").is_none());
+    let cookie = event["cookie_only"].as_str().unwrap();
+    assert_eq!(cookie.chars().count(), 500);
+    assert!(cookie.starts_with("sid=ccc"));
+    assert_eq!(event["ip_address_only"], "2001:db8::9");
+}
+
+async fn deliveries_reach_o_plux_as_a_list_without_a_wrapper(backend: Backend) {
+    let shop = Shop::new(backend).await;
+    let mut body = order("DL-1", "cod", 0);
+    body["deliveries"] = json!([{"name": {"last": "佐藤", "first": "花子"}, "tel": "03-1234-5678",
+        "address": {"zipcode": "530-0001", "prefecture": "大阪府", "city": "大阪市北区", "line1": "梅田1-1"}}]);
+    shop.screened(&body).await;
+    let deliveries = &received(&shop, "DL-1").await["ec"]["customers"]["deliveries"];
+    assert_eq!(deliveries.as_array().unwrap().len(), 1);
+    let delivery = &deliveries[0];
+    assert!(delivery.get("delivery").is_none());
+    assert_eq!(
+        delivery["tel"],
+        json!({"fixed_number": "0312345678", "mobile_number": ""})
+    );
+    assert_eq!(delivery["address"]["zipcode"], "5300001");
+    assert_eq!(delivery["address"]["addressC"], "大阪市北区梅田1-1");
+    assert!(delivery["address"].get("addressB").is_none());
+    assert_eq!(delivery["hashed_name"]["last_name_sha2"].as_str().unwrap().len(), 64);
+}
+
+async fn unusable_buyer_data_is_left_out_and_named_in_warnings(backend: Backend) {
+    let shop = Shop::new(backend).await;
+    let mut body = order("W-1", "cod", 0);
+    body["customer"]["tel"] = json!("12345");
+    body["customer"]["address"]["zipcode"] = json!("15");
+    body["customer"]["email"] = json!("taro@");
+    let screening = shop.screened(&body).await;
+    assert_eq!(screening["screened"], true, "the order is still screened");
+    assert_eq!(screening["result"], "OK");
+    let fields: Vec<&str> = screening["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["customer.tel", "customer.email", "customer.address.zipcode"]);
+    assert_eq!(screening["warnings"][0]["code"], "invalid_format");
+    let buyer = &received(&shop, "W-1").await["ec"]["customers"]["buyer"];
+    assert!(buyer.get("tel").is_none());
+    assert!(buyer.get("email").is_none());
+    assert!(buyer["address"].get("zipcode").is_none());
+}
+
+async fn warnings_are_stored_and_shown_on_get(backend: Backend) {
+    let shop = Shop::new(backend).await;
+    let mut body = order("W-2", "cod", 0);
+    body["device"]["ip"] = json!("not-an-ip");
+    let answered = shop.screened(&body).await;
+    assert_eq!(answered["warnings"][0]["field"], "device.ip");
+    let stored: Value = shop.get("/api/v1/fraud-screenings/W-2").await.json().await.unwrap();
+    assert_eq!(stored["warnings"], answered["warnings"]);
+    assert!(received(&shop, "W-2").await.get("ip_address_only").is_none());
+}
+
+async fn a_thanks_offer_payment_of_a_screened_parent_is_not_screened_again(backend: Backend) {
+    let shop = Shop::new(backend).await;
+    shop.screened(&order("TP-PARENT", "cod", 1)).await;
+    let mut payment = order("TP-1", "cod", 3);
+    payment["thanks_offer"] =
+        json!({"ad_url_enabled": true, "is_thanks_offer_payment": true, "parent_order_number": "TP-PARENT"});
+    let screening = shop.screened(&payment).await;
+    assert_eq!(screening["skip_reason"], "thanks_offer_payment");
+    assert_eq!(
+        screening["parent_screening"],
+        json!({"order_number": "TP-PARENT", "result": "HOLD", "decision": "create_order"})
+    );
+    assert_eq!(shop.mock.events_for("TP-1").await, 0);
+    let stored: Value = shop.get("/api/v1/fraud-screenings/TP-1").await.json().await.unwrap();
+    assert_eq!(stored["parent_screening"], screening["parent_screening"]);
+}
+
+async fn a_thanks_offer_payment_of_an_unknown_parent_is_screened(backend: Backend) {
+    let shop = Shop::new(backend).await;
+    let mut payment = order("TU-1", "cod", 3);
+    payment["thanks_offer"] =
+        json!({"ad_url_enabled": false, "is_thanks_offer_payment": true, "parent_order_number": "NEVER-SEEN"});
+    let screening = shop.screened(&payment).await;
+    assert_eq!(screening["screened"], true);
+    assert_eq!(screening["result"], "NG");
+    assert!(screening["parent_screening"].is_null());
+    assert_eq!(shop.mock.events_for("TU-1").await, 1);
+}
+
+async fn a_thanks_offer_forces_the_order_when_o_plux_fails(backend: Backend) {
+    let shop = Shop::new(backend).await;
+    shop.patch_oplux(json!({"on_error": {"action": "redirect", "redirect_url": "https://shop.example.jp/retry"}}))
+        .await;
+    let mut offered = order("TF-9", "cod", 9);
+    offered["thanks_offer"]["ad_url_enabled"] = json!(true);
+    let screening = shop.screened(&offered).await;
+    assert_eq!(screening["result"], "ERROR");
+    assert_eq!(screening["decision"], "create_order");
+    assert_eq!(screening["forced_by_thanks_offer"], true);
+    assert!(screening["redirect_url"].is_null());
+}
+
+async fn an_o_plux_error_answer_keeps_every_error_code_in_reasons(backend: Backend) {
+    let shop = Shop::new(backend).await;
+    let screening = shop.screened(&order("ER-7", "cod", 7)).await;
+    assert_eq!(screening["result"], "ERROR");
+    let codes: Vec<&str> = screening["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["InvalidData.TestTel", "InvalidData.TestSecond"]);
+}
+
+async fn a_refused_signature_keeps_o_pluxs_code_in_reasons(backend: Backend) {
+    let shop = Shop::new(backend).await;
+    shop.patch_oplux(json!({"secret_key": "not-the-secret"})).await;
+    let screening = shop.screened(&order("ER-403", "cod", 0)).await;
+    assert_eq!(screening["result"], "ERROR");
+    assert_eq!(screening["reasons"][0]["code"], "Authentication.InvalidSignature");
 }

@@ -53,6 +53,20 @@ impl Mock {
             .unwrap()
     }
 
+    /// The last event the mock received for an order (`Value::Null` when none).
+    pub async fn last_event(&self, order_number: &str) -> Value {
+        let response = self
+            .http
+            .get(format!("{}/events/{order_number}", self.url()))
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 404 {
+            return Value::Null;
+        }
+        response.json().await.unwrap()
+    }
+
     pub async fn events_for(&self, order_number: &str) -> u64 {
         self.stats().await["events"][order_number].as_u64().unwrap_or(0)
     }

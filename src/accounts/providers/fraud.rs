@@ -196,7 +196,10 @@ impl Stored<'_> {
         match (value["action"].as_str(), value["redirect_url"].as_str()) {
             (Some("create_order"), _) => Ok(ResultAction::CreateOrder),
             (Some("redirect"), Some(url)) => Ok(ResultAction::Redirect(url.to_string())),
-            _ => Err(Self::wrong(name, "{action: create_order} or {action: redirect, redirect_url}")),
+            _ => Err(Self::wrong(
+                name,
+                "{action: create_order} or {action: redirect, redirect_url}",
+            )),
         }
     }
 }
@@ -234,17 +237,29 @@ mod tests {
         .unwrap();
         assert_eq!(settings.endpoint, OpluxEndpoint::Url("http://127.0.0.1:18090".into()));
         assert_eq!(settings.timeout, std::time::Duration::from_millis(800));
-        assert_eq!(settings.on_ng, ResultAction::Redirect("https://shop.example.jp/ng".into()));
+        assert_eq!(
+            settings.on_ng,
+            ResultAction::Redirect("https://shop.example.jp/ng".into())
+        );
         assert_eq!(settings.on_hold, ResultAction::CreateOrder);
         assert!(settings.screen_existing_customers);
-        assert_eq!(parse(json!({"endpoint": "production"})).unwrap().endpoint, OpluxEndpoint::Production);
+        assert_eq!(
+            parse(json!({"endpoint": "production"})).unwrap().endpoint,
+            OpluxEndpoint::Production
+        );
     }
 
     #[test]
     fn a_stored_value_of_the_wrong_shape_is_an_error_naming_it() {
         assert_eq!(parse(json!({"timeout_ms": "5000"})).unwrap_err().field, "timeout_ms");
-        assert_eq!(parse(json!({"on_ng": {"action": "redirect"}})).unwrap_err().field, "on_ng");
-        assert_eq!(parse(json!({"screen_existing_customers": "yes"})).unwrap_err().field, "screen_existing_customers");
+        assert_eq!(
+            parse(json!({"on_ng": {"action": "redirect"}})).unwrap_err().field,
+            "on_ng"
+        );
+        assert_eq!(
+            parse(json!({"screen_existing_customers": "yes"})).unwrap_err().field,
+            "screen_existing_customers"
+        );
         assert_eq!(parse(json!({"merchant_id": 7})).unwrap_err().field, "merchant_id");
     }
 }

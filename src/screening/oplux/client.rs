@@ -126,10 +126,7 @@ impl OpluxClient {
                 Err(err) => break Err(format!("the request failed: {}", describe(&err))),
             }
         };
-        let answered = matches!(
-            &outcome,
-            Ok(Answer::Screened { .. }) | Ok(Answer::Rejected { .. })
-        );
+        let answered = matches!(&outcome, Ok(Answer::Screened { .. }) | Ok(Answer::Rejected { .. }));
         self.breaker.record(&base, answered);
         let latency = started.elapsed();
         match &outcome {

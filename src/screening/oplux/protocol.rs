@@ -69,7 +69,11 @@ pub fn hashed_name(name: &Name) -> Value {
     };
     let normalized = |text: &str| {
         let text = normalize_name(text);
-        if text.is_empty() { String::new() } else { sha256_upper(&text) }
+        if text.is_empty() {
+            String::new()
+        } else {
+            sha256_upper(&text)
+        }
     };
     json!({
         "last_name_sha2": hashed(&name.last),
@@ -417,7 +421,10 @@ mod tests {
     #[test]
     fn phone_numbers_are_mobile_by_prefix_and_the_other_is_empty() {
         let mobile = Tel::parse("０９０－１２３４－５６７０").unwrap();
-        assert_eq!(tel(&mobile), json!({"fixed_number": "", "mobile_number": "09012345670"}));
+        assert_eq!(
+            tel(&mobile),
+            json!({"fixed_number": "", "mobile_number": "09012345670"})
+        );
         let fixed = Tel::parse("(03) 1234-5678").unwrap();
         assert_eq!(tel(&fixed), json!({"fixed_number": "0312345678", "mobile_number": ""}));
     }
@@ -449,7 +456,10 @@ mod tests {
     fn order(changes: impl FnOnce(&mut Value)) -> Order {
         let mut body: Value = serde_json::from_str(include_str!("../../../tests/fixtures/oplux_order.json")).unwrap();
         changes(&mut body);
-        serde_json::from_value::<ScreeningRequest>(body).unwrap().parse().unwrap()
+        serde_json::from_value::<ScreeningRequest>(body)
+            .unwrap()
+            .parse()
+            .unwrap()
     }
 
     fn event_of(order: &Order) -> Value {
@@ -463,7 +473,11 @@ mod tests {
             request: order,
             settlement: Settlement::CreditCard,
         };
-        event_request(&credentials, &screened, Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap())
+        event_request(
+            &credentials,
+            &screened,
+            Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap(),
+        )
     }
 
     #[test]
@@ -555,7 +569,10 @@ mod tests {
             assert_eq!(errors[1].description, "zip");
         }
         let forbidden = br#"{"result":20,"errors":[{"code":"Authentication.InvalidSignature","message":"sig"}]}"#;
-        assert!(matches!(parse_answer(403, forbidden), Ok(Answer::Rejected { status: 403, .. })));
+        assert!(matches!(
+            parse_answer(403, forbidden),
+            Ok(Answer::Rejected { status: 403, .. })
+        ));
         assert!(parse_answer(500, forbidden).is_err(), "a 5xx is no answer");
     }
 }
