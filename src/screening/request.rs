@@ -90,6 +90,7 @@ pub struct Delivery {
     #[schema(value_type = String)]
     pub tel: Typed<Tel>,
     pub address: Address,
+    /// The recipient's e-mail address, when checkout has one (trimmed, domain lower-cased).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub email: Option<Typed<Email>>,
