@@ -10,6 +10,7 @@ pub mod config;
 pub mod core;
 pub mod crypto;
 pub mod dev_keys;
+pub mod events;
 pub mod http;
 pub mod metrics;
 pub mod payment_methods;

@@ -10,6 +10,7 @@ mod m20261123_000004_payment_methods;
 mod m20261123_000005_screenings;
 mod m20261123_000006_shop_config_version;
 mod m20261123_000007_screening_warnings;
+mod m20261123_000010_events;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_screenings::Migration),
             Box::new(m20261123_000006_shop_config_version::Migration),
             Box::new(m20261123_000007_screening_warnings::Migration),
+            Box::new(m20261123_000010_events::Migration),
         ]
     }
 }

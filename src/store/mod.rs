@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod clients;
 pub mod entities;
+pub mod events;
 pub mod feed_items;
 pub mod payment_methods;
 pub mod provider_accounts;

@@ -2,6 +2,7 @@
 
 pub mod api_client;
 pub mod audit_event;
+pub mod event;
 pub mod feed_item;
 pub mod payment_method;
 pub mod provider_account;

@@ -1,0 +1,58 @@
+//! The shop's event log.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+
+use super::entities::event;
+
+pub use event::Model as EventRow;
+
+/// One event to append.
+pub struct NewEvent<'a> {
+    pub public_id: &'a str,
+    pub shop_id: &'a str,
+    pub event_type: &'a str,
+    pub data: &'a str,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn insert(db: &impl ConnectionTrait, new: NewEvent<'_>) -> Result<EventRow, DbErr> {
+    event::ActiveModel {
+        public_id: Set(new.public_id.to_string()),
+        shop_id: Set(new.shop_id.to_string()),
+        event_type: Set(new.event_type.to_string()),
+        data: Set(new.data.to_string()),
+        created_at: Set(new.created_at),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+}
+
+/// The shop's events, newest first, before the row id `before` (exclusive) when given.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    shop_id: &str,
+    before: Option<i64>,
+    limit: u64,
+) -> Result<Vec<EventRow>, DbErr> {
+    let mut query = event::Entity::find()
+        .filter(event::Column::ShopId.eq(shop_id))
+        .order_by_desc(event::Column::Id)
+        .limit(limit);
+    if let Some(before) = before {
+        query = query.filter(event::Column::Id.lt(before));
+    }
+    query.all(db).await
+}
+
+pub async fn find(db: &impl ConnectionTrait, shop_id: &str, public_id: &str) -> Result<Option<EventRow>, DbErr> {
+    event::Entity::find()
+        .filter(event::Column::ShopId.eq(shop_id))
+        .filter(event::Column::PublicId.eq(public_id))
+        .one(db)
+        .await
+}
