@@ -4,11 +4,11 @@
 pub mod actions;
 pub mod derived;
 pub mod engine;
+pub mod form;
 pub mod formats;
 pub mod pem;
 pub mod providers;
 pub mod rotation;
-pub mod schema;
 pub mod service;
 pub mod spec;
 

@@ -9,8 +9,9 @@ use crate::{
     http::{
         auth::{Authenticated, scope},
         extract::ApiQuery,
+        openapi::problems,
         pagination,
-        problem::{ApiError, Problem},
+        problem::ApiError,
         state::AppState,
     },
     store::audit::{self, AuditEvent},
@@ -82,9 +83,8 @@ pub struct AuditEventPage {
     security(("bearer" = ["audit:read"])),
     responses(
         (status = 200, description = "A page of events", body = AuditEventPage),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks audit:read", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid limit or cursor", body = Problem, content_type = "application/problem+json"),
+        problems::Secured,
+        problems::Invalid,
     )
 )]
 #[get("/audit-events")]

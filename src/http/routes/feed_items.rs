@@ -9,8 +9,9 @@ use crate::{
     http::{
         auth::{Authenticated, scope},
         extract::{ApiJson, ApiQuery},
+        openapi::problems,
         pagination,
-        problem::{ApiError, Problem},
+        problem::ApiError,
         state::AppState,
     },
     store::feed_items,
@@ -54,12 +55,11 @@ pub struct FeedItemQuery {
     security(("bearer" = ["accounts:write"])),
     responses(
         (status = 200, description = "Items stored", body = FeedItemsUpserted),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks accounts:write", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid items: every failing field is listed as items[i].field", body = Problem, content_type = "application/problem+json"),
+        problems::BadRequest,
+        problems::Secured,
+        problems::PayloadTooLarge,
+        problems::UnsupportedMediaType,
+        problems::Invalid,
     )
 )]
 #[put("/feed-items")]
@@ -79,9 +79,8 @@ pub async fn upsert_feed_items(
     security(("bearer" = ["accounts:read"])),
     responses(
         (status = 200, description = "A page of items", body = FeedItemPage),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks accounts:read", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid limit or cursor", body = Problem, content_type = "application/problem+json"),
+        problems::Secured,
+        problems::Invalid,
     )
 )]
 #[get("/feed-items")]
@@ -107,9 +106,8 @@ pub async fn list_feed_items(
     security(("bearer" = ["accounts:write"])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks accounts:write", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such item", body = Problem, content_type = "application/problem+json"),
+        problems::Secured,
+        problems::NotFound,
     )
 )]
 #[delete("/feed-items/{id}")]

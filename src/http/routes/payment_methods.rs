@@ -11,8 +11,9 @@ use crate::{
         auth::{Authenticated, scope},
         conditional::IfMatch,
         extract::{ApiJson, ApiQuery},
+        openapi::problems,
         pagination,
-        problem::{ApiError, Problem},
+        problem::ApiError,
         state::AppState,
     },
     payment_methods::{
@@ -77,9 +78,8 @@ fn method_response(row: &PaymentMethodRow, created: bool) -> HttpResponse {
     security(("bearer" = ["payment-methods:read"])),
     responses(
         (status = 200, description = "A page of methods", body = PaymentMethodPage),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks payment-methods:read", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid limit or cursor", body = Problem, content_type = "application/problem+json"),
+        problems::Secured,
+        problems::Invalid,
     )
 )]
 #[get("/payment-methods")]
@@ -111,13 +111,12 @@ pub async fn list_payment_methods(
     responses(
         (status = 201, description = "Created", body = PaymentMethod,
             headers(("ETag" = String, description = "Entity tag"), ("Location" = String, description = "The method's URL"))),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks payment-methods:write", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The code is taken", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A rule is broken: every failing field is listed", body = Problem, content_type = "application/problem+json"),
+        problems::BadRequest,
+        problems::Secured,
+        problems::Conflict,
+        problems::PayloadTooLarge,
+        problems::UnsupportedMediaType,
+        problems::Invalid,
     )
 )]
 #[post("/payment-methods")]
@@ -138,9 +137,8 @@ pub async fn create_payment_method(
     security(("bearer" = ["payment-methods:read"])),
     responses(
         (status = 200, description = "The method", body = PaymentMethod, headers(("ETag" = String, description = "Entity tag"))),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks payment-methods:read", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such method in this shop", body = Problem, content_type = "application/problem+json"),
+        problems::Secured,
+        problems::NotFound,
     )
 )]
 #[get("/payment-methods/{code}")]
@@ -165,14 +163,13 @@ pub async fn get_payment_method(
     responses(
         (status = 200, description = "Replaced", body = PaymentMethod, headers(("ETag" = String, description = "Entity tag"))),
         (status = 201, description = "Created", body = PaymentMethod, headers(("ETag" = String, description = "Entity tag"))),
-        (status = 400, description = "Malformed JSON or If-Match", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks payment-methods:write", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Changed by another request at the same time", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not match", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A rule is broken: every failing field is listed", body = Problem, content_type = "application/problem+json"),
+        problems::BadRequest,
+        problems::Secured,
+        problems::Conflict,
+        problems::PreconditionFailed,
+        problems::PayloadTooLarge,
+        problems::UnsupportedMediaType,
+        problems::Invalid,
     )
 )]
 #[put("/payment-methods/{code}")]
@@ -201,15 +198,14 @@ pub async fn put_payment_method(
     security(("bearer" = ["payment-methods:write"])),
     responses(
         (status = 200, description = "Changed", body = PaymentMethod, headers(("ETag" = String, description = "Entity tag"))),
-        (status = 400, description = "Malformed JSON or If-Match", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks payment-methods:write", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such method in this shop", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Changed by another request at the same time", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not match", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A rule is broken: every failing field is listed", body = Problem, content_type = "application/problem+json"),
+        problems::BadRequest,
+        problems::Secured,
+        problems::NotFound,
+        problems::Conflict,
+        problems::PreconditionFailed,
+        problems::PayloadTooLarge,
+        problems::UnsupportedMediaType,
+        problems::Invalid,
     )
 )]
 #[patch("/payment-methods/{code}")]
@@ -237,12 +233,11 @@ pub async fn patch_payment_method(
     security(("bearer" = ["payment-methods:write"])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "Malformed If-Match", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks payment-methods:write", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such method in this shop", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Changed by another request at the same time", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not match", body = Problem, content_type = "application/problem+json"),
+        problems::BadRequest,
+        problems::Secured,
+        problems::NotFound,
+        problems::Conflict,
+        problems::PreconditionFailed,
     )
 )]
 #[delete("/payment-methods/{code}")]
@@ -266,11 +261,10 @@ pub async fn delete_payment_method(
     security(("bearer" = ["payment-methods:write"])),
     responses(
         (status = 201, description = "A new transaction id, never issued before in this shop", body = TransactionId),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks payment-methods:write", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such method in this shop", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not an enabled densan convenience_postpay method, or densan is not set up", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The densan account has no unique code", body = Problem, content_type = "application/problem+json"),
+        problems::Secured,
+        problems::NotFound,
+        problems::Conflict,
+        problems::Invalid,
     )
 )]
 #[post("/payment-methods/{code}/transaction-ids")]
@@ -291,9 +285,8 @@ pub async fn issue_transaction_id(
     security(("bearer" = ["payment-methods:read"])),
     responses(
         (status = 200, description = "The checkout configuration", body = CheckoutConfig),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks payment-methods:read", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Missing or unknown channel", body = Problem, content_type = "application/problem+json"),
+        problems::Secured,
+        problems::Invalid,
     )
 )]
 #[get("/checkout-config")]

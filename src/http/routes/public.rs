@@ -5,10 +5,7 @@ use actix_web::{HttpResponse, get, http::header, web};
 
 use crate::{
     accounts::{self, derived::DEFAULT_EPOS_BANNER_PATH},
-    http::{
-        problem::{ApiError, Problem},
-        state::AppState,
-    },
+    http::{openapi::problems, problem::ApiError, state::AppState},
     store::{provider_accounts, public_assets},
 };
 
@@ -21,7 +18,7 @@ const DEFAULT_EPOS_BANNER: &[u8] = include_bytes!("../../../assets/epos-banner-d
     params(("token" = String, Path, description = "The banner's token, from epos_banner_url")),
     responses(
         (status = 200, description = "The image", content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"))),
-        (status = 404, description = "No such banner", body = Problem, content_type = "application/problem+json"),
+        problems::NotFound,
     )
 )]
 #[get("/public/epos-banners/{token}")]
@@ -57,7 +54,7 @@ pub async fn default_epos_banner() -> HttpResponse {
     params(("token" = String, Path, description = "The feed's token, from facebook_feed_url")),
     responses(
         (status = 200, description = "The CSV", content_type = "text/csv", body = String),
-        (status = 404, description = "No such feed, not generated yet, or disabled", body = Problem, content_type = "application/problem+json"),
+        problems::NotFound,
     )
 )]
 #[get("/feeds/{token}/facebook.csv")]

@@ -9,8 +9,9 @@ use crate::{
     http::{
         auth::{Authenticated, scope},
         extract::{ApiJson, ApiQuery},
+        openapi::problems,
         pagination,
-        problem::{ApiError, Problem},
+        problem::ApiError,
         state::AppState,
     },
     screening::{decision::ScreeningResult, record::Screening, request::ScreeningRequest},
@@ -31,14 +32,13 @@ use crate::{
     responses(
         (status = 201, description = "Screened now", body = Screening),
         (status = 200, description = "Screened before: the stored answer", body = Screening),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks screenings:write", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The order number was screened with another request", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Malformed or incomplete order: every failing field is listed; nothing stored, O-PLUX not called", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
+        problems::BadRequest,
+        problems::Secured,
+        problems::Conflict,
+        problems::PayloadTooLarge,
+        problems::UnsupportedMediaType,
+        problems::Invalid,
+        problems::Unavailable,
     )
 )]
 #[post("/fraud-screenings")]
@@ -67,9 +67,8 @@ pub async fn screen_order(
     security(("bearer" = ["screenings:read"])),
     responses(
         (status = 200, description = "The screening as answered then", body = Screening),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks screenings:read", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Not screened (in this shop)", body = Problem, content_type = "application/problem+json"),
+        problems::Secured,
+        problems::NotFound,
     )
 )]
 #[get("/fraud-screenings/{order_number}")]
@@ -117,9 +116,8 @@ pub struct ScreeningPage {
     security(("bearer" = ["screenings:read"])),
     responses(
         (status = 200, description = "A page of screenings", body = ScreeningPage),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks screenings:read", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid filter, limit or cursor", body = Problem, content_type = "application/problem+json"),
+        problems::Secured,
+        problems::Invalid,
     )
 )]
 #[get("/fraud-screenings")]
@@ -155,10 +153,9 @@ pub async fn list_screenings(
     security(("bearer" = ["accounts:write"])),
     responses(
         (status = 200, description = "Whether O-PLUX accepted the credentials (and its error if not)", body = crate::screening::verify::Verification),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks accounts:write", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "O-PLUX is not configured", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "No secret key is set", body = Problem, content_type = "application/problem+json"),
+        problems::Secured,
+        problems::NotFound,
+        problems::Conflict,
     )
 )]
 #[post("/provider-accounts/o-plux/verify")]

@@ -8,7 +8,8 @@ use crate::{
     auth::{ScopeSet, clients},
     http::{
         extract::{self, JSON_LIMIT},
-        problem::{ApiError, Problem},
+        openapi::problems,
+        problem::ApiError,
         state::AppState,
     },
     secret::Secret,
@@ -33,6 +34,18 @@ pub struct TokenRequest {
     /// Space-separated scopes to put in the token; default: every scope of the client.
     pub scope: Option<String>,
 }
+
+/// `TokenRequest` as an HTML form: a schema of its own, so that client generators make a
+/// form model apart from the JSON one.
+pub struct TokenRequestForm;
+
+impl utoipa::PartialSchema for TokenRequestForm {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        <TokenRequest as utoipa::PartialSchema>::schema()
+    }
+}
+
+impl ToSchema for TokenRequestForm {}
 
 fn grant_type_schema() -> utoipa::openapi::schema::Object {
     utoipa::openapi::schema::ObjectBuilder::new()
@@ -67,17 +80,16 @@ pub struct TokenResponse {
     tag = "auth",
     request_body(content(
         (TokenRequest = "application/json"),
-        (TokenRequest = "application/x-www-form-urlencoded"),
+        (TokenRequestForm = "application/x-www-form-urlencoded"),
     )),
     responses(
         (status = 200, description = "Token issued", body = TokenResponse),
-        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Unknown client, wrong secret or revoked client", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Neither JSON nor a form", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid grant type or scope", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed attempts", body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        problems::BadRequest,
+        problems::Unauthorized,
+        problems::PayloadTooLarge,
+        problems::UnsupportedMediaType,
+        problems::Invalid,
+        problems::TooManyRequests,
     )
 )]
 #[post("/auth/token")]

@@ -1,17 +1,28 @@
 //! The OpenAPI 3.1 document: collected from the registered routes, served at
 //! `/openapi.json`, committed as `openapi/openapi.json`, and used to answer 405s.
 
-use actix_web::{App, HttpRequest, HttpResponse, http::Method, web};
+pub mod problems;
+pub mod providers;
+
+use actix_web::{App, HttpRequest, HttpResponse, get, http::Method, web};
+use serde_json::{Value, json};
 use utoipa::{
     Modify, OpenApi,
     openapi::{
         self,
-        security::{Http, HttpAuthScheme, SecurityScheme},
+        security::{ClientCredentials, Flow, Http, HttpAuthScheme, OAuth2, Scopes, SecurityScheme},
     },
 };
 use utoipa_actix_web::AppExt;
 
-use super::{problem::ApiError, routes};
+use super::{
+    problem::{ApiError, FieldError, Problem},
+    routes,
+};
+use crate::auth::scopes::Scope;
+
+/// Where a token comes from, for the `oauth2` scheme (relative to the server).
+pub const TOKEN_URL: &str = "/api/v1/auth/token";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,16 +33,19 @@ use super::{problem::ApiError, routes};
             Errors are `application/problem+json` (RFC 9457); lists are cursor-paginated.",
         license(name = "Proprietary", identifier = "LicenseRef-Proprietary"),
     ),
+    servers((url = "/", description = "The server that serves this document")),
+    components(schemas(Problem, FieldError)),
     modifiers(&SecurityAddon),
     tags(
         (name = "auth", description = "Access tokens for API clients"),
         (name = "audit", description = "Who changed what"),
+        (name = "providers", description = "Form descriptors of the providers' accounts, for the admin screen"),
         (name = "provider-accounts", description = "The shop's accounts with payment, deferred-payment, mail and fraud-detection providers: one typed resource per provider"),
         (name = "fraud-screenings", description = "Screening checkout orders with O-PLUX"),
         (name = "payment-methods", description = "What the shop offers at checkout, and the checkout configuration"),
         (name = "product-data-feed", description = "Products of the shop's Facebook catalog feed"),
         (name = "public", description = "Files served without a token at unguessable URLs"),
-        (name = "operations", description = "Health, readiness and metrics"),
+        (name = "operations", description = "Health, readiness, metrics and this document"),
     )
 )]
 struct ApiDoc;
@@ -48,6 +62,25 @@ impl Modify for SecurityAddon {
                 .into(),
         );
         components.add_security_scheme("bearer", SecurityScheme::Http(bearer));
+        let scopes = Scopes::from_iter(Scope::ALL.map(|scope| (scope.as_str(), scope_description(scope))));
+        let oauth2 = OAuth2::with_description(
+            [Flow::ClientCredentials(ClientCredentials::new(TOKEN_URL, scopes))],
+            "Client credentials of an API client (renkei clients create); the token endpoint takes them as JSON or as a form.",
+        );
+        components.add_security_scheme("oauth2", SecurityScheme::OAuth2(oauth2));
+    }
+}
+
+fn scope_description(scope: Scope) -> &'static str {
+    match scope.as_str() {
+        "accounts:read" => "Read provider accounts and their form descriptors",
+        "accounts:write" => "Change provider accounts",
+        "payment-methods:read" => "Read payment methods and the checkout configuration",
+        "payment-methods:write" => "Change payment methods",
+        "screenings:write" => "Screen orders",
+        "screenings:read" => "Read screenings",
+        "audit:read" => "Read the audit log",
+        _ => "A scope of renkei",
     }
 }
 
@@ -58,9 +91,37 @@ pub fn document() -> openapi::OpenApi {
         .openapi(ApiDoc::openapi())
         .configure(routes::configure)
         .split_for_parts();
-    let mut doc = doc;
-    crate::accounts::schema::add_to(&mut doc);
-    doc
+    let mut json = serde_json::to_value(&doc).expect("the document serialises");
+    declare_security(&mut json);
+    serde_json::from_value(json).expect("the document stays valid OpenAPI")
+}
+
+/// Every operation with a bearer scope also takes an `oauth2` token of that scope; every
+/// other operation is public and says so (`security: []`).
+fn declare_security(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for item in paths.values_mut().filter_map(Value::as_object_mut) {
+        for operation in item.values_mut().filter_map(Value::as_object_mut) {
+            let scopes = operation.get("security").and_then(|s| s.pointer("/0/bearer")).cloned();
+            let security = match scopes {
+                Some(scopes) => json!([{"bearer": scopes}, {"oauth2": scopes}]),
+                None => json!([]),
+            };
+            operation.insert("security".into(), security);
+        }
+    }
+}
+
+/// The OpenAPI 3.1 document of this API (what `openapi/openapi.json` holds).
+#[utoipa::path(
+    tag = "operations",
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json", body = Object))
+)]
+#[get("/openapi.json")]
+pub async fn openapi_json(doc: web::Data<ServedDocument>) -> HttpResponse {
+    serve_document(doc).await
 }
 
 /// The document as served and committed: pretty JSON with a final newline.
