@@ -84,6 +84,23 @@ fn scope_description(scope: Scope) -> &'static str {
     }
 }
 
+/// A response body of bytes (an image, a CSV file): `{type: string, format: binary}`.
+/// Use as `body = inline(Binary)`.
+pub struct Binary;
+
+impl utoipa::PartialSchema for Binary {
+    fn schema() -> openapi::RefOr<openapi::schema::Schema> {
+        openapi::schema::ObjectBuilder::new()
+            .schema_type(openapi::schema::Type::String)
+            .format(Some(openapi::schema::SchemaFormat::KnownFormat(
+                openapi::schema::KnownFormat::Binary,
+            )))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Binary {}
+
 /// The document for every registered route.
 pub fn document() -> openapi::OpenApi {
     let (_, doc) = App::new()
@@ -93,7 +110,65 @@ pub fn document() -> openapi::OpenApi {
         .split_for_parts();
     let mut json = serde_json::to_value(&doc).expect("the document serialises");
     declare_security(&mut json);
+    refine(&mut json);
     serde_json::from_value(json).expect("the document stays valid OpenAPI")
+}
+
+/// Makes derived schemas of the domains state what the server enforces where their
+/// types are looser than the rule (a provider is a slug; a position has bounds…).
+fn refine(doc: &mut Value) {
+    let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let feed_input = |property: &str| {
+        schemas
+            .get("FeedItemInput")
+            .and_then(|s| s.pointer(&format!("/properties/{property}")))
+            .cloned()
+    };
+    let feed = [
+        ("availability", feed_input("availability")),
+        ("condition", feed_input("condition")),
+    ];
+    let mut set = |schema: &str, property: &str, refined: Value| {
+        if let Some(slot) = schemas
+            .get_mut(schema)
+            .and_then(|s| s.pointer_mut(&format!("/properties/{property}")))
+        {
+            let description = slot.get("description").cloned();
+            *slot = refined;
+            if let Some(description) = description {
+                slot["description"] = description;
+            }
+        }
+    };
+    let provider = json!({"anyOf": [{"$ref": "#/components/schemas/ProviderSlug"}, {"type": "null"}]});
+    for schema in ["PaymentMethodInput", "PaymentMethodCreate", "PaymentMethod"] {
+        set(schema, "provider", provider.clone());
+    }
+    for schema in ["PaymentMethodInput", "PaymentMethodCreate"] {
+        set(
+            schema,
+            "position",
+            json!({"type": ["integer", "null"], "minimum": 0, "maximum": 100_000}),
+        );
+        set(
+            schema,
+            "display_name",
+            json!({"type": "string", "minLength": 1, "maxLength": 100}),
+        );
+    }
+    set("Health", "status", json!({"type": "string", "enum": ["ok", "ready"]}));
+    set(
+        "TokenResponse",
+        "token_type",
+        json!({"type": "string", "const": "Bearer"}),
+    );
+    for (property, input) in feed {
+        if let Some(input) = input {
+            set("FeedItemView", property, input);
+        }
+    }
 }
 
 /// Every operation with a bearer scope also takes an `oauth2` token of that scope; every

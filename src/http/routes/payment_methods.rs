@@ -57,6 +57,29 @@ pub struct TransactionId {
     pub transaction_id: String,
 }
 
+/// The body of `POST /api/v1/payment-methods`: `PaymentMethodInput` with `code`
+/// required (PUT takes the code from its path).
+pub struct PaymentMethodCreate;
+
+impl utoipa::PartialSchema for PaymentMethodCreate {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let mut schema =
+            serde_json::to_value(<PaymentMethodInput as utoipa::PartialSchema>::schema()).unwrap_or_default();
+        schema["description"] = "A new payment method: its code and its settings.".into();
+        schema["properties"]["code"] = serde_json::json!({
+            "type": "string",
+            "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$",
+            "description": "Slug, unique in the shop: 1–64 lower-case letters, digits, '-' and '_', starting with a letter or digit."
+        });
+        if let Some(required) = schema["required"].as_array_mut() {
+            required.insert(0, "code".into());
+        }
+        serde_json::from_value(schema).expect("a valid schema")
+    }
+}
+
+impl ToSchema for PaymentMethodCreate {}
+
 fn method_response(row: &PaymentMethodRow, created: bool) -> HttpResponse {
     let mut response = if created {
         HttpResponse::Created()
@@ -106,7 +129,7 @@ pub async fn list_payment_methods(
 /// Create a payment method.
 #[utoipa::path(
     tag = "payment-methods",
-    request_body = PaymentMethodInput,
+    request_body = PaymentMethodCreate,
     security(("bearer" = ["payment-methods:write"])),
     responses(
         (status = 201, description = "Created", body = PaymentMethod,
