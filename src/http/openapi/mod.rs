@@ -120,6 +120,12 @@ fn refine(doc: &mut Value) {
     let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) else {
         return;
     };
+    // A payment method is always shown whole (absent values as null).
+    if let Some(method) = schemas.get_mut("PaymentMethod")
+        && let Some(names) = method.get("properties").and_then(Value::as_object).map(|p| p.keys().cloned().collect::<Vec<_>>())
+    {
+        method["required"] = json!(names);
+    }
     let feed_input = |property: &str| {
         schemas
             .get("FeedItemInput")

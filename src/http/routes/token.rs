@@ -35,18 +35,6 @@ pub struct TokenRequest {
     pub scope: Option<String>,
 }
 
-/// `TokenRequest` as an HTML form: a schema of its own, so that client generators make a
-/// form model apart from the JSON one.
-pub struct TokenRequestForm;
-
-impl utoipa::PartialSchema for TokenRequestForm {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        <TokenRequest as utoipa::PartialSchema>::schema()
-    }
-}
-
-impl ToSchema for TokenRequestForm {}
-
 fn grant_type_schema() -> utoipa::openapi::schema::Object {
     utoipa::openapi::schema::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)
@@ -78,10 +66,10 @@ pub struct TokenResponse {
 /// answer is 429 with `Retry-After`.
 #[utoipa::path(
     tag = "auth",
-    request_body(content(
-        (TokenRequest = "application/json"),
-        (TokenRequestForm = "application/x-www-form-urlencoded"),
-    )),
+    request_body(
+        content = TokenRequest,
+        description = "The client credentials as JSON. The same fields as an HTML form (`application/x-www-form-urlencoded`, the OAuth 2.0 way that the `oauth2` scheme uses) are taken too; only JSON is described, so that generated clients have one body type.",
+    ),
     responses(
         (status = 200, description = "Token issued", body = TokenResponse),
         problems::BadRequest,
