@@ -122,7 +122,10 @@ fn refine(doc: &mut Value) {
     };
     // A payment method is always shown whole (absent values as null).
     if let Some(method) = schemas.get_mut("PaymentMethod")
-        && let Some(names) = method.get("properties").and_then(Value::as_object).map(|p| p.keys().cloned().collect::<Vec<_>>())
+        && let Some(names) = method
+            .get("properties")
+            .and_then(Value::as_object)
+            .map(|p| p.keys().cloned().collect::<Vec<_>>())
     {
         method["required"] = json!(names);
     }

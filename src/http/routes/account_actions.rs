@@ -114,9 +114,10 @@ pub const ACTIONS: [ActionOperation; 7] = [
                 "The request body is the image itself: PNG, JPEG or GIF (recognised by its content), at most 256 KiB. It is served from a public URL, shown as epos_banner_url.",
                 &[404, 413, 422],
             );
-            let image = json!({"schema": {"type": "string", "format": "binary"}});
+            // One media range, so that generated clients have one body type; the
+            // content, not the Content-Type, tells the format.
             operation["requestBody"] = json!({"required": true, "content": {
-                "image/png": image, "image/jpeg": image, "image/gif": image, "application/octet-stream": image
+                "image/*": {"schema": {"type": "string", "format": "binary"}}
             }});
             operation
         },

@@ -2,8 +2,8 @@
 
 use actix_web::{get, web};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::{
     http::{
@@ -17,16 +17,7 @@ use crate::{
     store::audit::{self, AuditEvent},
 };
 
-#[derive(Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct AuditEventQuery {
-    /// Page size, 1–200 (default 50).
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
+pagination::page_query!(AuditEventQuery {});
 
 /// One recorded change: who, when, what, and which fields — never a value.
 #[derive(Serialize, ToSchema)]
@@ -69,12 +60,7 @@ impl From<AuditEvent> for AuditEventView {
     }
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct AuditEventPage {
-    pub items: Vec<AuditEventView>,
-    /// Pass as `cursor` to get the next page; `null` on the last page.
-    pub next_cursor: Option<String>,
-}
+pagination::page!(AuditEventPage of AuditEventView);
 
 /// List the shop's audit events, newest first.
 #[utoipa::path(

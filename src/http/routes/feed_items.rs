@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, delete, get, put, web};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use crate::{
     accounts::actions::feed::{self, FeedItemInput, FeedItemView},
@@ -31,22 +31,9 @@ pub struct FeedItemsUpserted {
     pub upserted: usize,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct FeedItemPage {
-    pub items: Vec<FeedItemView>,
-    pub next_cursor: Option<String>,
-}
+pagination::page!(FeedItemPage of FeedItemView);
 
-#[derive(Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct FeedItemQuery {
-    /// Page size, 1–200 (default 50).
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
+pagination::page_query!(FeedItemQuery {});
 
 /// Create or replace feed items in bulk.
 #[utoipa::path(

@@ -23,22 +23,9 @@ use crate::{
     store::payment_methods::PaymentMethodRow,
 };
 
-#[derive(Serialize, ToSchema)]
-pub struct PaymentMethodPage {
-    pub items: Vec<PaymentMethod>,
-    pub next_cursor: Option<String>,
-}
+pagination::page!(PaymentMethodPage of PaymentMethod);
 
-#[derive(Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct PaymentMethodQuery {
-    /// Page size, 1–200 (default 50).
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
+pagination::page_query!(PaymentMethodQuery {});
 
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]

@@ -2,8 +2,6 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     http::{
@@ -84,30 +82,18 @@ pub async fn get_screening(
     Ok(web::Json(Screening::from_row(&row)))
 }
 
-#[derive(Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ScreeningQuery {
+pagination::page_query!(ScreeningQuery {
     /// Only this result.
-    pub result: Option<ScreeningResult>,
+    result: Option<ScreeningResult>,
     /// Only screened (true) or not screened (false) orders.
-    pub screened: Option<bool>,
+    screened: Option<bool>,
     /// Screened at or after (RFC 3339).
-    pub from: Option<DateTime<Utc>>,
+    from: Option<DateTime<Utc>>,
     /// Screened before (RFC 3339).
-    pub to: Option<DateTime<Utc>>,
-    /// Page size, 1–200 (default 50).
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
+    to: Option<DateTime<Utc>>,
+});
 
-#[derive(Serialize, ToSchema)]
-pub struct ScreeningPage {
-    pub items: Vec<Screening>,
-    pub next_cursor: Option<String>,
-}
+pagination::page!(ScreeningPage of Screening);
 
 /// Find screenings, newest first.
 #[utoipa::path(
