@@ -59,7 +59,7 @@ fn described(status: u16) -> (&'static str, ApiError) {
         ),
         404 => (
             "No such resource in this shop",
-            ApiError::NotFound("the gmo-pg account is not configured".into()),
+            ApiError::NotFound("there is no payment method 'card' in this shop".into()),
         ),
         409 => (
             "In conflict with the current state, or changed by another request at the same time",
