@@ -167,6 +167,17 @@ fn refine(doc: &mut Value) {
             json!({"type": "string", "minLength": 1, "maxLength": 100}),
         );
     }
+    let order_number = "^[A-Za-z0-9_-]{1,64}$";
+    set(
+        "ScreeningRequest",
+        "order_number",
+        json!({"type": "string", "pattern": order_number}),
+    );
+    set(
+        "ThanksOffer",
+        "parent_order_number",
+        json!({"type": ["string", "null"], "pattern": order_number}),
+    );
     set("Health", "status", json!({"type": "string", "enum": ["ok", "ready"]}));
     set(
         "TokenResponse",
