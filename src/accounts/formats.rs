@@ -13,6 +13,40 @@ use super::{
 };
 use crate::core::FieldError;
 
+/// `is_dns_label` as a JSON Schema pattern.
+pub const DNS_LABEL_PATTERN: &str = "^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$";
+/// `is_hostname` as a JSON Schema pattern (with `maxLength: 253`).
+pub const HOSTNAME_PATTERN: &str =
+    r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$";
+/// A UUID as `Kind::Uuid` takes it (any case).
+pub const UUID_PATTERN: &str = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$";
+/// `is_url(_, false)` as a JSON Schema pattern: a host with a dot, `localhost` or a
+/// bracketed IPv6 address with a port; a port up to 65535; no white space.
+pub const HTTP_URL_PATTERN: &str = concat!(
+    r"^https?://",
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+(?::0*(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?",
+    r"|localhost(?::0*(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?",
+    r"|\[[0-9A-Fa-f:.]+\]:0*(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))",
+    r"(?:[/?#][^\s\u0000-\u001F\u007F-\u009F]*)?$"
+);
+/// `is_url(_, true)` as a JSON Schema pattern.
+pub const HTTPS_URL_PATTERN: &str = concat!(
+    r"^https://",
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+(?::0*(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?",
+    r"|localhost(?::0*(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?",
+    r"|\[[0-9A-Fa-f:.]+\]:0*(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))",
+    r"(?:[/?#][^\s\u0000-\u001F\u007F-\u009F]*)?$"
+);
+
+/// The pattern of `is_url(_, https_only)`.
+pub const fn url_pattern(https_only: bool) -> &'static str {
+    if https_only {
+        HTTPS_URL_PATTERN
+    } else {
+        HTTP_URL_PATTERN
+    }
+}
+
 /// Full-width ASCII (U+FF01–U+FF5E) and the ideographic space to their half-width forms.
 pub fn to_half_width(text: &str) -> String {
     text.chars()
@@ -287,6 +321,58 @@ mod tests {
         assert!(!is_url("https://", false));
         assert!(!is_url("https://exa mple.jp", false));
         assert!(!is_url("javascript:alert(1)", false));
+    }
+
+    #[test]
+    fn the_schema_patterns_agree_with_the_checks() {
+        let pattern = |p: &str| Regex::new(p).unwrap();
+        let samples = [
+            "https://example.jp/a?b=c",
+            "http://127.0.0.1:8081",
+            "http://localhost:8080/x",
+            "http://[::1]:8080/",
+            "http://[::1]/",
+            "https://example.jp:65535",
+            "https://example.jp:65536",
+            "https://example.jp:",
+            "https://-bad.example.jp",
+            "https://exa mple.jp",
+            "https://user@example.jp",
+            "https://example",
+            "ftp://example.jp",
+            "http://example.jp#frag ment",
+        ];
+        for https_only in [false, true] {
+            let regex = pattern(url_pattern(https_only));
+            for sample in samples {
+                assert_eq!(
+                    regex.is_match(sample),
+                    is_url(sample, https_only),
+                    "{sample} (https only: {https_only})"
+                );
+            }
+        }
+        let hostname = pattern(HOSTNAME_PATTERN);
+        let label = pattern(DNS_LABEL_PATTERN);
+        for sample in [
+            "secure.example.jp",
+            "example",
+            "a-.example.jp",
+            "1.2.3.4",
+            "x..y",
+            "EXAMPLE.JP",
+        ] {
+            assert_eq!(
+                hostname.is_match(sample),
+                is_hostname(&sample.to_ascii_lowercase()),
+                "{sample}"
+            );
+            assert_eq!(
+                label.is_match(sample),
+                is_dns_label(&sample.to_ascii_lowercase()),
+                "{sample}"
+            );
+        }
     }
 
     #[test]

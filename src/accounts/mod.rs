@@ -2,11 +2,11 @@
 //! that validates, seals, stores and shows every one of them.
 
 pub mod engine;
+pub mod form;
 pub mod formats;
 pub mod pem;
 pub mod providers;
 pub mod rotation;
-pub mod schema;
 pub mod service;
 pub mod spec;
 

@@ -50,6 +50,22 @@ impl Category {
             Category::CheckoutDevice => "checkout_device",
         }
     }
+
+    /// The category's name on the admin screen.
+    pub fn label(self) -> &'static str {
+        match self {
+            Category::Payment => "クレジットカード決済",
+            Category::DeferredPayment => "後払い決済",
+            Category::CarrierBilling => "キャリア決済",
+            Category::ConveniencePostpay => "コンビニ後払い",
+            Category::Wallet => "ID決済・ウォレット",
+            Category::Mail => "メール共有",
+            Category::FraudDetection => "不正注文検知",
+            Category::Login => "ログイン連携",
+            Category::Marketing => "マーケティング",
+            Category::CheckoutDevice => "決済端末",
+        }
+    }
 }
 
 /// The type and format of a field's value.
@@ -90,11 +106,18 @@ pub enum Kind {
     PrivateKey {
         rsa_only: bool,
     },
-    /// An O-PLUX result action: `{action: redirect|create_order, redirect_url}`.
+    /// An O-PLUX result action: `{action: redirect|create_order, redirect_url}`
+    /// (labels: `RESULT_ACTIONS`).
     ResultAction,
     /// `test`, `production`, or an http(s) base URL of an O-PLUX stand-in.
     OpluxEndpoint,
 }
+
+/// The actions of a `Kind::ResultAction`, with the seed's labels.
+pub const RESULT_ACTIONS: &[(&str, &str)] = &[
+    ("create_order", "受注を作成する"),
+    ("redirect", "URLへリダイレクトする"),
+];
 
 /// Who writes a field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,6 +174,11 @@ pub struct Field {
     /// A JSON literal used as the OpenAPI example.
     pub example: Option<&'static str>,
     pub description: &'static str,
+    /// The seed's labels of a `Kind::OneOf`'s values: (value, label).
+    pub choices: &'static [(&'static str, &'static str)],
+    /// The heading the field is under on the seed's screen; `None`: the provider's
+    /// first group (its 認証情報).
+    pub group: Option<&'static str>,
 }
 
 impl Field {
@@ -171,6 +199,8 @@ impl Field {
             public_for: &[],
             example: None,
             description: "",
+            choices: &[],
+            group: None,
         }
     }
 
@@ -247,6 +277,18 @@ impl Field {
 
     pub const fn describe(mut self, description: &'static str) -> Self {
         self.description = description;
+        self
+    }
+
+    /// The seed's labels of the values of a `Kind::OneOf`.
+    pub const fn choices(mut self, choices: &'static [(&'static str, &'static str)]) -> Self {
+        self.choices = choices;
+        self
+    }
+
+    /// Shown under `heading` on the seed's screen.
+    pub const fn group(mut self, heading: &'static str) -> Self {
+        self.group = Some(heading);
         self
     }
 

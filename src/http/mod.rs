@@ -45,7 +45,6 @@ pub fn app(
         .into_utoipa_app()
         .configure(routes::configure)
         .into_app()
-        .route("/openapi.json", web::get().to(openapi::serve_document))
         .route(
             "/docs",
             web::get().to(|| async {

@@ -57,3 +57,37 @@ pub fn finish<T>(mut items: Vec<T>, limit: u64, position: impl Fn(&T) -> String)
         (items, None)
     }
 }
+
+/// Declares a list's page: `items`, and `next_cursor` (null on the last page).
+macro_rules! page {
+    ($(#[$doc:meta])* $name:ident of $item:ty) => {
+        $(#[$doc])*
+        #[derive(serde::Serialize, utoipa::ToSchema)]
+        pub struct $name {
+            pub items: Vec<$item>,
+            /// Pass as `cursor` to get the next page; `null` on the last page.
+            pub next_cursor: Option<String>,
+        }
+    };
+}
+
+/// Declares a list's query: its own filters, then `limit` (1–200, default 50) and
+/// `cursor`. Unknown parameters are refused.
+macro_rules! page_query {
+    ($(#[$doc:meta])* $name:ident { $($(#[$field_doc:meta])* $field:ident: $type:ty,)* }) => {
+        $(#[$doc])*
+        #[derive(serde::Deserialize, utoipa::IntoParams)]
+        #[serde(deny_unknown_fields)]
+        #[into_params(parameter_in = Query)]
+        pub struct $name {
+            $($(#[$field_doc])* pub $field: $type,)*
+            /// Page size, 1–200 (default 50).
+            #[param(minimum = 1, maximum = 200)]
+            pub limit: Option<u32>,
+            /// `next_cursor` of the previous page.
+            pub cursor: Option<String>,
+        }
+    };
+}
+
+pub(crate) use {page, page_query};

@@ -15,6 +15,7 @@ mod openapi;
 mod operations;
 mod payment_methods;
 mod provider_accounts;
+mod providers;
 mod screenings;
 mod security;
 mod tokens;

@@ -1,7 +1,9 @@
 //! Actions on provider accounts: the GMO PG EPOS banner, PayPal and Amazon Pay v2
-//! links, and generating the product data feed. Documented in `accounts::schema`.
+//! links, and generating the product data feed. Each is registered and documented from
+//! its entry in `ACTIONS`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Map, Value, json};
 
 use super::provider_accounts::account_response;
 use crate::{
@@ -16,6 +18,7 @@ use crate::{
     http::{
         auth::{Authenticated, scope},
         extract::{self, ApiJson},
+        openapi::providers::{self, ActionOperation},
         problem::ApiError,
         state::AppState,
     },
@@ -93,31 +96,135 @@ pub async fn generate_feed(
     Ok(account_response(&account, &state, false))
 }
 
-/// Registers the action routes (before `/provider-accounts/{provider}`).
-pub fn register(scope: actix_web::Scope) -> actix_web::Scope {
-    let no_route = || web::to(crate::http::openapi::no_route);
-    scope
-        .service(
-            web::resource("/provider-accounts/gmo-pg/epos-banner")
-                .route(web::put().to(upload_epos_banner))
-                .route(web::delete().to(reset_epos_banner))
-                .default_service(no_route()),
-        )
-        .service(
-            web::resource("/provider-accounts/paypal/link")
-                .route(web::post().to(link_paypal))
-                .route(web::delete().to(unlink_paypal))
-                .default_service(no_route()),
-        )
-        .service(
-            web::resource("/provider-accounts/amazon-pay-v2/link")
-                .route(web::post().to(link_amazon_pay))
-                .route(web::delete().to(unlink_amazon_pay))
-                .default_service(no_route()),
-        )
-        .service(
-            web::resource("/provider-accounts/product-data-feed/generate")
-                .route(web::post().to(generate_feed))
-                .default_service(no_route()),
-        )
+/// The actions: each route registered and documented from the same entry
+/// (`http::openapi::providers::ProviderAccountRoutes`).
+pub const ACTIONS: [ActionOperation; 7] = [
+    ActionOperation {
+        path: "gmo-pg/epos-banner",
+        method: "put",
+        route: || web::put().to(upload_epos_banner),
+        document: || {
+            let mut operation = action(
+                "GmoPg",
+                "upload_gmo_pg_epos_banner",
+                "Upload the EPOS banner",
+                "The request body is the image itself: PNG, JPEG or GIF (recognised by its content), at most 256 KiB. It is served from a public URL, shown as epos_banner_url.",
+                &[404, 413, 422],
+            );
+            // One media range, so that generated clients have one body type; the
+            // content, not the Content-Type, tells the format.
+            operation["requestBody"] = json!({"required": true, "content": {
+                "image/*": {"schema": {"type": "string", "format": "binary"}}
+            }});
+            operation
+        },
+    },
+    ActionOperation {
+        path: "gmo-pg/epos-banner",
+        method: "delete",
+        route: || web::delete().to(reset_epos_banner),
+        document: || {
+            action(
+                "GmoPg",
+                "reset_gmo_pg_epos_banner",
+                "Go back to the default EPOS banner",
+                "Removes the uploaded banner.",
+                &[404],
+            )
+        },
+    },
+    ActionOperation {
+        path: "paypal/link",
+        method: "post",
+        route: || web::post().to(link_paypal),
+        document: || {
+            action(
+                "Paypal",
+                "link_paypal",
+                "Link the PayPal account",
+                "Links the seller merchant id set on the account (link_status becomes linked).",
+                &[404, 422],
+            )
+        },
+    },
+    ActionOperation {
+        path: "paypal/link",
+        method: "delete",
+        route: || web::delete().to(unlink_paypal),
+        document: || {
+            action(
+                "Paypal",
+                "unlink_paypal",
+                "Unlink the PayPal account",
+                "Unlinks and deletes the seller merchant id; the account is disabled.",
+                &[404],
+            )
+        },
+    },
+    ActionOperation {
+        path: "amazon-pay-v2/link",
+        method: "post",
+        route: || web::post().to(link_amazon_pay),
+        document: || {
+            let mut operation = action(
+                "AmazonPayV2",
+                "link_amazon_pay_v2",
+                "Link the Amazon Pay (v2) account",
+                "Stores the credentials from Amazon's account registration; creates the account (enabled) when new.",
+                &[400, 413, 415, 422],
+            );
+            operation["requestBody"] = json!({"required": true, "content": {
+                "application/json": {"schema": providers::schema_ref("AmazonPayLink")}
+            }});
+            operation
+        },
+    },
+    ActionOperation {
+        path: "amazon-pay-v2/link",
+        method: "delete",
+        route: || web::delete().to(unlink_amazon_pay),
+        document: || {
+            action(
+                "AmazonPayV2",
+                "unlink_amazon_pay_v2",
+                "Unlink the Amazon Pay (v2) account",
+                "Removes the linked credentials; the account is disabled.",
+                &[404],
+            )
+        },
+    },
+    ActionOperation {
+        path: "product-data-feed/generate",
+        method: "post",
+        route: || web::post().to(generate_feed),
+        document: || {
+            action(
+                "ProductDataFeed",
+                "generate_product_data_feed",
+                "Generate the product data feed now",
+                "Builds the Facebook catalog CSV from every feed item and publishes it at facebook_feed_url.",
+                &[404],
+            )
+        },
+    },
+];
+
+/// An action answering with the provider's account (`schema_name`), needing
+/// accounts:write; it may conflict with a concurrent write (409).
+fn action(schema_name: &str, operation_id: &str, summary: &str, description: &str, errors: &[u16]) -> Value {
+    let mut responses = Map::new();
+    responses.insert(
+        "200".into(),
+        providers::account_ok(schema_name, "The account after the action"),
+    );
+    let mut statuses = vec![409];
+    statuses.extend_from_slice(errors);
+    providers::account_operation(
+        "accounts:write",
+        operation_id.to_string(),
+        summary.to_string(),
+        description,
+        responses,
+        &statuses,
+    )
 }

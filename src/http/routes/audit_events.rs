@@ -2,30 +2,22 @@
 
 use actix_web::{get, web};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::{
     http::{
         auth::{Authenticated, scope},
         extract::ApiQuery,
+        openapi::problems,
         pagination,
-        problem::{ApiError, Problem},
+        problem::ApiError,
         state::AppState,
     },
     store::audit::{self, AuditEvent},
 };
 
-#[derive(Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct AuditEventQuery {
-    /// Page size, 1–200 (default 50).
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
+pagination::page_query!(AuditEventQuery {});
 
 /// One recorded change: who, when, what, and which fields — never a value.
 #[derive(Serialize, ToSchema)]
@@ -68,12 +60,7 @@ impl From<AuditEvent> for AuditEventView {
     }
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct AuditEventPage {
-    pub items: Vec<AuditEventView>,
-    /// Pass as `cursor` to get the next page; `null` on the last page.
-    pub next_cursor: Option<String>,
-}
+pagination::page!(AuditEventPage of AuditEventView);
 
 /// List the shop's audit events, newest first.
 #[utoipa::path(
@@ -82,9 +69,8 @@ pub struct AuditEventPage {
     security(("bearer" = ["audit:read"])),
     responses(
         (status = 200, description = "A page of events", body = AuditEventPage),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks audit:read", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid limit or cursor", body = Problem, content_type = "application/problem+json"),
+        problems::Secured,
+        problems::Invalid,
     )
 )]
 #[get("/audit-events")]

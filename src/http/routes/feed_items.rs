@@ -2,15 +2,16 @@
 
 use actix_web::{HttpResponse, delete, get, put, web};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use crate::{
     accounts::providers::feed::catalog::{self as feed, FeedItemInput, FeedItemView},
     http::{
         auth::{Authenticated, scope},
         extract::{ApiJson, ApiQuery},
+        openapi::problems,
         pagination,
-        problem::{ApiError, Problem},
+        problem::ApiError,
         state::AppState,
     },
     store::feed_items,
@@ -30,22 +31,9 @@ pub struct FeedItemsUpserted {
     pub upserted: usize,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct FeedItemPage {
-    pub items: Vec<FeedItemView>,
-    pub next_cursor: Option<String>,
-}
+pagination::page!(FeedItemPage of FeedItemView);
 
-#[derive(Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct FeedItemQuery {
-    /// Page size, 1–200 (default 50).
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
+pagination::page_query!(FeedItemQuery {});
 
 /// Create or replace feed items in bulk.
 #[utoipa::path(
@@ -54,12 +42,11 @@ pub struct FeedItemQuery {
     security(("bearer" = ["accounts:write"])),
     responses(
         (status = 200, description = "Items stored", body = FeedItemsUpserted),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks accounts:write", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid items: every failing field is listed as items[i].field", body = Problem, content_type = "application/problem+json"),
+        problems::BadRequest,
+        problems::Secured,
+        problems::PayloadTooLarge,
+        problems::UnsupportedMediaType,
+        problems::Invalid,
     )
 )]
 #[put("/feed-items")]
@@ -79,9 +66,8 @@ pub async fn upsert_feed_items(
     security(("bearer" = ["accounts:read"])),
     responses(
         (status = 200, description = "A page of items", body = FeedItemPage),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks accounts:read", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid limit or cursor", body = Problem, content_type = "application/problem+json"),
+        problems::Secured,
+        problems::Invalid,
     )
 )]
 #[get("/feed-items")]
@@ -107,9 +93,8 @@ pub async fn list_feed_items(
     security(("bearer" = ["accounts:write"])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks accounts:write", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such item", body = Problem, content_type = "application/problem+json"),
+        problems::Secured,
+        problems::NotFound,
     )
 )]
 #[delete("/feed-items/{id}")]

@@ -5,7 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::{
-    http::{problem::Problem, state::AppState},
+    http::{openapi::problems, state::AppState},
     store,
 };
 
@@ -31,7 +31,7 @@ pub async fn healthz() -> HttpResponse {
     tag = "operations",
     responses(
         (status = 200, description = "Ready", body = Health),
-        (status = 503, description = "The database is unreachable", body = Problem, content_type = "application/problem+json"),
+        problems::Unavailable,
     )
 )]
 #[get("/readyz")]

@@ -7,15 +7,18 @@ pub mod feed_items;
 pub mod health;
 pub mod payment_methods;
 pub mod provider_accounts;
+pub mod providers;
 pub mod public;
 pub mod screenings;
 pub mod token;
 
-use actix_web::web;
 use utoipa_actix_web::{scope, service_config::ServiceConfig};
 
+use crate::http::openapi::{self, providers::ProviderAccountRoutes};
+
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(health::healthz)
+    cfg.service(openapi::openapi_json)
+        .service(health::healthz)
         .service(health::readyz)
         .service(health::metrics)
         .service(public::epos_banner)
@@ -41,17 +44,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(screenings::get_screening)
                 .service(screenings::list_screenings)
                 .service(screenings::verify_oplux)
-                // One set of handlers for every provider; documented per provider by
-                // `accounts::schema`.
-                .map(|scope| {
-                    account_actions::register(scope).service(
-                        web::resource("/provider-accounts/{provider}")
-                            .route(web::get().to(provider_accounts::get_account))
-                            .route(web::put().to(provider_accounts::put_account))
-                            .route(web::patch().to(provider_accounts::patch_account))
-                            .route(web::delete().to(provider_accounts::delete_account))
-                            .default_service(web::to(crate::http::openapi::no_route)),
-                    )
-                }),
+                .service(providers::list_providers)
+                .service(providers::get_provider)
+                // One set of handlers for every provider, registered and documented per
+                // provider from the same tables. Last: it replaces derived schemas.
+                .service(ProviderAccountRoutes),
         );
 }

@@ -10,30 +10,18 @@ use crate::{
         auth::{Authenticated, scope},
         conditional::IfMatch,
         extract::{self, ApiJson, ApiQuery},
+        openapi::problems,
         pagination,
-        problem::{ApiError, Problem},
+        problem::ApiError,
         state::AppState,
     },
     payment_methods::{Channel, PaymentMethod, PaymentMethodInput, checkout::CheckoutConfig, etag, transaction_ids},
     store::payment_methods::PaymentMethodRow,
 };
 
-#[derive(Serialize, ToSchema)]
-pub struct PaymentMethodPage {
-    pub items: Vec<PaymentMethod>,
-    pub next_cursor: Option<String>,
-}
+pagination::page!(PaymentMethodPage of PaymentMethod);
 
-#[derive(Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct PaymentMethodQuery {
-    /// Page size, 1–200 (default 50).
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
+pagination::page_query!(PaymentMethodQuery {});
 
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -51,6 +39,29 @@ pub struct TransactionId {
     /// The densan unique code (7 digits) followed by 10 random digits.
     pub transaction_id: String,
 }
+
+/// The body of `POST /api/v1/payment-methods`: `PaymentMethodInput` with `code`
+/// required (PUT takes the code from its path).
+pub struct PaymentMethodCreate;
+
+impl utoipa::PartialSchema for PaymentMethodCreate {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let mut schema =
+            serde_json::to_value(<PaymentMethodInput as utoipa::PartialSchema>::schema()).unwrap_or_default();
+        schema["description"] = "A new payment method: its code and its settings.".into();
+        schema["properties"]["code"] = serde_json::json!({
+            "type": "string",
+            "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$",
+            "description": "Slug, unique in the shop: 1–64 lower-case letters, digits, '-' and '_', starting with a letter or digit."
+        });
+        if let Some(required) = schema["required"].as_array_mut() {
+            required.insert(0, "code".into());
+        }
+        serde_json::from_value(schema).expect("a valid schema")
+    }
+}
+
+impl ToSchema for PaymentMethodCreate {}
 
 fn method_response(row: &PaymentMethodRow, created: bool) -> Result<HttpResponse, ApiError> {
     let mut response = if created {
@@ -73,9 +84,8 @@ fn method_response(row: &PaymentMethodRow, created: bool) -> Result<HttpResponse
     security(("bearer" = ["payment-methods:read"])),
     responses(
         (status = 200, description = "A page of methods", body = PaymentMethodPage),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks payment-methods:read", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid limit or cursor", body = Problem, content_type = "application/problem+json"),
+        problems::Secured,
+        problems::Invalid,
     )
 )]
 #[get("/payment-methods")]
@@ -100,18 +110,17 @@ pub async fn list_payment_methods(
 /// Create a payment method.
 #[utoipa::path(
     tag = "payment-methods",
-    request_body = PaymentMethodInput,
+    request_body = PaymentMethodCreate,
     security(("bearer" = ["payment-methods:write"])),
     responses(
         (status = 201, description = "Created", body = PaymentMethod,
             headers(("ETag" = String, description = "Entity tag"), ("Location" = String, description = "The method's URL"))),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks payment-methods:write", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The code is taken", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A rule is broken: every failing field is listed", body = Problem, content_type = "application/problem+json"),
+        problems::BadRequest,
+        problems::Secured,
+        problems::Conflict,
+        problems::PayloadTooLarge,
+        problems::UnsupportedMediaType,
+        problems::Invalid,
     )
 )]
 #[post("/payment-methods")]
@@ -131,9 +140,8 @@ pub async fn create_payment_method(
     security(("bearer" = ["payment-methods:read"])),
     responses(
         (status = 200, description = "The method", body = PaymentMethod, headers(("ETag" = String, description = "Entity tag"))),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks payment-methods:read", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such method in this shop", body = Problem, content_type = "application/problem+json"),
+        problems::Secured,
+        problems::NotFound,
     )
 )]
 #[get("/payment-methods/{code}")]
@@ -158,14 +166,13 @@ pub async fn get_payment_method(
     responses(
         (status = 200, description = "Replaced", body = PaymentMethod, headers(("ETag" = String, description = "Entity tag"))),
         (status = 201, description = "Created", body = PaymentMethod, headers(("ETag" = String, description = "Entity tag"))),
-        (status = 400, description = "Malformed JSON or If-Match", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks payment-methods:write", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Changed by another request at the same time", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not match", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A rule is broken: every failing field is listed", body = Problem, content_type = "application/problem+json"),
+        problems::BadRequest,
+        problems::Secured,
+        problems::Conflict,
+        problems::PreconditionFailed,
+        problems::PayloadTooLarge,
+        problems::UnsupportedMediaType,
+        problems::Invalid,
     )
 )]
 #[put("/payment-methods/{code}")]
@@ -194,15 +201,14 @@ pub async fn put_payment_method(
     security(("bearer" = ["payment-methods:write"])),
     responses(
         (status = 200, description = "Changed", body = PaymentMethod, headers(("ETag" = String, description = "Entity tag"))),
-        (status = 400, description = "Malformed JSON or If-Match", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks payment-methods:write", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such method in this shop", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Changed by another request at the same time", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not match", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A rule is broken: every failing field is listed", body = Problem, content_type = "application/problem+json"),
+        problems::BadRequest,
+        problems::Secured,
+        problems::NotFound,
+        problems::Conflict,
+        problems::PreconditionFailed,
+        problems::PayloadTooLarge,
+        problems::UnsupportedMediaType,
+        problems::Invalid,
     )
 )]
 #[patch("/payment-methods/{code}")]
@@ -230,12 +236,11 @@ pub async fn patch_payment_method(
     security(("bearer" = ["payment-methods:write"])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "Malformed If-Match", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks payment-methods:write", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such method in this shop", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Changed by another request at the same time", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not match", body = Problem, content_type = "application/problem+json"),
+        problems::BadRequest,
+        problems::Secured,
+        problems::NotFound,
+        problems::Conflict,
+        problems::PreconditionFailed,
     )
 )]
 #[delete("/payment-methods/{code}")]
@@ -259,11 +264,10 @@ pub async fn delete_payment_method(
     security(("bearer" = ["payment-methods:write"])),
     responses(
         (status = 201, description = "A new transaction id, never issued before in this shop", body = TransactionId),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks payment-methods:write", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such method in this shop", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not an enabled densan convenience_postpay method, or densan is not set up", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The densan account has no unique code", body = Problem, content_type = "application/problem+json"),
+        problems::Secured,
+        problems::NotFound,
+        problems::Conflict,
+        problems::Invalid,
     )
 )]
 #[post("/payment-methods/{code}/transaction-ids")]
@@ -284,9 +288,8 @@ pub async fn issue_transaction_id(
     security(("bearer" = ["payment-methods:read"])),
     responses(
         (status = 200, description = "The checkout configuration", body = CheckoutConfig),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks payment-methods:read", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Missing or unknown channel", body = Problem, content_type = "application/problem+json"),
+        problems::Secured,
+        problems::Invalid,
     )
 )]
 #[get("/checkout-config")]

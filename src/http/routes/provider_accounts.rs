@@ -1,7 +1,6 @@
 //! `/api/v1/provider-accounts`: the list of every provider, and one typed resource per
-//! provider. The per-provider operations are one set of handlers; their OpenAPI
-//! description (a path and schemas per provider) is generated from the declarations in
-//! `accounts::schema`.
+//! provider. The per-provider operations are one set of handlers (`OPERATIONS`),
+//! registered and documented per provider by `http::openapi::providers`.
 
 use actix_web::{HttpResponse, get, http::header, web};
 use chrono::{DateTime, Utc};
@@ -16,10 +15,39 @@ use crate::{
         auth::{Authenticated, scope},
         conditional::IfMatch,
         extract::ApiJson,
-        problem::{ApiError, Problem},
+        openapi::{
+            problems,
+            providers::{self as documented, AccountOperation},
+        },
+        problem::ApiError,
         state::AppState,
     },
 };
+
+/// The operations on `/api/v1/provider-accounts/{provider}`: each route registered once,
+/// and documented for every provider from the same entry.
+pub const OPERATIONS: [AccountOperation; 4] = [
+    AccountOperation {
+        method: "get",
+        route: || web::get().to(get_account),
+        document: documented::get_account,
+    },
+    AccountOperation {
+        method: "put",
+        route: || web::put().to(put_account),
+        document: documented::put_account,
+    },
+    AccountOperation {
+        method: "patch",
+        route: || web::patch().to(patch_account),
+        document: documented::patch_account,
+    },
+    AccountOperation {
+        method: "delete",
+        route: || web::delete().to(delete_account),
+        document: documented::delete_account,
+    },
+];
 
 /// One provider and the state of the shop's account with it.
 #[derive(Serialize, ToSchema)]
@@ -29,15 +57,17 @@ use crate::{
 }))]
 pub struct ProviderSummary {
     /// The provider's slug: the path segment of its account.
+    #[schema(schema_with = documented::provider_slug_ref)]
     pub provider: &'static str,
     pub display_name: &'static str,
-    /// `payment`, `deferred_payment`, `carrier_billing`, `convenience_postpay`, `wallet`,
-    /// `mail`, `fraud_detection`, `login`, `marketing` or `checkout_device`.
+    /// What the provider is for.
+    #[schema(schema_with = documented::category_ref)]
     pub category: &'static str,
     /// Whether the shop has saved settings for it.
     pub configured: bool,
     pub enabled: bool,
     /// `test` or `live` where the settings tell, else null.
+    #[schema(schema_with = documented::nullable_mode_ref)]
     pub mode: Option<&'static str>,
     pub updated_at: Option<DateTime<Utc>>,
 }
@@ -56,8 +86,7 @@ pub struct ProviderSummaryList {
     security(("bearer" = ["accounts:read"])),
     responses(
         (status = 200, description = "Every provider", body = ProviderSummaryList),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks accounts:read", body = Problem, content_type = "application/problem+json"),
+        problems::Secured,
     )
 )]
 #[get("/provider-accounts")]

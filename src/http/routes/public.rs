@@ -6,7 +6,8 @@ use actix_web::{HttpResponse, get, http::header, web};
 use crate::{
     accounts::providers::{feed::catalog, gmo::epos_banner::DEFAULT_BANNER_PATH},
     http::{
-        problem::{ApiError, Problem},
+        openapi::{Binary, problems},
+        problem::ApiError,
         state::AppState,
     },
     store::public_assets,
@@ -20,8 +21,8 @@ const DEFAULT_EPOS_BANNER: &[u8] = include_bytes!("../../../assets/epos-banner-d
     tag = "public",
     params(("token" = String, Path, description = "The banner's token, from epos_banner_url")),
     responses(
-        (status = 200, description = "The image", content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"))),
-        (status = 404, description = "No such banner", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The image", content((inline(Binary) = "image/png"), (inline(Binary) = "image/jpeg"), (inline(Binary) = "image/gif"))),
+        problems::NotFound,
     )
 )]
 #[get("/public/epos-banners/{token}")]
@@ -40,7 +41,7 @@ pub async fn epos_banner(token: web::Path<String>, state: web::Data<AppState>) -
 /// The default EPOS banner.
 #[utoipa::path(
     tag = "public",
-    responses((status = 200, description = "The image", content_type = "image/png", body = Vec<u8>))
+    responses((status = 200, description = "The image", content_type = "image/png", body = inline(Binary)))
 )]
 #[get("/public/epos-banner-default.png")]
 pub async fn default_epos_banner() -> HttpResponse {
@@ -56,8 +57,8 @@ pub async fn default_epos_banner() -> HttpResponse {
     tag = "public",
     params(("token" = String, Path, description = "The feed's token, from facebook_feed_url")),
     responses(
-        (status = 200, description = "The CSV", content_type = "text/csv", body = String),
-        (status = 404, description = "No such feed, not generated yet, or disabled", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The CSV", content_type = "text/csv", body = inline(Binary)),
+        problems::NotFound,
     )
 )]
 #[get("/feeds/{token}/facebook.csv")]

@@ -2,15 +2,14 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     http::{
         auth::{Authenticated, scope},
         extract::{ApiJson, ApiQuery},
+        openapi::problems,
         pagination,
-        problem::{ApiError, Problem},
+        problem::ApiError,
         state::AppState,
     },
     screening::{decision::ScreeningResult, record::Screening, request::ScreeningRequest},
@@ -35,14 +34,13 @@ use crate::{
     responses(
         (status = 201, description = "Screened now", body = Screening),
         (status = 200, description = "Screened before: the stored answer", body = Screening),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks screenings:write", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The order number was screened with another request", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The request's shape is wrong (JSON types, required fields, order numbers, amounts), or the payment method is unknown when its gate is reached: every failing field is listed; nothing stored, O-PLUX not called", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
+        problems::BadRequest,
+        problems::Secured,
+        problems::Conflict,
+        problems::PayloadTooLarge,
+        problems::UnsupportedMediaType,
+        problems::Invalid,
+        problems::Unavailable,
     )
 )]
 #[post("/fraud-screenings")]
@@ -72,9 +70,8 @@ pub async fn screen_order(
     security(("bearer" = ["screenings:read"])),
     responses(
         (status = 200, description = "The screening as answered then", body = Screening),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks screenings:read", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Not screened (in this shop)", body = Problem, content_type = "application/problem+json"),
+        problems::Secured,
+        problems::NotFound,
     )
 )]
 #[get("/fraud-screenings/{order_number}")]
@@ -87,30 +84,18 @@ pub async fn get_screening(
     Ok(web::Json(screening))
 }
 
-#[derive(Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ScreeningQuery {
+pagination::page_query!(ScreeningQuery {
     /// Only this result.
-    pub result: Option<ScreeningResult>,
+    result: Option<ScreeningResult>,
     /// Only screened (true) or not screened (false) orders.
-    pub screened: Option<bool>,
+    screened: Option<bool>,
     /// Screened at or after (RFC 3339).
-    pub from: Option<DateTime<Utc>>,
+    from: Option<DateTime<Utc>>,
     /// Screened before (RFC 3339).
-    pub to: Option<DateTime<Utc>>,
-    /// Page size, 1–200 (default 50).
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
+    to: Option<DateTime<Utc>>,
+});
 
-#[derive(Serialize, ToSchema)]
-pub struct ScreeningPage {
-    pub items: Vec<Screening>,
-    pub next_cursor: Option<String>,
-}
+pagination::page!(ScreeningPage of Screening);
 
 /// Find screenings, newest first.
 #[utoipa::path(
@@ -119,9 +104,8 @@ pub struct ScreeningPage {
     security(("bearer" = ["screenings:read"])),
     responses(
         (status = 200, description = "A page of screenings", body = ScreeningPage),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks screenings:read", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid filter, limit or cursor", body = Problem, content_type = "application/problem+json"),
+        problems::Secured,
+        problems::Invalid,
     )
 )]
 #[get("/fraud-screenings")]
@@ -157,10 +141,9 @@ pub async fn list_screenings(
     security(("bearer" = ["accounts:write"])),
     responses(
         (status = 200, description = "Whether O-PLUX accepted the credentials (and its error if not)", body = crate::screening::verify::Verification),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks accounts:write", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "O-PLUX is not configured", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "No secret key is set", body = Problem, content_type = "application/problem+json"),
+        problems::Secured,
+        problems::NotFound,
+        problems::Conflict,
     )
 )]
 #[post("/provider-accounts/o-plux/verify")]

@@ -74,18 +74,23 @@ pub struct FeedItemInput {
     #[schema(minimum = 0)]
     pub price: i64,
     /// The product page (http or https).
-    #[schema(
-        pattern = r"^https?://(localhost|\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)(:[0-9]{1,5})?([/?#]\S*)?$"
-    )]
+    #[schema(schema_with = http_url_schema)]
     pub link: String,
     /// The product image (http or https).
-    #[schema(
-        pattern = r"^https?://(localhost|\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)(:[0-9]{1,5})?([/?#]\S*)?$"
-    )]
+    #[schema(schema_with = http_url_schema)]
     pub image_link: String,
     /// 1–100 characters.
     #[schema(min_length = 1, max_length = 100)]
     pub brand: String,
+}
+
+/// An absolute http(s) URL, as `formats::is_url` checks it.
+fn http_url_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(formats::HTTP_URL_PATTERN))
+        .description(Some("An absolute http(s) URL."))
+        .build()
 }
 
 fn one_of_schema(values: &[&str], description: &str) -> utoipa::openapi::schema::Object {

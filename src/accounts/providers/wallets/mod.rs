@@ -61,6 +61,7 @@ pub const PAIDY: ProviderSpec = ProviderSpec {
             .example(r#""https://shop.example.jp/images/logo.png""#)
             .describe("Logo shown in Paidy's modal; Paidy's own logo when absent."),
         Field::new("modal_page", "モーダル表示", Kind::OneOf(&["input", "confirm"]))
+            .choices(&[("input", "入力ページ"), ("confirm", "確認ページ")])
             .public()
             .example(r#""input""#)
             .describe(
@@ -246,6 +247,7 @@ pub const PAYPAL: ProviderSpec = ProviderSpec {
         )
         .example(r#""7XKQ2M9ZP3HTW""#),
         Field::boolean("sandbox", "Sandbox 環境")
+            .group("PayPal サンドボックス")
             .default(Default::Bool(true))
             .example("true")
             .describe("Use PayPal's sandbox."),
@@ -254,6 +256,7 @@ pub const PAYPAL: ProviderSpec = ProviderSpec {
             "PayPalアカウントと連携",
             Kind::OneOf(&["unlinked", "linked"]),
         )
+        .choices(&[("unlinked", "未連携"), ("linked", "連携済み")])
         .computed()
         .example(r#""linked""#)
         .describe("Whether seller_merchant_id is linked (POST …/paypal/link)."),

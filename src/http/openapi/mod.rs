@@ -1,0 +1,312 @@
+//! The OpenAPI 3.1 document: collected from the registered routes, served at
+//! `/openapi.json`, committed as `openapi/openapi.json`, and used to answer 405s.
+
+pub mod problems;
+pub mod providers;
+
+use actix_web::{App, HttpRequest, HttpResponse, get, http::Method, web};
+use serde_json::{Value, json};
+use utoipa::{
+    Modify, OpenApi,
+    openapi::{
+        self,
+        security::{ClientCredentials, Flow, Http, HttpAuthScheme, OAuth2, Scopes, SecurityScheme},
+    },
+};
+use utoipa_actix_web::AppExt;
+
+use super::{
+    problem::{ApiError, FieldError, Problem},
+    routes,
+};
+use crate::auth::scopes::Scope;
+
+/// Where a token comes from, for the `oauth2` scheme (relative to the server).
+pub const TOKEN_URL: &str = "/api/v1/auth/token";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "renkei",
+        description = "Integration accounts, payment methods and O-PLUX fraud screening for Japanese e-commerce shops.\n\n\
+            Get a token with `POST /api/v1/auth/token` (client credentials) and send it as `Authorization: Bearer <token>`. \
+            Errors are `application/problem+json` (RFC 9457); lists are cursor-paginated.",
+        license(name = "Proprietary", identifier = "LicenseRef-Proprietary"),
+    ),
+    servers((url = "/", description = "The server that serves this document")),
+    components(schemas(Problem, FieldError)),
+    modifiers(&SecurityAddon),
+    tags(
+        (name = "auth", description = "Access tokens for API clients"),
+        (name = "audit", description = "Who changed what"),
+        (name = "providers", description = "Form descriptors of the providers' accounts, for the admin screen"),
+        (name = "provider-accounts", description = "The shop's accounts with payment, deferred-payment, mail and fraud-detection providers: one typed resource per provider"),
+        (name = "fraud-screenings", description = "Screening checkout orders with O-PLUX"),
+        (name = "payment-methods", description = "What the shop offers at checkout, and the checkout configuration"),
+        (name = "product-data-feed", description = "Products of the shop's Facebook catalog feed"),
+        (name = "public", description = "Files served without a token at unguessable URLs"),
+        (name = "operations", description = "Health, readiness, metrics and this document"),
+    )
+)]
+struct ApiDoc;
+
+struct SecurityAddon;
+
+impl Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut bearer = Http::new(HttpAuthScheme::Bearer);
+        bearer.bearer_format = Some("JWT".into());
+        bearer.description = Some(
+            "An access token from POST /api/v1/auth/token; the scopes listed on an operation are the ones it needs."
+                .into(),
+        );
+        components.add_security_scheme("bearer", SecurityScheme::Http(bearer));
+        let scopes = Scopes::from_iter(Scope::ALL.map(|scope| (scope.as_str(), scope_description(scope))));
+        let oauth2 = OAuth2::with_description(
+            [Flow::ClientCredentials(ClientCredentials::new(TOKEN_URL, scopes))],
+            "Client credentials of an API client (renkei clients create); the token endpoint takes them as JSON or as a form.",
+        );
+        components.add_security_scheme("oauth2", SecurityScheme::OAuth2(oauth2));
+    }
+}
+
+fn scope_description(scope: Scope) -> &'static str {
+    match scope.as_str() {
+        "accounts:read" => "Read provider accounts and their form descriptors",
+        "accounts:write" => "Change provider accounts",
+        "payment-methods:read" => "Read payment methods and the checkout configuration",
+        "payment-methods:write" => "Change payment methods",
+        "screenings:write" => "Screen orders",
+        "screenings:read" => "Read screenings",
+        "audit:read" => "Read the audit log",
+        _ => "A scope of renkei",
+    }
+}
+
+/// A response body of bytes (an image, a CSV file): `{type: string, format: binary}`.
+/// Use as `body = inline(Binary)`.
+pub struct Binary;
+
+impl utoipa::PartialSchema for Binary {
+    fn schema() -> openapi::RefOr<openapi::schema::Schema> {
+        openapi::schema::ObjectBuilder::new()
+            .schema_type(openapi::schema::Type::String)
+            .format(Some(openapi::schema::SchemaFormat::KnownFormat(
+                openapi::schema::KnownFormat::Binary,
+            )))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Binary {}
+
+/// The document for every registered route.
+pub fn document() -> openapi::OpenApi {
+    let (_, doc) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(routes::configure)
+        .split_for_parts();
+    let mut json = serde_json::to_value(&doc).expect("the document serialises");
+    declare_security(&mut json);
+    refine(&mut json);
+    serde_json::from_value(json).expect("the document stays valid OpenAPI")
+}
+
+/// Makes derived schemas of the domains state what the server enforces where their
+/// types are looser than the rule (a provider is a slug; a position has bounds…).
+fn refine(doc: &mut Value) {
+    let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) else {
+        return;
+    };
+    // A payment method is always shown whole (absent values as null).
+    if let Some(method) = schemas.get_mut("PaymentMethod")
+        && let Some(names) = method
+            .get("properties")
+            .and_then(Value::as_object)
+            .map(|p| p.keys().cloned().collect::<Vec<_>>())
+    {
+        method["required"] = json!(names);
+    }
+    let feed_input = |property: &str| {
+        schemas
+            .get("FeedItemInput")
+            .and_then(|s| s.pointer(&format!("/properties/{property}")))
+            .cloned()
+    };
+    let feed = [
+        ("availability", feed_input("availability")),
+        ("condition", feed_input("condition")),
+    ];
+    let mut set = |schema: &str, property: &str, refined: Value| {
+        if let Some(slot) = schemas
+            .get_mut(schema)
+            .and_then(|s| s.pointer_mut(&format!("/properties/{property}")))
+        {
+            let description = slot.get("description").cloned();
+            *slot = refined;
+            if let Some(description) = description {
+                slot["description"] = description;
+            }
+        }
+    };
+    let provider = json!({"anyOf": [{"$ref": "#/components/schemas/ProviderSlug"}, {"type": "null"}]});
+    for schema in ["PaymentMethodInput", "PaymentMethodCreate", "PaymentMethod"] {
+        set(schema, "provider", provider.clone());
+    }
+    for schema in ["PaymentMethodInput", "PaymentMethodCreate"] {
+        set(
+            schema,
+            "position",
+            json!({"type": ["integer", "null"], "minimum": 0, "maximum": 100_000}),
+        );
+        set(
+            schema,
+            "display_name",
+            json!({"type": "string", "minLength": 1, "maxLength": 100}),
+        );
+    }
+    let order_number = "^[A-Za-z0-9_-]{1,64}$";
+    set(
+        "ScreeningRequest",
+        "order_number",
+        json!({"type": "string", "pattern": order_number}),
+    );
+    set(
+        "ThanksOffer",
+        "parent_order_number",
+        json!({"type": ["string", "null"], "pattern": order_number}),
+    );
+    set("Health", "status", json!({"type": "string", "enum": ["ok", "ready"]}));
+    set(
+        "TokenResponse",
+        "token_type",
+        json!({"type": "string", "const": "Bearer"}),
+    );
+    for (property, input) in feed {
+        if let Some(input) = input {
+            set("FeedItemView", property, input);
+        }
+    }
+}
+
+/// Every operation with a bearer scope also takes an `oauth2` token of that scope; every
+/// other operation is public and says so (`security: []`).
+fn declare_security(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for item in paths.values_mut().filter_map(Value::as_object_mut) {
+        for operation in item.values_mut().filter_map(Value::as_object_mut) {
+            let scopes = operation.get("security").and_then(|s| s.pointer("/0/bearer")).cloned();
+            let security = match scopes {
+                Some(scopes) => json!([{"bearer": scopes}, {"oauth2": scopes}]),
+                None => json!([]),
+            };
+            operation.insert("security".into(), security);
+        }
+    }
+}
+
+/// The OpenAPI 3.1 document of this API (what `openapi/openapi.json` holds).
+#[utoipa::path(
+    tag = "operations",
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json", body = Object))
+)]
+#[get("/openapi.json")]
+pub async fn openapi_json(doc: web::Data<ServedDocument>) -> HttpResponse {
+    serve_document(doc).await
+}
+
+/// The document as served and committed: pretty JSON with a final newline.
+pub fn document_json(doc: &openapi::OpenApi) -> String {
+    let mut json = doc.to_pretty_json().unwrap_or_default();
+    json.push('\n');
+    json
+}
+
+/// What `/openapi.json` serves, prepared once.
+pub struct ServedDocument {
+    pub json: String,
+    routes: Vec<(Vec<Segment>, Vec<&'static str>)>,
+}
+
+enum Segment {
+    Literal(String),
+    Parameter,
+}
+
+impl ServedDocument {
+    pub fn new(doc: &openapi::OpenApi) -> Self {
+        let routes = doc
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let methods = [
+                    ("GET", item.get.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(m, present)| present.then_some(m))
+                .collect();
+                (parse_template(path), methods)
+            })
+            .collect();
+        Self {
+            json: document_json(doc),
+            routes,
+        }
+    }
+
+    /// The methods documented for a concrete path, when some route has its shape.
+    pub fn allowed_methods(&self, path: &str) -> Option<&[&'static str]> {
+        let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+        self.routes.iter().find_map(|(segments, methods)| {
+            let matches = segments.len() == parts.len()
+                && segments.iter().zip(&parts).all(|(segment, part)| match segment {
+                    Segment::Literal(text) => text == part,
+                    Segment::Parameter => !part.is_empty(),
+                });
+            matches.then_some(methods.as_slice())
+        })
+    }
+}
+
+fn parse_template(path: &str) -> Vec<Segment> {
+    path.trim_end_matches('/')
+        .split('/')
+        .map(|part| {
+            if part.starts_with('{') && part.ends_with('}') {
+                Segment::Parameter
+            } else {
+                Segment::Literal(part.to_string())
+            }
+        })
+        .collect()
+}
+
+pub async fn serve_document(doc: web::Data<ServedDocument>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(doc.json.clone())
+}
+
+/// Every request no route took: 405 with `Allow` when the path exists, else 404.
+pub async fn no_route(req: HttpRequest, doc: web::Data<ServedDocument>) -> Result<HttpResponse, ApiError> {
+    Err(if req.method() == Method::OPTIONS {
+        ApiError::NotFound(format!("no resource at {}", req.path()))
+    } else {
+        match doc.allowed_methods(req.path()) {
+            Some(methods) if !methods.contains(&req.method().as_str()) => ApiError::MethodNotAllowed {
+                method: req.method().to_string(),
+                allow: methods.iter().map(|m| m.to_string()).collect(),
+            },
+            _ => ApiError::NotFound(format!("no resource at {}", req.path())),
+        }
+    })
+}
