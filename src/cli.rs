@@ -218,7 +218,8 @@ async fn run_clients(config: Config, command: ClientsCommand) -> anyhow::Result<
                     )
                 })?
             };
-            let created = clients::create(&db, &args.shop, &args.name, scopes, clients::CLI_ACTOR).await?;
+            let peppers = crate::startup::peppers(&config)?;
+            let created = clients::create(&db, &args.shop, &args.name, scopes, clients::CLI_ACTOR, &peppers).await?;
             if args.json {
                 println!(
                     "{}",

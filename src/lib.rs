@@ -12,6 +12,7 @@ pub mod dev_keys;
 pub mod domain;
 pub mod http;
 pub mod metrics;
+pub mod outbound;
 pub mod payment_methods;
 pub mod screening;
 pub mod secret;

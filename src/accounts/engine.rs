@@ -83,6 +83,7 @@ pub fn apply(
     current: Option<&Current>,
     mut body: Map<String, Value>,
     mode: WriteMode,
+    outbound: &crate::outbound::OutboundPolicy,
 ) -> Result<Outcome, Vec<FieldError>> {
     let empty = Current::default();
     let existing = current.unwrap_or(&empty);
@@ -188,7 +189,7 @@ pub fn apply(
             settings.remove(field.name);
             continue;
         }
-        match formats::parse(field, field.name, &merged) {
+        match formats::parse(field, field.name, &merged).and_then(|v| formats::check_outbound(field, v, outbound)) {
             Ok(normalized) => {
                 settings.insert(field.name.to_string(), normalized);
             }

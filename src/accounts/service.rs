@@ -176,6 +176,8 @@ pub struct Summary {
 pub struct Accounts<'a> {
     pub db: &'a DatabaseConnection,
     pub keys: &'a MasterKeys,
+    /// Where URLs in settings may point (checked on write).
+    pub outbound: &'a crate::outbound::OutboundPolicy,
 }
 
 impl Accounts<'_> {
@@ -229,7 +231,7 @@ impl Accounts<'_> {
             }),
             None => None,
         };
-        let mut outcome = engine::apply(spec, current.as_ref(), body, mode).map_err(DomainError::Invalid)?;
+        let mut outcome = engine::apply(spec, current.as_ref(), body, mode, self.outbound).map_err(DomainError::Invalid)?;
         let cross = cross_rules(&txn, actor.shop_id, spec, &outcome.settings, outcome.enabled).await?;
         if !cross.is_empty() {
             return Err(DomainError::Invalid(cross));

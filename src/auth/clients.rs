@@ -5,7 +5,11 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
 
 use super::ScopeSet;
 use crate::{
-    crypto::{password, random::hex, random_bytes, random_token},
+    crypto::{
+        password::{Peppers, Verified},
+        random::hex,
+        random_bytes, random_token,
+    },
     secret::Secret,
     store::{
         audit::{self, AuditRecord},
@@ -52,6 +56,7 @@ pub async fn create(
     name: &str,
     scopes: ScopeSet,
     actor: &str,
+    peppers: &Peppers,
 ) -> Result<NewCredentials, ClientError> {
     if !is_valid_shop_id(shop_id) {
         return Err(ClientError::InvalidShop(shop_id.to_string()));
@@ -65,7 +70,7 @@ pub async fn create(
     }
     let client_id = format!("rkc_{}", hex(&random_bytes::<12>()));
     let client_secret = format!("rks_{}", random_token::<32>());
-    let secret_hash = password::hash(&client_secret);
+    let secret_hash = peppers.hash(&client_secret);
 
     let txn = db.begin().await?;
     shops::ensure(&txn, shop_id).await?;
@@ -129,20 +134,39 @@ pub async fn revoke(db: &DatabaseConnection, client_id: &str, actor: &str) -> Re
     Ok(revoked)
 }
 
-/// The client when the id and secret match and it is not revoked. Spends the same hashing
-/// time whether or not the id exists, so timing does not tell which ids are real.
+/// Whether `client_id` has the shape of an id `create` makes (`rkc_` + 24 hex digits).
+/// Anything else is refused before any work, and never logged.
+pub fn is_plausible_id(client_id: &str) -> bool {
+    client_id.len() == 28
+        && client_id.starts_with("rkc_")
+        && client_id[4..].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// The client when the id and secret match and it is not revoked. Spends the same time
+/// whether or not the id exists, so timing does not tell which ids are real. A hash in an
+/// older form is replaced by a current one once the secret has matched.
 pub async fn authenticate(
     db: &impl ConnectionTrait,
+    peppers: &std::sync::Arc<Peppers>,
     client_id: &str,
     client_secret: &str,
 ) -> Result<Option<ApiClient>, DbErr> {
     let client = clients::find(db, client_id).await?;
-    let stored = client.as_ref().map_or(password::decoy(), |c| c.secret_hash.as_str());
-    let secret = client_secret.to_string();
-    let stored_hash = stored.to_string();
-    // PBKDF2 is deliberately slow: keep it off the async workers.
-    let matches = tokio::task::spawn_blocking(move || password::verify(&secret, &stored_hash))
-        .await
-        .unwrap_or(false);
-    Ok(client.filter(|c| matches && c.revoked_at.is_none()))
+    let stored = client.as_ref().map_or_else(|| peppers.decoy(), |c| c.secret_hash.clone());
+    let verified = if Peppers::is_slow(&stored) {
+        // The earlier PBKDF2 form is deliberately slow: keep it off the async workers.
+        let (peppers, secret) = (peppers.clone(), client_secret.to_string());
+        tokio::task::spawn_blocking(move || peppers.verify(&secret, &stored))
+            .await
+            .unwrap_or(Verified::No)
+    } else {
+        peppers.verify(client_secret, &stored)
+    };
+    let Some(client) = client.filter(|c| verified.matches() && c.revoked_at.is_none()) else {
+        return Ok(None);
+    };
+    if verified == Verified::YesRehash {
+        clients::set_secret_hash(db, &client.id, &peppers.hash(client_secret)).await?;
+    }
+    Ok(Some(client))
 }

@@ -290,6 +290,7 @@ impl Screenings<'_> {
                 &Accounts {
                     db: self.db,
                     keys: self.keys,
+                    outbound: self.client.outbound(),
                 },
                 shop_id,
                 false,
@@ -332,7 +333,7 @@ impl Screenings<'_> {
                         };
                         let call = self
                             .client
-                            .register(&account.endpoint, account.timeout, &credentials, &order)
+                            .register(&row.shop_id, &account.endpoint, account.timeout, &credentials, &order)
                             .await;
                         if call.sent {
                             let label = match &call.outcome {

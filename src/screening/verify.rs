@@ -86,7 +86,7 @@ pub async fn verify(accounts: &Accounts<'_>, client: &OpluxClient, shop_id: &str
         provider: None,
     };
     let call = client
-        .register(&account.endpoint, account.timeout, &credentials, &order)
+        .register(shop_id, &account.endpoint, account.timeout, &credentials, &order)
         .await;
     Ok(match call.outcome {
         Ok(Answer::Screened { verdict, .. }) => Verification {
