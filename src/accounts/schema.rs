@@ -133,6 +133,12 @@ fn action_paths() -> Vec<(&'static str, Value)> {
                 "post": action("ProductDataFeed", "generate_product_data_feed", "Generate the product data feed now", "Builds the Facebook catalog CSV from every feed item and publishes it at facebook_feed_url.", &[("404", "The product data feed is not configured")]),
             }),
         ),
+        (
+            "/api/v1/provider-accounts/product-data-feed/rotate-url",
+            json!({
+                "post": action("ProductDataFeed", "rotate_product_data_feed_url", "Issue a new product data feed URL", "Moves the feed to a new unguessable facebook_feed_url; the old URL answers 404 from now on. Use it when the URL has leaked.", &[("404", "The product data feed is not configured")]),
+            }),
+        ),
     ]
 }
 

@@ -299,6 +299,7 @@ impl Accounts<'_> {
         if !provider_accounts::delete(&txn, &account.row).await? {
             return Err(precondition.lost_race("account"));
         }
+        super::actions::remove_public_assets(&txn, actor.shop_id, spec).await?;
         actor
             .record_change(&txn, "provider_account", spec.slug, "delete", &[])
             .await?;

@@ -38,7 +38,12 @@ impl Shop {
     }
 
     async fn with(backend: Backend, mock: Mock) -> Self {
-        let app = spawn_app_with(backend, |config| mock.allow_in(config)).await;
+        let app = spawn_app_with(backend, |config| {
+            mock.allow_in(config);
+            // Nothing listens there: "O-PLUX down" in a test below.
+            crate::support::oplux::allow(config, "http://127.0.0.1:9");
+        })
+        .await;
         let token = app
             .token(
                 "shop-a",

@@ -12,3 +12,22 @@ use super::{ProviderSpec, find};
 pub(crate) fn spec(slug: &str) -> &'static ProviderSpec {
     find(slug).unwrap_or_else(|| panic!("provider {slug} is declared"))
 }
+
+/// Removes the public files of a provider's account (its capability URLs stop working),
+/// when the account is deleted.
+pub(crate) async fn remove_public_assets(
+    txn: &impl sea_orm::ConnectionTrait,
+    shop_id: &str,
+    spec: &ProviderSpec,
+) -> Result<(), sea_orm::DbErr> {
+    use crate::store::public_assets::{EPOS_BANNER, FACEBOOK_FEED, delete};
+    let kinds: &[&str] = match spec.slug {
+        "gmo-pg" => &[EPOS_BANNER],
+        "product-data-feed" => &[FACEBOOK_FEED],
+        _ => &[],
+    };
+    for kind in kinds {
+        delete(txn, shop_id, kind).await?;
+    }
+    Ok(())
+}

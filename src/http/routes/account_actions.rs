@@ -96,6 +96,15 @@ pub async fn generate_feed(
     Ok(account_response(&account, &state, false))
 }
 
+pub async fn rotate_feed_url(
+    caller: Authenticated<scope::AccountsWrite>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let account = feed::rotate_url(&state.accounts(), &actor(&caller)).await?;
+    state.changed(&caller.shop_id);
+    Ok(account_response(&account, &state, false))
+}
+
 /// Registers the action routes (before `/provider-accounts/{provider}`).
 pub fn register(scope: actix_web::Scope) -> actix_web::Scope {
     let no_route = || web::to(crate::http::openapi::no_route);
@@ -121,6 +130,11 @@ pub fn register(scope: actix_web::Scope) -> actix_web::Scope {
         .service(
             web::resource("/provider-accounts/product-data-feed/generate")
                 .route(web::post().to(generate_feed))
+                .default_service(no_route()),
+        )
+        .service(
+            web::resource("/provider-accounts/product-data-feed/rotate-url")
+                .route(web::post().to(rotate_feed_url))
                 .default_service(no_route()),
         )
 }
