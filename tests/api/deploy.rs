@@ -64,6 +64,7 @@ async fn production_with_its_keys_writes_no_key_file_and_creates_no_demo_client(
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    renkei::crypto::install_tls_provider();
     let http = reqwest::Client::new();
     let started = Instant::now();
     let mut up = false;

@@ -199,6 +199,7 @@ async fn the_access_log_records_the_route_pattern_not_the_token(backend: Backend
         .trim_end_matches("/api/v1/auth/token")
         .to_string();
     let token = "capability-token-that-must-not-be-logged";
+    renkei::crypto::install_tls_provider();
     let http = reqwest::Client::new();
     for path in [
         format!("/feeds/{token}/facebook.csv"),
