@@ -100,21 +100,27 @@ pub async fn issue_token(
             "grant_type must be 'client_credentials'",
         ));
     }
-    // Past the limit a wrong secret is a 429, but a right one still gets its token.
-    let refuse = || {
+    // Past the limit a wrong secret is a 429, but a right one still gets its token. Only
+    // failures below the limit are logged at warn: a flood must not flood the log too.
+    let refuse = |what: &str, client_id: Option<&str>| {
         let over_limit = source.and_then(|s| state.token_failures.check(s).err());
         if let Some(s) = source {
             state.token_failures.record_failure(s);
         }
         match over_limit {
-            Some(retry_after) => ApiError::TooManyRequests { retry_after },
-            None => ApiError::Unauthorized("invalid client credentials".into()),
+            Some(retry_after) => {
+                tracing::debug!(client_id, "token refused past the failure limit: {what}");
+                ApiError::TooManyRequests { retry_after }
+            }
+            None => {
+                tracing::warn!(client_id, "token refused: {what}");
+                ApiError::Unauthorized("invalid client credentials".into())
+            }
         }
     };
     if !clients::is_plausible_id(&request.client_id) {
         // Not an id renkei makes: no lookup, no hashing, and not logged (it may be huge).
-        tracing::warn!("token refused: a client_id of the wrong shape");
-        return Err(refuse());
+        return Err(refuse("a client_id of the wrong shape", None));
     }
     let Some(client) = clients::authenticate(
         &state.db,
@@ -124,8 +130,7 @@ pub async fn issue_token(
     )
     .await?
     else {
-        tracing::warn!(client_id = %request.client_id, "token refused: invalid client credentials");
-        return Err(refuse());
+        return Err(refuse("invalid client credentials", Some(&request.client_id)));
     };
 
     let allowed = ScopeSet::parse(&client.scopes)
