@@ -386,11 +386,15 @@ fn keys<F: Fn(&str) -> Option<String>>(
     Ok((jwt_keys, master_keys))
 }
 
-fn auth<F: Fn(&str) -> Option<String>>(vars: &Vars<'_, F>, jwt_keys: Option<JwtKeys>) -> Result<AuthConfig, ConfigError> {
-    let trusted_proxies = Cidr::parse_list(&vars.string("RENKEI_TRUSTED_PROXIES", "")).map_err(|message| ConfigError {
-        variable: "RENKEI_TRUSTED_PROXIES",
-        message,
-    })?;
+fn auth<F: Fn(&str) -> Option<String>>(
+    vars: &Vars<'_, F>,
+    jwt_keys: Option<JwtKeys>,
+) -> Result<AuthConfig, ConfigError> {
+    let trusted_proxies =
+        Cidr::parse_list(&vars.string("RENKEI_TRUSTED_PROXIES", "")).map_err(|message| ConfigError {
+            variable: "RENKEI_TRUSTED_PROXIES",
+            message,
+        })?;
     let client_secret_pepper = match vars.optional("RENKEI_CLIENT_SECRET_PEPPER") {
         None => None,
         Some(value) => match decode_base64(&value) {
@@ -634,7 +638,12 @@ mod tests {
         ])
         .unwrap();
         assert!(config.outbound.check_configured_url("http://127.0.0.1:18090").is_ok());
-        assert!(config.outbound.check_configured_url("https://stand-in.example.jp/x").is_ok());
+        assert!(
+            config
+                .outbound
+                .check_configured_url("https://stand-in.example.jp/x")
+                .is_ok()
+        );
         assert!(config.outbound.check_configured_url("http://127.0.0.1:18091").is_err());
     }
 }

@@ -9,10 +9,10 @@ use sea_orm::DatabaseConnection;
 
 use crate::{
     auth::{clients::NewCredentials, rate_limit::FailureLimiter, tokens::TokenService},
-    crypto::password::Peppers,
     bootstrap,
     cache::{ClientCache, ShopVersions},
     config::Config,
+    crypto::password::Peppers,
     dev_keys,
     http::{
         self,
@@ -93,10 +93,10 @@ impl Application {
         let document = web::Data::new(ServedDocument::new(&document()));
         let cors_origins = config.cors_origins.clone();
         let server = HttpServer::new(move || http::app(state.clone(), document.clone(), cors_origins.clone()))
-        // Slow clients cannot hold a connection: the head must arrive within this time,
-        // the body within `body_read_timeout` (see `http::observe`).
-        .client_request_timeout(config.client_request_timeout)
-        .workers(config.workers)
+            // Slow clients cannot hold a connection: the head must arrive within this time,
+            // the body within `body_read_timeout` (see `http::observe`).
+            .client_request_timeout(config.client_request_timeout)
+            .workers(config.workers)
             .shutdown_timeout(config.shutdown_timeout.as_secs())
             .listen(listener)?
             .run();

@@ -231,7 +231,8 @@ impl Accounts<'_> {
             }),
             None => None,
         };
-        let mut outcome = engine::apply(spec, current.as_ref(), body, mode, self.outbound).map_err(DomainError::Invalid)?;
+        let mut outcome =
+            engine::apply(spec, current.as_ref(), body, mode, self.outbound).map_err(DomainError::Invalid)?;
         let cross = cross_rules(&txn, actor.shop_id, spec, &outcome.settings, outcome.enabled).await?;
         if !cross.is_empty() {
             return Err(DomainError::Invalid(cross));

@@ -139,7 +139,9 @@ pub async fn revoke(db: &DatabaseConnection, client_id: &str, actor: &str) -> Re
 pub fn is_plausible_id(client_id: &str) -> bool {
     client_id.len() == 28
         && client_id.starts_with("rkc_")
-        && client_id[4..].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        && client_id[4..]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// The client when the id and secret match and it is not revoked. Spends the same time
@@ -152,7 +154,9 @@ pub async fn authenticate(
     client_secret: &str,
 ) -> Result<Option<ApiClient>, DbErr> {
     let client = clients::find(db, client_id).await?;
-    let stored = client.as_ref().map_or_else(|| peppers.decoy(), |c| c.secret_hash.clone());
+    let stored = client
+        .as_ref()
+        .map_or_else(|| peppers.decoy(), |c| c.secret_hash.clone());
     let verified = if Peppers::is_slow(&stored) {
         // The earlier PBKDF2 form is deliberately slow: keep it off the async workers.
         let (peppers, secret) = (peppers.clone(), client_secret.to_string());

@@ -116,9 +116,18 @@ mod tests {
     fn forwarded_for_counts_only_behind_a_trusted_proxy() {
         let trusted = [Cidr::parse("10.0.0.0/8").unwrap()];
         let xff = ["198.51.100.1, 203.0.113.9, 10.0.0.3"];
-        assert_eq!(source_address(Some(ip("10.0.0.2")), &xff, &trusted), Some(ip("203.0.113.9")));
-        assert_eq!(source_address(Some(ip("192.0.2.1")), &xff, &trusted), Some(ip("192.0.2.1")));
-        assert_eq!(source_address(Some(ip("10.0.0.2")), &[], &trusted), Some(ip("10.0.0.2")));
+        assert_eq!(
+            source_address(Some(ip("10.0.0.2")), &xff, &trusted),
+            Some(ip("203.0.113.9"))
+        );
+        assert_eq!(
+            source_address(Some(ip("192.0.2.1")), &xff, &trusted),
+            Some(ip("192.0.2.1"))
+        );
+        assert_eq!(
+            source_address(Some(ip("10.0.0.2")), &[], &trusted),
+            Some(ip("10.0.0.2"))
+        );
         assert_eq!(source_address(Some(ip("10.0.0.2")), &xff, &[]), Some(ip("10.0.0.2")));
     }
 }

@@ -138,7 +138,12 @@ mod tests {
     use super::*;
 
     fn master(ids: &[(&str, u8)]) -> MasterKeys {
-        MasterKeys::new(ids.iter().map(|(id, b)| (id.to_string(), Secret::new(vec![*b; 32]))).collect()).unwrap()
+        MasterKeys::new(
+            ids.iter()
+                .map(|(id, b)| (id.to_string(), Secret::new(vec![*b; 32])))
+                .collect(),
+        )
+        .unwrap()
     }
 
     fn pbkdf2_hash(secret: &str, iterations: u32) -> String {

@@ -105,7 +105,11 @@ pub enum Failure {
 
 impl Failure {
     pub fn of(err: &reqwest::Error) -> Self {
-        if err.is_timeout() { Self::TimedOut } else { Self::Unreachable }
+        if err.is_timeout() {
+            Self::TimedOut
+        } else {
+            Self::Unreachable
+        }
     }
 
     pub fn as_str(self) -> &'static str {
@@ -140,7 +144,9 @@ impl OutboundPolicy {
                 let origin = Origin::of_url(entry)?;
                 let rest = entry.split_once("://").map_or("", |(_, r)| r);
                 if rest.contains(['/', '?', '#']) && !rest.ends_with('/') {
-                    return Err(format!("'{entry}' must be an origin scheme://host:port, without a path"));
+                    return Err(format!(
+                        "'{entry}' must be an origin scheme://host:port, without a path"
+                    ));
                 }
                 Ok(origin)
             })
@@ -266,7 +272,10 @@ impl reqwest::dns::Resolve for GuardedResolver {
         let trusted = self.policy.allows_host(&host);
         Box::pin(async move {
             let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let usable: Vec<SocketAddr> = resolved.into_iter().filter(|a| trusted || !is_special(a.ip())).collect();
+            let usable: Vec<SocketAddr> = resolved
+                .into_iter()
+                .filter(|a| trusted || !is_special(a.ip()))
+                .collect();
             if usable.is_empty() {
                 tracing::warn!(host = %host, "outbound call refused: the name resolves only to internal addresses");
                 return Err(Box::new(Refusal::Internal { origin: host }) as Box<dyn std::error::Error + Send + Sync>);
@@ -286,10 +295,26 @@ mod tests {
 
     #[test]
     fn origins_are_normalised_with_an_explicit_port() {
-        assert_eq!(Origin::of_url("HTTPS://Api.Example.jp/v3").unwrap().to_string(), "https://api.example.jp:443");
-        assert_eq!(Origin::of_url("http://127.0.0.1:18090").unwrap().to_string(), "http://127.0.0.1:18090");
-        assert_eq!(Origin::of_url("http://[::1]:80/").unwrap().to_string(), "http://[::1]:80");
-        for bad in ["ftp://x", "http://", "http://user@host", "http://h:0", "http://h:99999", "http://a b"] {
+        assert_eq!(
+            Origin::of_url("HTTPS://Api.Example.jp/v3").unwrap().to_string(),
+            "https://api.example.jp:443"
+        );
+        assert_eq!(
+            Origin::of_url("http://127.0.0.1:18090").unwrap().to_string(),
+            "http://127.0.0.1:18090"
+        );
+        assert_eq!(
+            Origin::of_url("http://[::1]:80/").unwrap().to_string(),
+            "http://[::1]:80"
+        );
+        for bad in [
+            "ftp://x",
+            "http://",
+            "http://user@host",
+            "http://h:0",
+            "http://h:99999",
+            "http://a b",
+        ] {
             assert!(Origin::of_url(bad).is_err(), "{bad}");
         }
     }
@@ -298,7 +323,11 @@ mod tests {
     fn only_listed_origins_may_be_configured() {
         let policy = policy("http://127.0.0.1:18090, https://stand-in.example.jp");
         assert!(policy.check_configured_url("http://127.0.0.1:18090/").is_ok());
-        assert!(policy.check_configured_url("https://stand-in.example.jp:443/base").is_ok());
+        assert!(
+            policy
+                .check_configured_url("https://stand-in.example.jp:443/base")
+                .is_ok()
+        );
         for refused in [
             "http://127.0.0.1:18091",
             "http://localhost:18090",
@@ -321,8 +350,21 @@ mod tests {
     #[test]
     fn special_addresses_are_recognised() {
         for ip in [
-            "127.0.0.1", "10.0.0.5", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0",
-            "255.255.255.255", "::1", "::", "fc00::1", "fe80::1", "::ffff:127.0.0.1", "::ffff:8.8.8.8", "64:ff9b::a00:1",
+            "127.0.0.1",
+            "10.0.0.5",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fc00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:8.8.8.8",
+            "64:ff9b::a00:1",
         ] {
             assert!(is_special(ip.parse().unwrap()), "{ip}");
         }
@@ -344,9 +386,13 @@ mod tests {
     async fn the_resolver_drops_internal_addresses_of_names_not_listed() {
         use reqwest::dns::Resolve;
         let name = |n: &str| n.parse::<reqwest::dns::Name>().unwrap();
-        let refused = GuardedResolver { policy: OutboundPolicy::default() };
+        let refused = GuardedResolver {
+            policy: OutboundPolicy::default(),
+        };
         assert!(refused.resolve(name("localhost")).await.is_err());
-        let listed = GuardedResolver { policy: policy("http://localhost:18090") };
+        let listed = GuardedResolver {
+            policy: policy("http://localhost:18090"),
+        };
         assert!(listed.resolve(name("localhost")).await.is_ok());
     }
 }

@@ -120,7 +120,14 @@ async fn one_shops_failing_endpoint_does_not_open_the_circuit_for_another(backen
                 json!({"kind": "cash_on_delivery", "display_name": "代引き", "oplux_screening": true}),
             ),
         ] {
-            let response = app.http.put(app.url(path)).bearer_auth(&token).json(&body).send().await.unwrap();
+            let response = app
+                .http
+                .put(app.url(path))
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
             assert!(response.status().is_success());
         }
         tokens.push(token);

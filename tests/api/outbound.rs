@@ -158,7 +158,11 @@ async fn a_redirect_from_an_allow_listed_stand_in_is_not_followed(backend: Backe
     let verified = verify(&app, &token).await;
     assert_eq!(verified["accepted"], false);
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    assert_eq!(accepted.load(Ordering::SeqCst), 0, "the redirect target received a connection");
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        0,
+        "the redirect target received a connection"
+    );
 }
 
 async fn a_name_that_resolves_to_an_internal_address_is_not_called(backend: Backend) {

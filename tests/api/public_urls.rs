@@ -6,8 +6,9 @@ use serde_json::{Value, json};
 
 use crate::on_both_databases;
 use crate::support::{
-    Backend, TestApp, TestDatabase, assert_problem,
+    Backend, TestApp, TestDatabase,
     accounts::{Pki, valid_body},
+    assert_problem,
     binary::{Server, scratch_dir},
     spawn_app,
 };
@@ -37,7 +38,11 @@ impl Shop {
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> reqwest::Response {
-        let mut request = self.app.http.request(method, self.app.url(path)).bearer_auth(&self.token);
+        let mut request = self
+            .app
+            .http
+            .request(method, self.app.url(path))
+            .bearer_auth(&self.token);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -47,7 +52,11 @@ impl Shop {
     async fn configure(&self, slug: &str) -> Value {
         let body = Value::Object(valid_body(renkei::accounts::find(slug).unwrap(), &Pki::new("x")));
         let response = self
-            .call(reqwest::Method::PUT, &format!("/api/v1/provider-accounts/{slug}"), Some(body))
+            .call(
+                reqwest::Method::PUT,
+                &format!("/api/v1/provider-accounts/{slug}"),
+                Some(body),
+            )
             .await;
         assert!(response.status().is_success(), "{slug}");
         response.json().await.unwrap()
@@ -63,11 +72,19 @@ impl Shop {
             "brand": "@brand"
         });
         let upserted = self
-            .call(reqwest::Method::PUT, "/api/v1/feed-items", Some(json!({"items": [item]})))
+            .call(
+                reqwest::Method::PUT,
+                "/api/v1/feed-items",
+                Some(json!({"items": [item]})),
+            )
             .await;
         assert!(upserted.status().is_success());
         let generated: Value = self
-            .call(reqwest::Method::POST, "/api/v1/provider-accounts/product-data-feed/generate", None)
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/provider-accounts/product-data-feed/generate",
+                None,
+            )
             .await
             .json()
             .await
@@ -79,7 +96,11 @@ impl Shop {
         let mut body = valid_body(renkei::accounts::find("gmo-pg").unwrap(), &Pki::new("x"));
         body.insert("enabled".into(), json!(false));
         let put = self
-            .call(reqwest::Method::PUT, "/api/v1/provider-accounts/gmo-pg", Some(Value::Object(body)))
+            .call(
+                reqwest::Method::PUT,
+                "/api/v1/provider-accounts/gmo-pg",
+                Some(Value::Object(body)),
+            )
             .await;
         assert!(put.status().is_success());
         let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
@@ -107,7 +128,11 @@ async fn rotating_the_feed_url_retires_the_old_one(backend: Backend) {
     assert_eq!(shop.app.http.get(&old).send().await.unwrap().status(), 200);
 
     let rotated = shop
-        .call(reqwest::Method::POST, "/api/v1/provider-accounts/product-data-feed/rotate-url", None)
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/provider-accounts/product-data-feed/rotate-url",
+            None,
+        )
         .await;
     assert_eq!(rotated.status(), 200);
     let rotated: Value = rotated.json().await.unwrap();
@@ -122,8 +147,12 @@ async fn rotating_the_feed_url_retires_the_old_one(backend: Backend) {
 async fn rotating_the_feed_url_is_audited(backend: Backend) {
     let shop = Shop::new(backend).await;
     shop.feed("緑茶").await;
-    shop.call(reqwest::Method::POST, "/api/v1/provider-accounts/product-data-feed/rotate-url", None)
-        .await;
+    shop.call(
+        reqwest::Method::POST,
+        "/api/v1/provider-accounts/product-data-feed/rotate-url",
+        None,
+    )
+    .await;
     let events: Value = shop
         .call(reqwest::Method::GET, "/api/v1/audit-events", None)
         .await
@@ -143,7 +172,11 @@ async fn deleting_the_feed_account_takes_its_feed_down(backend: Backend) {
     let shop = Shop::new(backend).await;
     let url = shop.feed("緑茶").await;
     let deleted = shop
-        .call(reqwest::Method::DELETE, "/api/v1/provider-accounts/product-data-feed", None)
+        .call(
+            reqwest::Method::DELETE,
+            "/api/v1/provider-accounts/product-data-feed",
+            None,
+        )
         .await;
     assert_eq!(deleted.status(), 204);
     // Configured again, the old URL stays dead.
@@ -166,7 +199,10 @@ async fn feed_cells_that_a_spreadsheet_would_run_are_neutralised(backend: Backen
     let shop = Shop::new(backend).await;
     let url = shop.feed("=HYPERLINK(\"https://evil.example\",\"x\")").await;
     let csv = shop.app.http.get(&url).send().await.unwrap().text().await.unwrap();
-    assert!(csv.contains("\"'=HYPERLINK(\"\"https://evil.example\"\",\"\"x\"\")\""), "{csv}");
+    assert!(
+        csv.contains("\"'=HYPERLINK(\"\"https://evil.example\"\",\"\"x\"\")\""),
+        "{csv}"
+    );
     assert!(csv.contains("\"'-5% today\""), "{csv}");
     assert!(csv.contains("\"'@brand\""), "{csv}");
     assert!(!csv.contains(",\"="), "{csv}");
@@ -210,6 +246,9 @@ async fn the_access_log_records_the_route_pattern_not_the_token(backend: Backend
         assert_eq!(response.status(), 404);
     }
     let log = server.stop();
-    assert!(log.contains("/feeds/{token}/facebook.csv"), "the route pattern is logged");
+    assert!(
+        log.contains("/feeds/{token}/facebook.csv"),
+        "the route pattern is logged"
+    );
     assert!(!log.contains(token), "a capability token reached the log");
 }

@@ -78,7 +78,13 @@ async fn a_client_id_that_cannot_be_one_is_refused_at_once(backend: Backend) {
     let response = app.request_token(&huge, "rks_anything").await;
     assert_problem(response, 401).await;
     assert!(started.elapsed() < Duration::from_secs(2));
-    for malformed in ["", "rkc_", "rkc_ZZZZZZZZZZZZZZZZZZZZZZZZ", "client-1", "rkc_0123456789abcdef0123456789"] {
+    for malformed in [
+        "",
+        "rkc_",
+        "rkc_ZZZZZZZZZZZZZZZZZZZZZZZZ",
+        "client-1",
+        "rkc_0123456789abcdef0123456789",
+    ] {
         let response = app.request_token(malformed, "rks_anything").await;
         assert_problem(response, 401).await;
     }
