@@ -185,6 +185,20 @@ impl OutboundPolicy {
         }
     }
 
+    /// A URL a tenant gives for renkei to deliver to (webhooks, SPEC 9): an allow-listed
+    /// origin, or https on a host that is not an internal address.
+    pub fn check_delivery_url(&self, url: &str) -> Result<Origin, Refusal> {
+        let origin = Origin::of_url(url).map_err(Refusal::NotAUrl)?;
+        if self.allows(&origin) {
+            return Ok(origin);
+        }
+        if origin.scheme != "https" {
+            return Err(Refusal::NotAUrl(format!("'{url}' must be an https URL")));
+        }
+        self.check_request_url(url)?;
+        Ok(origin)
+    }
+
     /// Just before a request: an allow-listed origin passes; otherwise a literal IP must be
     /// public, and a name must not be an allow-listed host on another port (the resolver
     /// would let it through). Names are then checked address by address by the resolver.
@@ -380,6 +394,21 @@ mod tests {
         assert!(policy.check_request_url("http://127.0.0.1:2375/").is_err());
         assert!(policy.check_request_url("http://[::ffff:7f00:1]/").is_err());
         assert!(policy.check_request_url("https://api.tst.o-plux.com/v3/event").is_ok());
+    }
+
+    #[test]
+    fn delivery_urls_are_https_on_public_hosts_or_listed() {
+        let policy = policy("http://127.0.0.1:18090");
+        assert!(policy.check_delivery_url("https://hooks.example.jp/renkei").is_ok());
+        assert!(policy.check_delivery_url("http://127.0.0.1:18090/hook").is_ok());
+        for refused in [
+            "http://hooks.example.jp/",
+            "https://10.0.0.5/",
+            "https://[::1]/",
+            "https://127.0.0.1:18091/",
+        ] {
+            assert!(policy.check_delivery_url(refused).is_err(), "{refused}");
+        }
     }
 
     #[tokio::test]
