@@ -85,6 +85,7 @@ impl Application {
             clients: ClientCache::new(config.cache_ttl),
             screening_contexts: Default::default(),
             peppers,
+            credentials: crate::auth::clients::CredentialCache::new(config.cache_ttl),
             trusted_proxies: config.auth.trusted_proxies.clone(),
             outbound: config.outbound.clone(),
             metrics_token: config.metrics_token.clone(),

@@ -1,5 +1,11 @@
 //! Creating, revoking and authenticating API clients.
 
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
 use chrono::Utc;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
 
@@ -144,33 +150,97 @@ pub fn is_plausible_id(client_id: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// Recently read clients by id (and ids that do not exist), so that a flood of wrong
+/// secrets does not cost a database read each. Only refusals are answered from it: a
+/// secret that matches is checked again against the stored row (revocation, new hash)
+/// before a token is issued. Entries live `RENKEI_CACHE_TTL_MS`; bounded.
+pub struct CredentialCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<String, (Instant, Option<Arc<ApiClient>>)>>,
+}
+
+const CREDENTIAL_CACHE_CAPACITY: usize = 10_000;
+
+impl CredentialCache {
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The client, and whether it was read from the database just now.
+    async fn find(&self, db: &impl ConnectionTrait, client_id: &str) -> Result<(Option<Arc<ApiClient>>, bool), DbErr> {
+        let now = Instant::now();
+        if let Some((read_at, client)) = self.lock().get(client_id)
+            && now.duration_since(*read_at) < self.ttl
+        {
+            return Ok((client.clone(), false));
+        }
+        Ok((self.read(db, client_id).await?, true))
+    }
+
+    async fn read(&self, db: &impl ConnectionTrait, client_id: &str) -> Result<Option<Arc<ApiClient>>, DbErr> {
+        let now = Instant::now();
+        let client = clients::find(db, client_id).await?.map(Arc::new);
+        if !self.ttl.is_zero() {
+            let mut entries = self.lock();
+            if entries.len() >= CREDENTIAL_CACHE_CAPACITY {
+                entries.retain(|_, (read_at, _)| now.duration_since(*read_at) < self.ttl);
+                if entries.len() >= CREDENTIAL_CACHE_CAPACITY {
+                    entries.clear();
+                }
+            }
+            entries.insert(client_id.to_string(), (now, client.clone()));
+        }
+        Ok(client)
+    }
+
+    fn forget(&self, client_id: &str) {
+        self.lock().remove(client_id);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Option<Arc<ApiClient>>)>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// The client when the id and secret match and it is not revoked. Spends the same time
 /// whether or not the id exists, so timing does not tell which ids are real. A hash in an
 /// older form is replaced by a current one once the secret has matched.
 pub async fn authenticate(
     db: &impl ConnectionTrait,
-    peppers: &std::sync::Arc<Peppers>,
+    cache: &CredentialCache,
+    peppers: &Arc<Peppers>,
     client_id: &str,
     client_secret: &str,
-) -> Result<Option<ApiClient>, DbErr> {
-    let client = clients::find(db, client_id).await?;
-    let stored = client
-        .as_ref()
-        .map_or_else(|| peppers.decoy(), |c| c.secret_hash.clone());
-    let verified = if Peppers::is_slow(&stored) {
-        // The earlier PBKDF2 form is deliberately slow: keep it off the async workers.
-        let (peppers, secret) = (peppers.clone(), client_secret.to_string());
-        tokio::task::spawn_blocking(move || peppers.verify(&secret, &stored))
-            .await
-            .unwrap_or(Verified::No)
-    } else {
-        peppers.verify(client_secret, &stored)
-    };
+) -> Result<Option<Arc<ApiClient>>, DbErr> {
+    let (mut client, fresh) = cache.find(db, client_id).await?;
+    let mut verified = verify(peppers, client.as_ref(), client_secret).await;
+    if verified.matches() && !fresh {
+        // A cached row may be revoked or rehashed meanwhile: never issue from it.
+        client = cache.read(db, client_id).await?;
+        verified = verify(peppers, client.as_ref(), client_secret).await;
+    }
     let Some(client) = client.filter(|c| verified.matches() && c.revoked_at.is_none()) else {
         return Ok(None);
     };
     if verified == Verified::YesRehash {
         clients::set_secret_hash(db, &client.id, &peppers.hash(client_secret)).await?;
+        cache.forget(&client.id);
     }
     Ok(Some(client))
+}
+
+async fn verify(peppers: &Arc<Peppers>, client: Option<&Arc<ApiClient>>, secret: &str) -> Verified {
+    let stored = client.map_or_else(|| peppers.decoy(), |c| c.secret_hash.clone());
+    if Peppers::is_slow(&stored) {
+        // The earlier PBKDF2 form is deliberately slow: keep it off the async workers.
+        let (peppers, secret) = (peppers.clone(), secret.to_string());
+        tokio::task::spawn_blocking(move || peppers.verify(&secret, &stored))
+            .await
+            .unwrap_or(Verified::No)
+    } else {
+        peppers.verify(secret, &stored)
+    }
 }

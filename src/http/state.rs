@@ -34,6 +34,8 @@ pub struct AppState {
     pub screening_contexts: Versioned<String, std::sync::Arc<ScreeningContext>>,
     /// Client secrets are hashed with these (see `crypto::password`).
     pub peppers: Arc<Peppers>,
+    /// Clients as the token endpoint last read them.
+    pub credentials: crate::auth::clients::CredentialCache,
     /// Proxies whose `X-Forwarded-For` names a token request's source.
     pub trusted_proxies: Vec<Cidr>,
     /// Where tenant-configured URLs may point.

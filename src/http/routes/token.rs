@@ -124,6 +124,7 @@ pub async fn issue_token(
     }
     let Some(client) = clients::authenticate(
         &state.db,
+        &state.credentials,
         &state.peppers,
         &request.client_id,
         request.client_secret.expose(),
