@@ -156,8 +156,11 @@ pub fn is_plausible_id(client_id: &str) -> bool {
 /// before a token is issued. Entries live `RENKEI_CACHE_TTL_MS`; bounded.
 pub struct CredentialCache {
     ttl: Duration,
-    entries: Mutex<HashMap<String, (Instant, Option<Arc<ApiClient>>)>>,
+    entries: Mutex<HashMap<String, Cached>>,
 }
+
+/// When a client was read, and what was read (`None`: no such client).
+type Cached = (Instant, Option<Arc<ApiClient>>);
 
 const CREDENTIAL_CACHE_CAPACITY: usize = 10_000;
 
@@ -200,7 +203,7 @@ impl CredentialCache {
         self.lock().remove(client_id);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Option<Arc<ApiClient>>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Cached>> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
