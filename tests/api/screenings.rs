@@ -328,7 +328,7 @@ async fn a_different_request_for_a_screened_order_number_is_409(backend: Backend
 async fn concurrent_duplicates_on_two_replicas_call_o_plux_once(backend: Backend) {
     // O-PLUX takes 200 ms, so the duplicates arrive while the first is being screened.
     let shop = Shop::with(backend, Mock::start(Duration::from_millis(200), 0.0).await).await;
-    let replica = shop.app.sibling(|_| {}).await;
+    let replica = shop.app.sibling(|config| shop.mock.allow_in(config)).await;
     let body = order("CC-1", "cod", 2);
     let send = |app: &TestApp| {
         app.http
