@@ -95,11 +95,15 @@ async fn finish(
     }
     // Capability URLs carry their secret in the path, and an unmatched path may be one
     // mistyped: the log keeps the route pattern only for those.
-    let path = (route != UNMATCHED && !route.contains("{token}")).then(|| response.request().path().to_string());
+    let path = if route != UNMATCHED && !route.contains("{token}") {
+        response.request().path()
+    } else {
+        "-"
+    };
     span.in_scope(|| {
         tracing::info!(
             route = %route,
-            path = path.as_deref().unwrap_or("-"),
+            path,
             status,
             latency_ms = elapsed.as_secs_f64() * 1000.0,
             "request completed"
