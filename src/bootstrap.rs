@@ -10,7 +10,8 @@ use crate::{
         clients::{self, ClientError, NewCredentials},
     },
     core::{Actor, Precondition},
-    crypto::seal::MasterKeys,
+    crypto::{password::Peppers, seal::MasterKeys},
+    outbound::OutboundPolicy,
     screening::mock::MockCredential,
     store::shops,
 };
@@ -20,11 +21,13 @@ pub const DEMO_SHOP: &str = "demo";
 /// Creates the demo shop and client when no shop exists yet — and, when `oplux_endpoint`
 /// is given, an O-PLUX account pointing there with the stand-in's demo credentials.
 /// Returns the new credentials (to be shown once), or `None` when the database already
-/// had shops.
+/// had shops. Never called in production (`Config::bootstrap_demo`).
 pub async fn demo_client(
     db: &DatabaseConnection,
     oplux_endpoint: Option<&str>,
     keys: &MasterKeys,
+    peppers: &Peppers,
+    outbound: &OutboundPolicy,
 ) -> Result<Option<NewCredentials>, ClientError> {
     if shops::count(db).await? > 0 {
         return Ok(None);
@@ -35,6 +38,7 @@ pub async fn demo_client(
         "demo (created on first start)",
         ScopeSet::all(),
         clients::CLI_ACTOR,
+        peppers,
     )
     .await?;
     if let Some(endpoint) = oplux_endpoint {
@@ -47,7 +51,7 @@ pub async fn demo_client(
         });
         let actor = Actor::offline(DEMO_SHOP, clients::CLI_ACTOR);
         let body = settings.as_object().cloned().unwrap_or_default();
-        let written = Accounts { db, keys }
+        let written = Accounts { db, keys, outbound }
             .write(&actor, &OPLUX, body, WriteMode::Put, &Precondition::None)
             .await;
         if let Err(err) = written {

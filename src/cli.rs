@@ -113,6 +113,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         telemetry::init(crate::config::LogFormat::Json);
         return oplux_mock(args).await;
     }
+    if let Some(Command::Keys(KeysCommand::Generate { id })) = &cli.command {
+        // Neither does a new key (production refuses to load a configuration without one).
+        use base64::Engine;
+        let key = base64::engine::general_purpose::STANDARD.encode(crate::crypto::random_bytes::<32>());
+        println!("{id}:{key}");
+        return Ok(());
+    }
     let config = Config::load()?;
     telemetry::init(config.log_format);
     match cli.command.unwrap_or(Command::Serve) {
@@ -125,12 +132,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Clients(command) => run_clients(config, command).await,
         Command::OpluxMock(_) => unreachable!("handled before loading the configuration"),
-        Command::Keys(KeysCommand::Generate { id }) => {
-            use base64::Engine;
-            let key = base64::engine::general_purpose::STANDARD.encode(crate::crypto::random_bytes::<32>());
-            println!("{id}:{key}");
-            Ok(())
-        }
+        Command::Keys(KeysCommand::Generate { .. }) => unreachable!("handled before loading the configuration"),
         Command::Keys(KeysCommand::Rotate) => {
             let db = store::connect(&config.database).await?;
             store::migrate(&db).await?;
@@ -218,7 +220,8 @@ async fn run_clients(config: Config, command: ClientsCommand) -> anyhow::Result<
                     )
                 })?
             };
-            let created = clients::create(&db, &args.shop, &args.name, scopes, clients::CLI_ACTOR).await?;
+            let peppers = crate::startup::peppers(&config)?;
+            let created = clients::create(&db, &args.shop, &args.name, scopes, clients::CLI_ACTOR, &peppers).await?;
             if args.json {
                 println!(
                     "{}",

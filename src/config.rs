@@ -7,13 +7,20 @@ use std::{net::ToSocketAddrs, sync::Arc, time::Duration};
 
 use base64::Engine;
 
-use crate::{core::Secret, crypto::seal::MasterKeys};
+use crate::{
+    auth::source::Cidr,
+    core::Secret,
+    crypto::seal::MasterKeys,
+    outbound::{Origin, OutboundPolicy},
+};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://renkei.db?mode=rwc";
 
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// `RENKEI_ENV`: `development` (default) or `production`.
+    pub env: RunMode,
     /// `RENKEI_LISTEN`: address:port the HTTP server binds.
     pub listen: String,
     pub database: DatabaseConfig,
@@ -48,6 +55,22 @@ pub struct Config {
     /// `RENKEI_PUBLIC_URL`: the base of public links (feeds, banners). `None`: the
     /// address the server is bound to.
     pub public_url: Option<String>,
+    /// `RENKEI_OUTBOUND_ALLOWLIST` (plus the origin of `RENKEI_DEMO_OPLUX_ENDPOINT`):
+    /// where tenant-configured URLs may point (see `outbound::policy`).
+    pub outbound: OutboundPolicy,
+    /// `RENKEI_METRICS_TOKEN`: when set, `/metrics` needs it as a bearer token.
+    pub metrics_token: Option<Secret<String>>,
+    /// `RENKEI_CLIENT_REQUEST_TIMEOUT_MS`: time to receive a request's head.
+    pub client_request_timeout: Duration,
+    /// `RENKEI_BODY_READ_TIMEOUT_MS`: time to receive a request's body.
+    pub body_read_timeout: Duration,
+}
+
+/// `RENKEI_ENV`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunMode {
+    Development,
+    Production,
 }
 
 #[derive(Debug, Clone)]
@@ -77,6 +100,12 @@ pub struct AuthConfig {
     pub failure_limit: u32,
     /// `RENKEI_TOKEN_FAILURE_WINDOW_SECS`.
     pub failure_window: Duration,
+    /// `RENKEI_TRUSTED_PROXIES`: CIDRs of proxies whose `X-Forwarded-For` names the source
+    /// address of a token request.
+    pub trusted_proxies: Vec<Cidr>,
+    /// `RENKEI_CLIENT_SECRET_PEPPER`: base64 (≥ 32 bytes), the key client secrets are
+    /// hashed with. `None`: one derived from the master key (see `crypto::password`).
+    pub client_secret_pepper: Option<Secret<Vec<u8>>>,
 }
 
 /// A key with its id (`kid`), as configured: `id:base64`.
@@ -176,146 +205,33 @@ impl Config {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// Builds the configuration from a variable lookup (the environment in production).
+    /// Builds the configuration from a variable lookup (the environment in production):
+    /// each stage reads and checks one group of variables.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let vars = Vars(&lookup);
-        let listen = vars.string("RENKEI_LISTEN", DEFAULT_LISTEN);
-        if listen.to_socket_addrs().map(|mut a| a.next().is_none()).unwrap_or(true) {
-            return Err(ConfigError {
-                variable: "RENKEI_LISTEN",
-                message: format!("'{listen}' is not an address:port such as 127.0.0.1:8080"),
-            });
-        }
-        let url = vars.string("DATABASE_URL", DEFAULT_DATABASE_URL);
-        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            return Err(ConfigError {
-                variable: "DATABASE_URL",
-                message: "expected a sqlite://… or postgres://… URL".into(),
-            });
-        }
-        let schema = vars.optional("RENKEI_DATABASE_SCHEMA");
-        if let Some(schema) = &schema
-            && !is_identifier(schema)
-        {
-            return Err(ConfigError {
-                variable: "RENKEI_DATABASE_SCHEMA",
-                message: "expected a schema name of letters, digits and '_'".into(),
-            });
-        }
-        let jwt_keys = match vars.optional("RENKEI_JWT_KEYS") {
-            None => None,
-            Some(value) => Some(JwtKeys::parse(&value).map_err(|message| ConfigError {
-                variable: "RENKEI_JWT_KEYS",
-                message,
-            })?),
-        };
-        let master_keys = match vars.optional("RENKEI_MASTER_KEY") {
-            None => None,
-            Some(value) => Some(
-                parse_named_keys(&value)
-                    .and_then(|keys| MasterKeys::new(keys.into_iter().map(|k| (k.id, k.secret)).collect()))
-                    .map(Arc::new)
-                    .map_err(|message| ConfigError {
-                        variable: "RENKEI_MASTER_KEY",
-                        message,
-                    })?,
-            ),
-        };
-        let public_url = vars
-            .optional("RENKEI_PUBLIC_URL")
-            .map(|url| url.trim_end_matches('/').to_string());
-        if let Some(url) = &public_url
-            && !crate::accounts::formats::is_url(url, false)
-        {
-            return Err(ConfigError {
-                variable: "RENKEI_PUBLIC_URL",
-                message: format!("'{url}' is not an http(s) URL such as https://renkei.example.jp"),
-            });
-        }
-        let url_var = |name: &'static str, value: Option<String>| -> Result<Option<String>, ConfigError> {
-            match value {
-                Some(url) if !crate::accounts::formats::is_url(&url, false) => Err(ConfigError {
-                    variable: name,
-                    message: format!("'{url}' is not an http(s) base URL"),
-                }),
-                other => Ok(other.map(|u| u.trim_end_matches('/').to_string())),
-            }
-        };
-        let oplux_test_url = url_var(
-            "RENKEI_OPLUX_TEST_URL",
-            Some(vars.string("RENKEI_OPLUX_TEST_URL", "https://api.tst.o-plux.com")),
-        )?
-        .unwrap_or_default();
-        let oplux_production_url = url_var(
-            "RENKEI_OPLUX_PRODUCTION_URL",
-            vars.optional("RENKEI_OPLUX_PRODUCTION_URL"),
-        )?;
-        let demo_oplux_endpoint = url_var(
-            "RENKEI_DEMO_OPLUX_ENDPOINT",
-            vars.optional("RENKEI_DEMO_OPLUX_ENDPOINT"),
-        )?;
-        let log_format = match vars.string("RENKEI_LOG_FORMAT", "json").as_str() {
-            "json" => LogFormat::Json,
-            "pretty" => LogFormat::Pretty,
-            other => {
-                return Err(ConfigError {
-                    variable: "RENKEI_LOG_FORMAT",
-                    message: format!("'{other}' is not one of json, pretty"),
-                });
-            }
-        };
-        let cors_origins = vars
-            .optional("RENKEI_CORS_ORIGINS")
-            .map(|v| {
-                v.split(',')
-                    .map(|o| o.trim().trim_end_matches('/').to_string())
-                    .filter(|o| !o.is_empty())
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default();
-        if let Some(bad) = cors_origins
-            .iter()
-            .find(|o| !(o.starts_with("http://") || o.starts_with("https://")))
-        {
-            return Err(ConfigError {
-                variable: "RENKEI_CORS_ORIGINS",
-                message: format!("'{bad}' is not an origin such as https://admin.example.jp"),
-            });
-        }
+        let (env, explicit_env) = run_mode(&vars)?;
+        let listen = listen(&vars)?;
+        let database = database(&vars)?;
+        let (jwt_keys, master_keys) = keys(&vars)?;
+        check_mode(env, explicit_env, &listen, jwt_keys.is_some(), master_keys.is_some())?;
+        let urls = urls(&vars)?;
+        let outbound = outbound(&vars, urls.demo_oplux_endpoint.as_deref())?;
         let default_workers = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(Self {
+            env,
             listen,
-            database: DatabaseConfig {
-                url: Secret::new(url),
-                schema,
-                max_connections: vars.number("RENKEI_DATABASE_MAX_CONNECTIONS", 10, 1..=1000)?,
-                acquire_timeout: Duration::from_millis(vars.number(
-                    "RENKEI_DATABASE_ACQUIRE_TIMEOUT_MS",
-                    3000,
-                    10..=60_000,
-                )?),
-            },
-            auth: AuthConfig {
-                issuer: vars.string("RENKEI_JWT_ISSUER", "renkei"),
-                audience: vars.string("RENKEI_JWT_AUDIENCE", "renkei-api"),
-                token_ttl: Duration::from_secs(vars.number("RENKEI_TOKEN_TTL_SECS", 900, 60..=86_400)?),
-                jwt_keys,
-                failure_limit: vars.number("RENKEI_TOKEN_FAILURE_LIMIT", 10, 1..=100_000)?,
-                failure_window: Duration::from_secs(vars.number(
-                    "RENKEI_TOKEN_FAILURE_WINDOW_SECS",
-                    300,
-                    1..=86_400,
-                )?),
-            },
-            cors_origins,
+            database,
+            auth: auth(&vars, jwt_keys)?,
+            cors_origins: cors_origins(&vars)?,
             workers: vars.number("RENKEI_WORKERS", default_workers as u64, 1..=256)? as usize,
-            log_format,
+            log_format: log_format(&vars)?,
             shutdown_timeout: Duration::from_secs(vars.number("RENKEI_SHUTDOWN_TIMEOUT_SECS", 30, 0..=3600)?),
-            bootstrap_demo: vars.boolean("RENKEI_BOOTSTRAP_DEMO", true)?,
+            // Production never creates the demo shop and its all-scopes client.
+            bootstrap_demo: env == RunMode::Development && vars.boolean("RENKEI_BOOTSTRAP_DEMO", true)?,
             master_keys,
-            public_url,
-            oplux_test_url,
-            oplux_production_url,
+            public_url: urls.public_url,
+            oplux_test_url: urls.oplux_test_url,
+            oplux_production_url: urls.oplux_production_url,
             cache_ttl: Duration::from_millis(vars.number("RENKEI_CACHE_TTL_MS", 1000, 0..=60_000)?),
             oplux_breaker_threshold: vars.number("RENKEI_OPLUX_BREAKER_THRESHOLD", 5, 1..=1_000_000)?,
             oplux_breaker_cool_down: Duration::from_secs(vars.number(
@@ -323,13 +239,260 @@ impl Config {
                 30,
                 1..=3600,
             )?),
-            demo_oplux_endpoint,
+            demo_oplux_endpoint: urls.demo_oplux_endpoint,
+            outbound,
+            metrics_token: vars.optional("RENKEI_METRICS_TOKEN").map(Secret::new),
+            client_request_timeout: Duration::from_millis(vars.number(
+                "RENKEI_CLIENT_REQUEST_TIMEOUT_MS",
+                5000,
+                100..=600_000,
+            )?),
+            body_read_timeout: Duration::from_millis(vars.number(
+                "RENKEI_BODY_READ_TIMEOUT_MS",
+                10_000,
+                100..=600_000,
+            )?),
         })
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.env == RunMode::Production
     }
 
     pub fn is_sqlite(&self) -> bool {
         self.database.url.expose().starts_with("sqlite:")
     }
+}
+
+/// `RENKEI_ENV`, and whether it was set at all.
+fn run_mode<F: Fn(&str) -> Option<String>>(vars: &Vars<'_, F>) -> Result<(RunMode, bool), ConfigError> {
+    match vars.optional("RENKEI_ENV").map(|v| v.to_ascii_lowercase()).as_deref() {
+        None => Ok((RunMode::Development, false)),
+        Some("development") => Ok((RunMode::Development, true)),
+        Some("production") => Ok((RunMode::Production, true)),
+        Some(other) => Err(ConfigError {
+            variable: "RENKEI_ENV",
+            message: format!("'{other}' is not one of development, production"),
+        }),
+    }
+}
+
+/// Production needs its own keys (never the development key file), and a server
+/// reachable from other machines must say which mode it runs in.
+fn check_mode(
+    env: RunMode,
+    explicit: bool,
+    listen: &str,
+    has_jwt_keys: bool,
+    has_master_key: bool,
+) -> Result<(), ConfigError> {
+    match env {
+        RunMode::Production => {
+            let missing: Vec<&str> = [("RENKEI_MASTER_KEY", has_master_key), ("RENKEI_JWT_KEYS", has_jwt_keys)]
+                .into_iter()
+                .filter(|(_, set)| !set)
+                .map(|(name, _)| name)
+                .collect();
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(ConfigError {
+                    variable: "RENKEI_ENV",
+                    message: format!(
+                        "production needs {} to be set (generate keys with `renkei keys generate`)",
+                        missing.join(" and ")
+                    ),
+                })
+            }
+        }
+        RunMode::Development if !explicit && !is_loopback(listen) => Err(ConfigError {
+            variable: "RENKEI_ENV",
+            message: format!(
+                "RENKEI_LISTEN={listen} is reachable from other machines: set RENKEI_ENV=production \
+                 (with RENKEI_MASTER_KEY and RENKEI_JWT_KEYS), or RENKEI_ENV=development to serve \
+                 development keys there on purpose"
+            ),
+        }),
+        RunMode::Development => Ok(()),
+    }
+}
+
+fn is_loopback(listen: &str) -> bool {
+    listen
+        .to_socket_addrs()
+        .map(|addrs| addrs.collect::<Vec<_>>())
+        .is_ok_and(|addrs| !addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback()))
+}
+
+fn listen<F: Fn(&str) -> Option<String>>(vars: &Vars<'_, F>) -> Result<String, ConfigError> {
+    let listen = vars.string("RENKEI_LISTEN", DEFAULT_LISTEN);
+    if listen.to_socket_addrs().map(|mut a| a.next().is_none()).unwrap_or(true) {
+        return Err(ConfigError {
+            variable: "RENKEI_LISTEN",
+            message: format!("'{listen}' is not an address:port such as 127.0.0.1:8080"),
+        });
+    }
+    Ok(listen)
+}
+
+fn database<F: Fn(&str) -> Option<String>>(vars: &Vars<'_, F>) -> Result<DatabaseConfig, ConfigError> {
+    let url = vars.string("DATABASE_URL", DEFAULT_DATABASE_URL);
+    if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(ConfigError {
+            variable: "DATABASE_URL",
+            message: "expected a sqlite://… or postgres://… URL".into(),
+        });
+    }
+    let schema = vars.optional("RENKEI_DATABASE_SCHEMA");
+    if let Some(schema) = &schema
+        && !is_identifier(schema)
+    {
+        return Err(ConfigError {
+            variable: "RENKEI_DATABASE_SCHEMA",
+            message: "expected a schema name of letters, digits and '_'".into(),
+        });
+    }
+    Ok(DatabaseConfig {
+        url: Secret::new(url),
+        schema,
+        max_connections: vars.number("RENKEI_DATABASE_MAX_CONNECTIONS", 10, 1..=1000)?,
+        acquire_timeout: Duration::from_millis(vars.number("RENKEI_DATABASE_ACQUIRE_TIMEOUT_MS", 3000, 10..=60_000)?),
+    })
+}
+
+/// `RENKEI_JWT_KEYS` and `RENKEI_MASTER_KEY`, when set.
+fn keys<F: Fn(&str) -> Option<String>>(
+    vars: &Vars<'_, F>,
+) -> Result<(Option<JwtKeys>, Option<Arc<MasterKeys>>), ConfigError> {
+    let jwt_keys = match vars.optional("RENKEI_JWT_KEYS") {
+        None => None,
+        Some(value) => Some(JwtKeys::parse(&value).map_err(|message| ConfigError {
+            variable: "RENKEI_JWT_KEYS",
+            message,
+        })?),
+    };
+    let master_keys = match vars.optional("RENKEI_MASTER_KEY") {
+        None => None,
+        Some(value) => Some(
+            parse_named_keys(&value)
+                .and_then(|keys| MasterKeys::new(keys.into_iter().map(|k| (k.id, k.secret)).collect()))
+                .map(Arc::new)
+                .map_err(|message| ConfigError {
+                    variable: "RENKEI_MASTER_KEY",
+                    message,
+                })?,
+        ),
+    };
+    Ok((jwt_keys, master_keys))
+}
+
+fn auth<F: Fn(&str) -> Option<String>>(
+    vars: &Vars<'_, F>,
+    jwt_keys: Option<JwtKeys>,
+) -> Result<AuthConfig, ConfigError> {
+    let trusted_proxies =
+        Cidr::parse_list(&vars.string("RENKEI_TRUSTED_PROXIES", "")).map_err(|message| ConfigError {
+            variable: "RENKEI_TRUSTED_PROXIES",
+            message,
+        })?;
+    let client_secret_pepper = match vars.optional("RENKEI_CLIENT_SECRET_PEPPER") {
+        None => None,
+        Some(value) => match decode_base64(&value) {
+            Some(bytes) if bytes.len() >= 32 => Some(Secret::new(bytes)),
+            _ => {
+                return Err(ConfigError {
+                    variable: "RENKEI_CLIENT_SECRET_PEPPER",
+                    message: "expected at least 32 random bytes, base64-encoded".into(),
+                });
+            }
+        },
+    };
+    Ok(AuthConfig {
+        issuer: vars.string("RENKEI_JWT_ISSUER", "renkei"),
+        audience: vars.string("RENKEI_JWT_AUDIENCE", "renkei-api"),
+        token_ttl: Duration::from_secs(vars.number("RENKEI_TOKEN_TTL_SECS", 900, 60..=86_400)?),
+        jwt_keys,
+        failure_limit: vars.number("RENKEI_TOKEN_FAILURE_LIMIT", 10, 1..=100_000)?,
+        failure_window: Duration::from_secs(vars.number("RENKEI_TOKEN_FAILURE_WINDOW_SECS", 300, 1..=86_400)?),
+        trusted_proxies,
+        client_secret_pepper,
+    })
+}
+
+/// Base URLs: public links, O-PLUX's environments, the demo stand-in.
+struct Urls {
+    public_url: Option<String>,
+    oplux_test_url: String,
+    oplux_production_url: Option<String>,
+    demo_oplux_endpoint: Option<String>,
+}
+
+fn urls<F: Fn(&str) -> Option<String>>(vars: &Vars<'_, F>) -> Result<Urls, ConfigError> {
+    let url_var = |name: &'static str, example: &str| -> Result<Option<String>, ConfigError> {
+        match vars.optional(name) {
+            Some(url) if !crate::accounts::formats::is_url(&url, false) => Err(ConfigError {
+                variable: name,
+                message: format!("'{url}' is not an http(s) URL such as {example}"),
+            }),
+            other => Ok(other.map(|u| u.trim_end_matches('/').to_string())),
+        }
+    };
+    Ok(Urls {
+        public_url: url_var("RENKEI_PUBLIC_URL", "https://renkei.example.jp")?,
+        oplux_test_url: url_var("RENKEI_OPLUX_TEST_URL", "https://api.tst.o-plux.com")?
+            .unwrap_or_else(|| "https://api.tst.o-plux.com".into()),
+        oplux_production_url: url_var("RENKEI_OPLUX_PRODUCTION_URL", "https://api.o-plux.example")?,
+        demo_oplux_endpoint: url_var("RENKEI_DEMO_OPLUX_ENDPOINT", "http://127.0.0.1:18090")?,
+    })
+}
+
+/// `RENKEI_OUTBOUND_ALLOWLIST`, plus the demo stand-in's origin.
+fn outbound<F: Fn(&str) -> Option<String>>(
+    vars: &Vars<'_, F>,
+    demo_oplux_endpoint: Option<&str>,
+) -> Result<OutboundPolicy, ConfigError> {
+    let mut origins =
+        OutboundPolicy::parse_list(&vars.string("RENKEI_OUTBOUND_ALLOWLIST", "")).map_err(|message| ConfigError {
+            variable: "RENKEI_OUTBOUND_ALLOWLIST",
+            message,
+        })?;
+    if let Some(url) = demo_oplux_endpoint {
+        origins.push(Origin::of_url(url).map_err(|message| ConfigError {
+            variable: "RENKEI_DEMO_OPLUX_ENDPOINT",
+            message,
+        })?);
+    }
+    Ok(OutboundPolicy::new(origins))
+}
+
+fn log_format<F: Fn(&str) -> Option<String>>(vars: &Vars<'_, F>) -> Result<LogFormat, ConfigError> {
+    match vars.string("RENKEI_LOG_FORMAT", "json").as_str() {
+        "json" => Ok(LogFormat::Json),
+        "pretty" => Ok(LogFormat::Pretty),
+        other => Err(ConfigError {
+            variable: "RENKEI_LOG_FORMAT",
+            message: format!("'{other}' is not one of json, pretty"),
+        }),
+    }
+}
+
+fn cors_origins<F: Fn(&str) -> Option<String>>(vars: &Vars<'_, F>) -> Result<Vec<String>, ConfigError> {
+    let origins: Vec<String> = vars
+        .string("RENKEI_CORS_ORIGINS", "")
+        .split(',')
+        .map(|o| o.trim().trim_end_matches('/').to_string())
+        .filter(|o| !o.is_empty())
+        .collect();
+    if let Some(bad) = origins
+        .iter()
+        .find(|o| !(o.starts_with("http://") || o.starts_with("https://")))
+    {
+        return Err(ConfigError {
+            variable: "RENKEI_CORS_ORIGINS",
+            message: format!("'{bad}' is not an origin such as https://admin.example.jp"),
+        });
+    }
+    Ok(origins)
 }
 
 fn is_identifier(value: &str) -> bool {
@@ -415,6 +578,11 @@ mod tests {
             ("RENKEI_DATABASE_SCHEMA", "a;drop"),
             ("RENKEI_MASTER_KEY", "k1:c2hvcnQ="),
             ("RENKEI_PUBLIC_URL", "ftp://x"),
+            ("RENKEI_ENV", "staging"),
+            ("RENKEI_OUTBOUND_ALLOWLIST", "10.0.0.5:2375"),
+            ("RENKEI_TRUSTED_PROXIES", "10.0.0.0/40"),
+            ("RENKEI_CLIENT_SECRET_PEPPER", "c2hvcnQ="),
+            ("RENKEI_BODY_READ_TIMEOUT_MS", "0"),
         ] {
             let err = load(&[(name, value)]).unwrap_err();
             assert_eq!(err.variable, name);
@@ -430,5 +598,52 @@ mod tests {
         assert_eq!(keys.signing().id, "new");
         assert!(keys.find("old").is_some());
         assert!(!format!("{keys:?}").contains(&key));
+    }
+
+    #[test]
+    fn production_names_every_missing_key_at_once() {
+        let err = load(&[("RENKEI_ENV", "production")]).unwrap_err();
+        assert_eq!(err.variable, "RENKEI_ENV");
+        assert!(err.message.contains("RENKEI_MASTER_KEY and RENKEI_JWT_KEYS"), "{err}");
+    }
+
+    #[test]
+    fn production_with_its_keys_creates_no_demo() {
+        let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+        let config = load(&[
+            ("RENKEI_ENV", "production"),
+            ("RENKEI_JWT_KEYS", &format!("j1:{key}")),
+            ("RENKEI_MASTER_KEY", &format!("m1:{key}")),
+            ("RENKEI_BOOTSTRAP_DEMO", "true"),
+            ("RENKEI_LISTEN", "0.0.0.0:8080"),
+        ])
+        .unwrap();
+        assert!(config.is_production());
+        assert!(!config.bootstrap_demo);
+    }
+
+    #[test]
+    fn a_non_loopback_listen_needs_an_explicit_mode() {
+        let err = load(&[("RENKEI_LISTEN", "0.0.0.0:8080")]).unwrap_err();
+        assert_eq!(err.variable, "RENKEI_ENV");
+        assert!(load(&[("RENKEI_LISTEN", "0.0.0.0:8080"), ("RENKEI_ENV", "development")]).is_ok());
+        assert!(load(&[("RENKEI_LISTEN", "[::1]:8080")]).is_ok());
+    }
+
+    #[test]
+    fn the_demo_endpoint_is_allowed_implicitly() {
+        let config = load(&[
+            ("RENKEI_OUTBOUND_ALLOWLIST", "https://stand-in.example.jp"),
+            ("RENKEI_DEMO_OPLUX_ENDPOINT", "http://127.0.0.1:18090"),
+        ])
+        .unwrap();
+        assert!(config.outbound.check_configured_url("http://127.0.0.1:18090").is_ok());
+        assert!(
+            config
+                .outbound
+                .check_configured_url("https://stand-in.example.jp/x")
+                .is_ok()
+        );
+        assert!(config.outbound.check_configured_url("http://127.0.0.1:18091").is_err());
     }
 }

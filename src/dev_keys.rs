@@ -1,6 +1,7 @@
 //! Development keys: when no key is configured, one is generated on first start and kept
 //! in `renkei.dev-keys` beside the SQLite database (or in the working directory), so that
-//! `cargo run` works with no set-up and tokens survive a restart. Production sets keys.
+//! `cargo run` works with no set-up and tokens survive a restart. Production sets keys:
+//! with `RENKEI_ENV=production` this file is never read or written.
 
 use std::{
     fs,
@@ -72,6 +73,9 @@ fn dev_key(
     variable: &str,
     slot: impl Fn(&mut DevKeys) -> &mut Option<String>,
 ) -> anyhow::Result<Secret<Vec<u8>>> {
+    if config.is_production() {
+        anyhow::bail!("{variable} must be set when RENKEI_ENV=production (no development key is used)");
+    }
     let path = path(config);
     let mut keys: DevKeys = match fs::read_to_string(&path) {
         Ok(text) => serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{} is not valid: {e}", path.display()))?,

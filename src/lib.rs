@@ -13,6 +13,7 @@ pub mod dev_keys;
 pub mod events;
 pub mod http;
 pub mod metrics;
+pub mod outbound;
 pub mod payment_methods;
 pub mod screening;
 pub mod startup;

@@ -1,7 +1,7 @@
 //! `Application::build`: connect, migrate, bind, and return the running server. Tests
 //! start the real application in-process on port 0.
 
-use std::net::TcpListener;
+use std::{net::TcpListener, sync::Arc};
 
 use actix_web::{HttpServer, dev::Server, web};
 use anyhow::Context;
@@ -12,6 +12,7 @@ use crate::{
     bootstrap,
     cache::{ClientCache, ShopVersions},
     config::Config,
+    crypto::password::Peppers,
     dev_keys,
     http::{
         self,
@@ -39,10 +40,17 @@ impl Application {
             .context("cannot connect to the database (DATABASE_URL)")?;
         store::migrate(&db).await.context("database migration failed")?;
         let master_keys = dev_keys::master_keys(&config)?;
+        let peppers = Arc::new(Peppers::new(config.auth.client_secret_pepper.as_ref(), &master_keys));
         let demo_credentials = if config.bootstrap_demo {
-            bootstrap::demo_client(&db, config.demo_oplux_endpoint.as_deref(), &master_keys)
-                .await
-                .context("cannot create the demo client")?
+            bootstrap::demo_client(
+                &db,
+                config.demo_oplux_endpoint.as_deref(),
+                &master_keys,
+                &peppers,
+                &config.outbound,
+            )
+            .await
+            .context("cannot create the demo client")?
         } else {
             None
         };
@@ -70,15 +78,25 @@ impl Application {
                 config.oplux_test_url.clone(),
                 config.oplux_production_url.clone(),
                 (config.oplux_breaker_threshold, config.oplux_breaker_cool_down),
+                &config.outbound,
             ),
             checkout_cache: Default::default(),
             shop_versions: ShopVersions::new(config.cache_ttl),
             clients: ClientCache::new(config.cache_ttl),
             screening_contexts: Default::default(),
+            peppers,
+            credentials: crate::auth::clients::CredentialCache::new(config.cache_ttl),
+            trusted_proxies: config.auth.trusted_proxies.clone(),
+            outbound: config.outbound.clone(),
+            metrics_token: config.metrics_token.clone(),
+            body_read_timeout: config.body_read_timeout,
         });
         let document = web::Data::new(ServedDocument::new(&document()));
         let cors_origins = config.cors_origins.clone();
         let server = HttpServer::new(move || http::app(state.clone(), document.clone(), cors_origins.clone()))
+            // Slow clients cannot hold a connection: the head must arrive within this time,
+            // the body within `body_read_timeout` (see `http::observe`).
+            .client_request_timeout(config.client_request_timeout)
             .workers(config.workers)
             .shutdown_timeout(config.shutdown_timeout.as_secs())
             .listen(listener)?
@@ -109,4 +127,11 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// The peppers client secrets are hashed with, for this configuration (the command line
+/// creates clients with the same ones the server verifies with).
+pub fn peppers(config: &Config) -> anyhow::Result<Peppers> {
+    let master_keys = dev_keys::master_keys(config)?;
+    Ok(Peppers::new(config.auth.client_secret_pepper.as_ref(), &master_keys))
 }

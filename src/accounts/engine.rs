@@ -10,7 +10,10 @@ use super::{
     formats,
     spec::{Access, Field, ProviderSpec, Rule, View},
 };
-use crate::core::{FieldError, Secret};
+use crate::{
+    core::{FieldError, Secret},
+    outbound::OutboundPolicy,
+};
 
 /// Fields every account has, shown in responses and never written.
 pub const META_FIELDS: &[&str] = &[
@@ -84,6 +87,7 @@ pub fn apply(
     current: Option<&Current>,
     mut body: Map<String, Value>,
     mode: WriteMode,
+    outbound: &OutboundPolicy,
 ) -> Result<Outcome, Vec<FieldError>> {
     let empty = Current::default();
     let existing = current.unwrap_or(&empty);
@@ -102,7 +106,7 @@ pub fn apply(
         let applied = if field.secret {
             apply_secret(field, value, &mut secret_changes)
         } else {
-            apply_setting(field, value, mode, &mut settings)
+            apply_setting(field, value, mode, outbound, &mut settings)
         };
         errors.extend(applied.err());
     }
@@ -220,11 +224,13 @@ fn apply_secret(
     }
 }
 
-/// A setting written (nested objects merge on PATCH), or removed by null.
+/// A setting written (nested objects merge on PATCH), or removed by null. A URL renkei
+/// will call must be one the outbound policy allows.
 fn apply_setting(
     field: &Field,
     value: Value,
     mode: WriteMode,
+    outbound: &OutboundPolicy,
     settings: &mut Map<String, Value>,
 ) -> Result<(), FieldError> {
     let merged = match (mode, settings.get(field.name), &value) {
@@ -234,7 +240,8 @@ fn apply_setting(
     if merged.is_null() {
         settings.remove(field.name);
     } else {
-        settings.insert(field.name.to_string(), formats::parse(field, field.name, &merged)?);
+        let value = formats::parse(field, field.name, &merged)?;
+        settings.insert(field.name.to_string(), formats::check_outbound(field, value, outbound)?);
     }
     Ok(())
 }

@@ -194,6 +194,32 @@ fn parse_text(kind: Kind, path: &str, raw: &str) -> Result<String, FieldError> {
     Ok(text)
 }
 
+/// A URL renkei will call (an O-PLUX stand-in `endpoint`) must have an origin the
+/// operator allowed (`RENKEI_OUTBOUND_ALLOWLIST`); other kinds pass unchanged.
+pub fn check_outbound(
+    field: &Field,
+    value: Value,
+    outbound: &crate::outbound::OutboundPolicy,
+) -> Result<Value, FieldError> {
+    match (field.kind, value.as_str()) {
+        (Kind::OpluxEndpoint, Some(url)) if url != "test" && url != "production" => {
+            match outbound.check_configured_url(url) {
+                Ok(_) => Ok(value),
+                Err(refusal) => Err(FieldError::new(
+                    field.name,
+                    "not_allowed",
+                    format!(
+                        "{} must be test, production, or the base URL of an O-PLUX stand-in the operator \
+                         allowed: {refusal}",
+                        field.name
+                    ),
+                )),
+            }
+        }
+        _ => Ok(value),
+    }
+}
+
 /// `{action: "redirect"|"create_order", redirect_url}`; a redirect needs its URL.
 fn parse_result_action(path: &str, value: &Value) -> Result<Value, FieldError> {
     let Some(object) = value.as_object() else {

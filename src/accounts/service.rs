@@ -15,10 +15,12 @@ use super::{
 use crate::{
     core::{Actor, DomainError, PaymentKind, Precondition, Secret},
     crypto::seal::{MasterKeys, Owner},
+    outbound::OutboundPolicy,
     store::{
         self,
         payment_methods::{self, PaymentMethodRow},
         provider_accounts::{self, AccountRow, SealedValue, SecretRow},
+        public_assets,
     },
 };
 
@@ -139,6 +141,8 @@ pub struct Summary {
 pub struct Accounts<'a> {
     pub db: &'a DatabaseConnection,
     pub keys: &'a MasterKeys,
+    /// Where URLs in settings may point (checked on write).
+    pub outbound: &'a OutboundPolicy,
 }
 
 impl Accounts<'_> {
@@ -193,7 +197,8 @@ impl Accounts<'_> {
             }),
             None => None,
         };
-        let mut outcome = engine::apply(spec, current.as_ref(), body, mode).map_err(DomainError::Invalid)?;
+        let mut outcome =
+            engine::apply(spec, current.as_ref(), body, mode, self.outbound).map_err(DomainError::Invalid)?;
         (spec.hooks.follow)(existing.as_ref().map(|a| &a.settings), &mut outcome.settings);
         let was_enabled = existing.as_ref().is_some_and(|a| a.row.enabled);
         let no_secrets = HashMap::new();
@@ -250,6 +255,9 @@ impl Accounts<'_> {
         ensure_unused(&txn, actor.shop_id, spec).await?;
         if !provider_accounts::delete(&txn, &account.row).await? {
             return Err(precondition.lost_race("account"));
+        }
+        for kind in spec.public_assets {
+            public_assets::delete(&txn, actor.shop_id, kind).await?;
         }
         actor
             .record_change(&txn, "provider_account", spec.slug, "delete", &[])

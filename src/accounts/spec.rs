@@ -396,6 +396,9 @@ pub struct ProviderSpec {
     /// The setting that starts every transaction id a method on it issues, when it
     /// issues them (電算: the shop's unique code).
     pub transaction_id_prefix: Option<&'static str>,
+    /// The kinds of public file (capability URL) the account owns; deleting the account
+    /// deletes them.
+    pub public_assets: &'static [&'static str],
     /// What differs per provider beyond its fields.
     pub hooks: Hooks,
 }
@@ -497,6 +500,7 @@ impl ProviderSpec {
         settles_as: None,
         checkout: Checkout::PLAIN,
         transaction_id_prefix: None,
+        public_assets: &[],
         hooks: Hooks::NONE,
     };
 

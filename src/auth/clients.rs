@@ -1,12 +1,22 @@
 //! Creating, revoking and authenticating API clients.
 
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
 use chrono::Utc;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
 
 use super::ScopeSet;
 use crate::{
     core::Secret,
-    crypto::{password, random::hex, random_bytes, random_token},
+    crypto::{
+        password::{Peppers, Verified},
+        random::hex,
+        random_bytes, random_token,
+    },
     store::{
         audit::{self, AuditRecord},
         clients::{self, ApiClient, NewClient},
@@ -52,6 +62,7 @@ pub async fn create(
     name: &str,
     scopes: ScopeSet,
     actor: &str,
+    peppers: &Peppers,
 ) -> Result<NewCredentials, ClientError> {
     if !is_valid_shop_id(shop_id) {
         return Err(ClientError::InvalidShop(shop_id.to_string()));
@@ -65,7 +76,7 @@ pub async fn create(
     }
     let client_id = format!("rkc_{}", hex(&random_bytes::<12>()));
     let client_secret = format!("rks_{}", random_token::<32>());
-    let secret_hash = password::hash(&client_secret);
+    let secret_hash = peppers.hash(&client_secret);
 
     let txn = db.begin().await?;
     shops::ensure(&txn, shop_id).await?;
@@ -129,20 +140,110 @@ pub async fn revoke(db: &DatabaseConnection, client_id: &str, actor: &str) -> Re
     Ok(revoked)
 }
 
-/// The client when the id and secret match and it is not revoked. Spends the same hashing
-/// time whether or not the id exists, so timing does not tell which ids are real.
+/// Whether `client_id` has the shape of an id `create` makes (`rkc_` + 24 hex digits).
+/// Anything else is refused before any work, and never logged.
+pub fn is_plausible_id(client_id: &str) -> bool {
+    client_id.len() == 28
+        && client_id.starts_with("rkc_")
+        && client_id[4..]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Recently read clients by id (and ids that do not exist), so that a flood of wrong
+/// secrets does not cost a database read each. Only refusals are answered from it: a
+/// secret that matches is checked again against the stored row (revocation, new hash)
+/// before a token is issued. Entries live `RENKEI_CACHE_TTL_MS`; bounded.
+pub struct CredentialCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<String, Cached>>,
+}
+
+/// When a client was read, and what was read (`None`: no such client).
+type Cached = (Instant, Option<Arc<ApiClient>>);
+
+const CREDENTIAL_CACHE_CAPACITY: usize = 10_000;
+
+impl CredentialCache {
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The client, and whether it was read from the database just now.
+    async fn find(&self, db: &impl ConnectionTrait, client_id: &str) -> Result<(Option<Arc<ApiClient>>, bool), DbErr> {
+        let now = Instant::now();
+        if let Some((read_at, client)) = self.lock().get(client_id)
+            && now.duration_since(*read_at) < self.ttl
+        {
+            return Ok((client.clone(), false));
+        }
+        Ok((self.read(db, client_id).await?, true))
+    }
+
+    async fn read(&self, db: &impl ConnectionTrait, client_id: &str) -> Result<Option<Arc<ApiClient>>, DbErr> {
+        let now = Instant::now();
+        let client = clients::find(db, client_id).await?.map(Arc::new);
+        if !self.ttl.is_zero() {
+            let mut entries = self.lock();
+            if entries.len() >= CREDENTIAL_CACHE_CAPACITY {
+                entries.retain(|_, (read_at, _)| now.duration_since(*read_at) < self.ttl);
+                if entries.len() >= CREDENTIAL_CACHE_CAPACITY {
+                    entries.clear();
+                }
+            }
+            entries.insert(client_id.to_string(), (now, client.clone()));
+        }
+        Ok(client)
+    }
+
+    fn forget(&self, client_id: &str) {
+        self.lock().remove(client_id);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Cached>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The client when the id and secret match and it is not revoked. Spends the same time
+/// whether or not the id exists, so timing does not tell which ids are real. A hash in an
+/// older form is replaced by a current one once the secret has matched.
 pub async fn authenticate(
     db: &impl ConnectionTrait,
+    cache: &CredentialCache,
+    peppers: &Arc<Peppers>,
     client_id: &str,
     client_secret: &str,
-) -> Result<Option<ApiClient>, DbErr> {
-    let client = clients::find(db, client_id).await?;
-    let stored = client.as_ref().map_or(password::decoy(), |c| c.secret_hash.as_str());
-    let secret = client_secret.to_string();
-    let stored_hash = stored.to_string();
-    // PBKDF2 is deliberately slow: keep it off the async workers.
-    let matches = tokio::task::spawn_blocking(move || password::verify(&secret, &stored_hash))
-        .await
-        .unwrap_or(false);
-    Ok(client.filter(|c| matches && c.revoked_at.is_none()))
+) -> Result<Option<Arc<ApiClient>>, DbErr> {
+    let (mut client, fresh) = cache.find(db, client_id).await?;
+    let mut verified = verify(peppers, client.as_ref(), client_secret).await;
+    if verified.matches() && !fresh {
+        // A cached row may be revoked or rehashed meanwhile: never issue from it.
+        client = cache.read(db, client_id).await?;
+        verified = verify(peppers, client.as_ref(), client_secret).await;
+    }
+    let Some(client) = client.filter(|c| verified.matches() && c.revoked_at.is_none()) else {
+        return Ok(None);
+    };
+    if verified == Verified::YesRehash {
+        clients::set_secret_hash(db, &client.id, &peppers.hash(client_secret)).await?;
+        cache.forget(&client.id);
+    }
+    Ok(Some(client))
+}
+
+async fn verify(peppers: &Arc<Peppers>, client: Option<&Arc<ApiClient>>, secret: &str) -> Verified {
+    let stored = client.map_or_else(|| peppers.decoy(), |c| c.secret_hash.clone());
+    if Peppers::is_slow(&stored) {
+        // The earlier PBKDF2 form is deliberately slow: keep it off the async workers.
+        let (peppers, secret) = (peppers.clone(), secret.to_string());
+        tokio::task::spawn_blocking(move || peppers.verify(&secret, &stored))
+            .await
+            .unwrap_or(Verified::No)
+    } else {
+        peppers.verify(secret, &stored)
+    }
 }

@@ -17,6 +17,8 @@ const VERSION: &str = "v1";
 /// The master keys: the first seals, all open.
 pub struct MasterKeys {
     keys: Vec<(String, LessSafeKey)>,
+    /// The same keys for deriving other keys from (see `derive`), in the same order.
+    derivers: Vec<ring::hmac::Key>,
 }
 
 /// Who a sealed value belongs to; bound into the ciphertext.
@@ -56,6 +58,10 @@ impl MasterKeys {
         if keys.is_empty() {
             return Err("expected at least one key".into());
         }
+        let derivers = keys
+            .iter()
+            .map(|(_, bytes)| ring::hmac::Key::new(ring::hmac::HMAC_SHA256, bytes.expose()))
+            .collect();
         let keys = keys
             .into_iter()
             .map(|(id, bytes)| {
@@ -67,7 +73,20 @@ impl MasterKeys {
                 Ok((id, LessSafeKey::new(key)))
             })
             .collect::<Result<Vec<_>, String>>()?;
-        Ok(Self { keys })
+        Ok(Self { keys, derivers })
+    }
+
+    /// A 32-byte key for `purpose` derived from each master key (HMAC-SHA256 of the
+    /// purpose), with the master key's id; the current key's first.
+    pub fn derive(&self, purpose: &str) -> Vec<(String, Secret<Vec<u8>>)> {
+        self.keys
+            .iter()
+            .zip(&self.derivers)
+            .map(|((id, _), key)| {
+                let tag = ring::hmac::sign(key, purpose.as_bytes());
+                (id.clone(), Secret::new(tag.as_ref().to_vec()))
+            })
+            .collect()
     }
 
     /// The id of the key that seals new values.

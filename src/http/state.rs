@@ -6,10 +6,11 @@ use sea_orm::DatabaseConnection;
 
 use crate::{
     accounts::service::Accounts,
-    auth::{rate_limit::FailureLimiter, tokens::TokenService},
+    auth::{rate_limit::FailureLimiter, source::Cidr, tokens::TokenService},
     cache::{ClientCache, ShopVersions, Versioned},
-    crypto::seal::MasterKeys,
+    crypto::{password::Peppers, seal::MasterKeys},
     metrics::Metrics,
+    outbound::OutboundPolicy,
     payment_methods::{checkout::CheckoutCache, service::PaymentMethods},
     screening::{
         oplux::client::OpluxClient,
@@ -31,6 +32,18 @@ pub struct AppState {
     pub shop_versions: ShopVersions,
     pub clients: ClientCache,
     pub screening_contexts: Versioned<String, std::sync::Arc<ScreeningContext>>,
+    /// Client secrets are hashed with these (see `crypto::password`).
+    pub peppers: Arc<Peppers>,
+    /// Clients as the token endpoint last read them.
+    pub credentials: crate::auth::clients::CredentialCache,
+    /// Proxies whose `X-Forwarded-For` names a token request's source.
+    pub trusted_proxies: Vec<Cidr>,
+    /// Where tenant-configured URLs may point.
+    pub outbound: OutboundPolicy,
+    /// Required as a bearer token on `/metrics` when set.
+    pub metrics_token: Option<crate::core::Secret<String>>,
+    /// How long a request's body may take to arrive.
+    pub body_read_timeout: std::time::Duration,
 }
 
 impl AppState {
@@ -53,6 +66,7 @@ impl AppState {
         Accounts {
             db: &self.db,
             keys: &self.master_keys,
+            outbound: &self.outbound,
         }
     }
 }

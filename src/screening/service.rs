@@ -67,6 +67,8 @@ struct Method {
 
 /// The shop's O-PLUX account, as screening uses it.
 pub(crate) struct OpluxAccount {
+    /// The shop it belongs to: O-PLUX failures open the circuit for this shop only.
+    pub(crate) shop_id: String,
     pub(crate) settings: OpluxSettings,
     /// The deciding part of the settings, with whether the account is enabled.
     decides: Settings,
@@ -92,6 +94,7 @@ impl OpluxAccount {
             None
         };
         Ok(Some(OpluxAccount {
+            shop_id: shop_id.to_string(),
             decides: Settings::of_account(row.enabled, &settings),
             settings,
             secret_key,
@@ -241,6 +244,7 @@ impl Screenings<'_> {
         let accounts = Accounts {
             db: self.db,
             keys: self.keys,
+            outbound: self.client.outbound(),
         };
         let context = Arc::new(ScreeningContext {
             oplux: OpluxAccount::load(&accounts, shop_id, false).await?,
@@ -309,7 +313,13 @@ impl Screenings<'_> {
         let settings = &account.settings;
         let call = self
             .client
-            .register(&settings.endpoint, settings.timeout, &credentials, &screened)
+            .register(
+                &account.shop_id,
+                &settings.endpoint,
+                settings.timeout,
+                &credentials,
+                &screened,
+            )
             .await;
         if call.sent {
             let label = match &call.outcome {

@@ -44,7 +44,13 @@ pub async fn verify(accounts: &Accounts<'_>, client: &OpluxClient, shop_id: &str
     };
     let settings = &account.settings;
     let call = client
-        .register(&settings.endpoint, settings.timeout, &credentials, &screened)
+        .register(
+            &account.shop_id,
+            &settings.endpoint,
+            settings.timeout,
+            &credentials,
+            &screened,
+        )
         .await;
     Ok(verification(call.outcome))
 }

@@ -57,3 +57,16 @@ pub async fn revoke(db: &impl ConnectionTrait, id: &str, at: DateTime<Utc>) -> R
     active.revoked_at = Set(Some(at));
     active.update(db).await.map(Some)
 }
+
+/// Replaces a client's stored secret hash (a newer scheme or pepper, same secret).
+pub async fn set_secret_hash(db: &impl ConnectionTrait, id: &str, secret_hash: &str) -> Result<(), DbErr> {
+    api_client::Entity::update_many()
+        .col_expr(
+            api_client::Column::SecretHash,
+            sea_orm::sea_query::Expr::value(secret_hash),
+        )
+        .filter(api_client::Column::Id.eq(id))
+        .exec(db)
+        .await
+        .map(|_| ())
+}

@@ -59,3 +59,14 @@ pub async fn delete(db: &impl ConnectionTrait, shop_id: &str, kind: &str) -> Res
         .await?;
     Ok(())
 }
+
+/// Moves the shop's asset of `kind` to a new token (its old URL stops working).
+pub async fn set_token(db: &impl ConnectionTrait, shop_id: &str, kind: &str, token: &str) -> Result<(), DbErr> {
+    public_asset::Entity::update_many()
+        .col_expr(public_asset::Column::Token, sea_orm::sea_query::Expr::value(token))
+        .filter(public_asset::Column::ShopId.eq(shop_id))
+        .filter(public_asset::Column::Kind.eq(kind))
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -168,7 +168,11 @@ async fn keys_rotate_reseals_every_secret_under_the_first_key(backend: Backend) 
     .unwrap();
     renkei::store::migrate(&db).await.unwrap();
     let k1 = crate::support::test_master_keys(&[("k1", 1)]);
-    let accounts = Accounts { db: &db, keys: &k1 };
+    let accounts = Accounts {
+        db: &db,
+        keys: &k1,
+        outbound: &Default::default(),
+    };
     let actor = Actor::offline("shop-a", "cli");
     let body = json!({"merchant_code": "123456789", "password": "pw-one", "access_key": "key-two"});
     accounts
@@ -196,7 +200,11 @@ async fn keys_rotate_reseals_every_secret_under_the_first_key(backend: Backend) 
         Secret::new(base64::engine::general_purpose::STANDARD.decode(key).unwrap()),
     )])
     .unwrap();
-    let accounts = Accounts { db: &db, keys: &k2 };
+    let accounts = Accounts {
+        db: &db,
+        keys: &k2,
+        outbound: &Default::default(),
+    };
     let opened = accounts
         .open_secret("shop-a", renkei::accounts::find("yamato").unwrap(), "password")
         .await

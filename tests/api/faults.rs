@@ -26,6 +26,7 @@ async fn two_thousand_screenings_with_faults_and_duplicates_get_one_record_and_o
     let app = spawn_app_with(backend, |config| {
         config.oplux_breaker_threshold = 1_000_000;
         config.database.max_connections = 16;
+        mock.allow_in(config);
     })
     .await;
     let token = app

@@ -712,6 +712,7 @@ async fn key_rotation_keeps_every_account_readable(backend: Backend) {
     let service = renkei::accounts::service::Accounts {
         db: &after.db,
         keys: &new_only,
+        outbound: &after.config.outbound,
     };
     let token = after.token("shop-a", &["accounts:read", "accounts:write"]).await;
     for (spec, body) in sent {

@@ -39,7 +39,7 @@ async fn no_secret_or_token_appears_in_a_response_a_log_line_or_a_column_in_clea
     let mock = Mock::start(std::time::Duration::ZERO, 0.0).await;
     let database = TestDatabase::new(backend);
     let dir = scratch_dir();
-    let server = Server::start(&database, &dir.0);
+    let server = Server::start_with(&database, &dir.0, &[("RENKEI_OUTBOUND_ALLOWLIST", &mock.url())]);
     let lines = server.read_until("/api/v1/auth/token");
     let value = |label: &str| {
         lines

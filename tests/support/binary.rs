@@ -56,8 +56,14 @@ pub struct Server {
 
 impl Server {
     pub fn start(database: &TestDatabase, dir: &Path) -> Self {
+        Self::start_with(database, dir, &[])
+    }
+
+    /// `start` with more environment variables.
+    pub fn start_with(database: &TestDatabase, dir: &Path, env: &[(&str, &str)]) -> Self {
         let mut child = command(database, dir)
             .arg("serve")
+            .envs(env.iter().copied())
             .env("RENKEI_LISTEN", "127.0.0.1:0")
             .env("RENKEI_WORKERS", "1")
             .stdout(Stdio::piped())

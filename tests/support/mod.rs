@@ -236,7 +236,8 @@ impl TestApp {
     /// Creates a client of `shop` with `scopes` (names) the way the CLI does.
     pub async fn client(&self, shop: &str, scopes: &[&str]) -> NewCredentials {
         let scopes = ScopeSet::parse(&scopes.join(" ")).expect("known scopes");
-        renkei::auth::clients::create(&self.db, shop, "test client", scopes, "cli")
+        let peppers = renkei::startup::peppers(&self.config).expect("peppers");
+        renkei::auth::clients::create(&self.db, shop, "test client", scopes, "cli", &peppers)
             .await
             .expect("client created")
     }

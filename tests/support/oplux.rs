@@ -41,6 +41,11 @@ impl Mock {
         self.server.url()
     }
 
+    /// Allows the application to call this stand-in (`RENKEI_OUTBOUND_ALLOWLIST`).
+    pub fn allow_in(&self, config: &mut renkei::config::Config) {
+        allow(config, &self.url());
+    }
+
     /// Events the mock received per order number, and in total.
     pub async fn stats(&self) -> Value {
         self.http
@@ -74,6 +79,12 @@ impl Mock {
     pub async fn total(&self) -> u64 {
         self.stats().await["total"].as_u64().unwrap_or(0)
     }
+}
+
+/// Adds `url`'s origin to the application's outbound allow-list.
+pub fn allow(config: &mut renkei::config::Config, url: &str) {
+    let origin = renkei::outbound::Origin::of_url(url).expect("an http URL");
+    config.outbound = config.outbound.with(origin);
 }
 
 /// The o-plux account settings pointing at `endpoint`, with every action `create_order`

@@ -96,9 +96,17 @@ pub async fn generate_feed(
     Ok(account_response(&account, &state, false))
 }
 
+pub async fn rotate_feed_url(
+    caller: Authenticated<scope::AccountsWrite>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let account = feed::rotate_url(&state.accounts(), &caller.actor(&state)).await?;
+    Ok(account_response(&account, &state, false))
+}
+
 /// The actions: each route registered and documented from the same entry
 /// (`http::openapi::providers::ProviderAccountRoutes`).
-pub const ACTIONS: [ActionOperation; 7] = [
+pub const ACTIONS: [ActionOperation; 8] = [
     ActionOperation {
         path: "gmo-pg/epos-banner",
         method: "put",
@@ -203,6 +211,20 @@ pub const ACTIONS: [ActionOperation; 7] = [
                 "generate_product_data_feed",
                 "Generate the product data feed now",
                 "Builds the Facebook catalog CSV from every feed item and publishes it at facebook_feed_url.",
+                &[404],
+            )
+        },
+    },
+    ActionOperation {
+        path: "product-data-feed/rotate-url",
+        method: "post",
+        route: || web::post().to(rotate_feed_url),
+        document: || {
+            action(
+                "ProductDataFeed",
+                "rotate_product_data_feed_url",
+                "Issue a new product data feed URL",
+                "Moves the feed to a new unguessable facebook_feed_url; the old URL answers 404 from now on. Use it when the URL has leaked.",
                 &[404],
             )
         },

@@ -48,41 +48,55 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, crate::h
     }
 }
 
-/// Prometheus metrics: request counts and latency histograms by route and status.
+/// Prometheus metrics: request counts and latency histograms by route and status. When
+/// the operator sets `RENKEI_METRICS_TOKEN`, it is required as a bearer token.
 #[utoipa::path(
     tag = "operations",
-    responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain; version=0.0.4"))
+    responses(
+        (status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain; version=0.0.4"),
+        problems::Unauthorized,
+    )
 )]
 #[get("/metrics")]
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
+pub async fn metrics(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, crate::http::problem::ApiError> {
+    if let Some(expected) = &state.metrics_token {
+        let sent = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        // Compared as digests: equal-length values, so the comparison tells nothing by time.
+        let digest = |v: &str| ring::digest::digest(&ring::digest::SHA256, v.as_bytes());
+        if digest(sent.trim()).as_ref() != digest(expected.expose()).as_ref() {
+            return Err(crate::http::problem::ApiError::Unauthorized(
+                "/metrics needs the metrics token (RENKEI_METRICS_TOKEN) as a bearer token".into(),
+            ));
+        }
+    }
+    Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(render_metrics(&state))
+        .body(render_metrics(&state)))
 }
 
 fn render_metrics(state: &AppState) -> String {
     use crate::screening::oplux::breaker::State;
     let mut text = state.metrics.render();
-    let breakers: Vec<(String, f64)> = state
-        .oplux
-        .breaker
-        .states()
-        .into_iter()
-        .map(|(endpoint, s)| {
-            let value = match s {
-                State::Closed => 0.0,
-                State::HalfOpen => 0.5,
-                State::Open => 1.0,
-            };
-            (endpoint, value)
-        })
-        .collect();
+    // Circuits are per shop and endpoint: counted, never labelled by either.
+    let states = state.oplux.breaker.states();
+    let count = |wanted: State| states.iter().filter(|s| **s == wanted).count() as f64;
     crate::metrics::render_gauge(
         &mut text,
-        "renkei_oplux_breaker_open",
-        "O-PLUX circuit breaker per endpoint: 0 closed, 0.5 half-open (trial), 1 open.",
-        "endpoint",
-        &breakers,
+        "renkei_oplux_breaker_circuits",
+        "O-PLUX circuit breakers (one per shop and endpoint) that are open or half-open (trial).",
+        "state",
+        &[
+            ("open".to_string(), count(State::Open)),
+            ("half_open".to_string(), count(State::HalfOpen)),
+        ],
     );
     text
 }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::{
-    auth::{ScopeSet, clients},
+    auth::{ScopeSet, clients, source::source_address},
     core::Secret,
     http::{
         extract::{self, JSON_LIMIT},
@@ -62,8 +62,8 @@ pub struct TokenResponse {
 
 /// Issue an access token for an API client (client credentials grant).
 ///
-/// Failed attempts are limited per caller address and per client id; past the limit the
-/// answer is 429 with `Retry-After`.
+/// Failed attempts are limited per source address: past the limit a wrong secret is
+/// answered 429 with `Retry-After`, while the right secret still gets its token.
 #[utoipa::path(
     tag = "auth",
     request_body(
@@ -86,19 +86,13 @@ pub async fn issue_token(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let address_key = format!("ip:{}", req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default());
-    state
-        .token_failures
-        .check(&[&address_key])
-        .map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
-
+    let forwarded: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let source = source_address(req.peer_addr().map(|a| a.ip()), &forwarded, &state.trusted_proxies);
     let request = read_request(&req, payload).await?;
-    let client_key = format!("client:{}", request.client_id);
-    let keys = [address_key.as_str(), client_key.as_str()];
-    state
-        .token_failures
-        .check(&keys)
-        .map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
     if request.grant_type != "client_credentials" {
         return Err(ApiError::field(
             "grant_type",
@@ -106,12 +100,38 @@ pub async fn issue_token(
             "grant_type must be 'client_credentials'",
         ));
     }
-
-    let Some(client) = clients::authenticate(&state.db, &request.client_id, request.client_secret.expose()).await?
+    // Past the limit a wrong secret is a 429, but a right one still gets its token. Only
+    // failures below the limit are logged at warn: a flood must not flood the log too.
+    let refuse = |what: &str, client_id: Option<&str>| {
+        let over_limit = source.and_then(|s| state.token_failures.check(s).err());
+        if let Some(s) = source {
+            state.token_failures.record_failure(s);
+        }
+        match over_limit {
+            Some(retry_after) => {
+                tracing::debug!(client_id, "token refused past the failure limit: {what}");
+                ApiError::TooManyRequests { retry_after }
+            }
+            None => {
+                tracing::warn!(client_id, "token refused: {what}");
+                ApiError::Unauthorized("invalid client credentials".into())
+            }
+        }
+    };
+    if !clients::is_plausible_id(&request.client_id) {
+        // Not an id renkei makes: no lookup, no hashing, and not logged (it may be huge).
+        return Err(refuse("a client_id of the wrong shape", None));
+    }
+    let Some(client) = clients::authenticate(
+        &state.db,
+        &state.credentials,
+        &state.peppers,
+        &request.client_id,
+        request.client_secret.expose(),
+    )
+    .await?
     else {
-        state.token_failures.record_failure(&keys);
-        tracing::warn!(client_id = %request.client_id, "token refused: invalid client credentials");
-        return Err(ApiError::Unauthorized("invalid client credentials".into()));
+        return Err(refuse("invalid client credentials", Some(&request.client_id)));
     };
 
     let allowed = ScopeSet::parse(&client.scopes)

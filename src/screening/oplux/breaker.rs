@@ -1,6 +1,8 @@
-//! A circuit breaker per O-PLUX endpoint: after repeated failures to get an answer, it
-//! answers "no answer" at once for a cool-down instead of making every checkout wait for
-//! a timeout; then it lets one trial call through, and closes again on success.
+//! A circuit breaker per shop and O-PLUX endpoint: after repeated failures to get an
+//! answer, it answers "no answer" at once for a cool-down instead of making every checkout
+//! wait for a timeout; then it lets one trial call through, and closes again on success.
+//! Keyed by shop too, so that one shop's bad settings (a wrong stand-in URL, credentials
+//! O-PLUX refuses) never open the circuit for the other shops on the same endpoint.
 
 use std::{
     collections::HashMap,
@@ -24,7 +26,7 @@ struct Circuit {
 pub struct Breaker {
     threshold: u32,
     cool_down: Duration,
-    circuits: Mutex<HashMap<String, Circuit>>,
+    circuits: Mutex<HashMap<(String, String), Circuit>>,
 }
 
 /// Whether a call may go ahead.
@@ -44,9 +46,9 @@ impl Breaker {
         }
     }
 
-    pub fn permit(&self, endpoint: &str) -> Permit {
+    pub fn permit(&self, shop: &str, endpoint: &str) -> Permit {
         let mut circuits = self.circuits.lock().unwrap_or_else(|e| e.into_inner());
-        let circuit = circuits.entry(endpoint.to_string()).or_insert(Circuit {
+        let circuit = circuits.entry(key(shop, endpoint)).or_insert(Circuit {
             consecutive_failures: 0,
             open_until: None,
             trial_running: false,
@@ -64,9 +66,9 @@ impl Breaker {
     }
 
     /// Records the end of a permitted call: `answered` when O-PLUX gave a readable answer.
-    pub fn record(&self, endpoint: &str, answered: bool) {
+    pub fn record(&self, shop: &str, endpoint: &str, answered: bool) {
         let mut circuits = self.circuits.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(circuit) = circuits.get_mut(endpoint) else {
+        let Some(circuit) = circuits.get_mut(&key(shop, endpoint)) else {
             return;
         };
         circuit.trial_running = false;
@@ -81,26 +83,30 @@ impl Breaker {
         }
     }
 
-    pub fn state(&self, endpoint: &str) -> State {
+    pub fn state(&self, shop: &str, endpoint: &str) -> State {
         let circuits = self.circuits.lock().unwrap_or_else(|e| e.into_inner());
-        match circuits.get(endpoint).and_then(|c| c.open_until) {
+        circuits.get(&key(shop, endpoint)).map_or(State::Closed, Circuit::state)
+    }
+
+    /// The state of every circuit, for metrics (counted, not labelled by shop or URL).
+    pub fn states(&self) -> Vec<State> {
+        let circuits = self.circuits.lock().unwrap_or_else(|e| e.into_inner());
+        circuits.values().map(Circuit::state).collect()
+    }
+}
+
+impl Circuit {
+    fn state(&self) -> State {
+        match self.open_until {
             None => State::Closed,
             Some(until) if Instant::now() < until => State::Open,
             Some(_) => State::HalfOpen,
         }
     }
+}
 
-    /// Every endpoint with its state, for metrics.
-    pub fn states(&self) -> Vec<(String, State)> {
-        let endpoints: Vec<String> = self
-            .circuits
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .keys()
-            .cloned()
-            .collect();
-        endpoints.into_iter().map(|e| (e.clone(), self.state(&e))).collect()
-    }
+fn key(shop: &str, endpoint: &str) -> (String, String) {
+    (shop.to_string(), endpoint.to_string())
 }
 
 #[cfg(test)]
@@ -111,21 +117,22 @@ mod tests {
     fn opens_after_the_threshold_then_lets_one_trial_through() {
         let breaker = Breaker::new(3, Duration::from_millis(40));
         for _ in 0..3 {
-            assert_eq!(breaker.permit("e"), Permit::Call);
-            breaker.record("e", false);
+            assert_eq!(breaker.permit("s", "e"), Permit::Call);
+            breaker.record("s", "e", false);
         }
-        assert_eq!(breaker.state("e"), State::Open);
-        assert_eq!(breaker.permit("e"), Permit::Refuse);
-        assert_eq!(breaker.permit("other"), Permit::Call, "circuits are per endpoint");
+        assert_eq!(breaker.state("s", "e"), State::Open);
+        assert_eq!(breaker.permit("s", "e"), Permit::Refuse);
+        assert_eq!(breaker.permit("s", "other"), Permit::Call, "circuits are per endpoint");
+        assert_eq!(breaker.permit("t", "e"), Permit::Call, "circuits are per shop");
         std::thread::sleep(Duration::from_millis(50));
-        assert_eq!(breaker.permit("e"), Permit::Call);
-        assert_eq!(breaker.permit("e"), Permit::Refuse, "one trial at a time");
-        breaker.record("e", false);
-        assert_eq!(breaker.state("e"), State::Open, "a failed trial opens again");
+        assert_eq!(breaker.permit("s", "e"), Permit::Call);
+        assert_eq!(breaker.permit("s", "e"), Permit::Refuse, "one trial at a time");
+        breaker.record("s", "e", false);
+        assert_eq!(breaker.state("s", "e"), State::Open, "a failed trial opens again");
         std::thread::sleep(Duration::from_millis(50));
-        assert_eq!(breaker.permit("e"), Permit::Call);
-        breaker.record("e", true);
-        assert_eq!(breaker.state("e"), State::Closed);
-        assert_eq!(breaker.permit("e"), Permit::Call);
+        assert_eq!(breaker.permit("s", "e"), Permit::Call);
+        breaker.record("s", "e", true);
+        assert_eq!(breaker.state("s", "e"), State::Closed);
+        assert_eq!(breaker.permit("s", "e"), Permit::Call);
     }
 }

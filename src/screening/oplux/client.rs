@@ -1,5 +1,8 @@
 //! The O-PLUX HTTP client: one shared connection pool, the account's timeout, a circuit
-//! breaker per endpoint, and logs without personal data or secrets.
+//! breaker per shop and endpoint, and logs without personal data or secrets. Every call
+//! goes through the outbound policy (`outbound::policy`): allow-listed stand-ins only,
+//! internal addresses refused, no redirects. What a failure reports is only "unreachable",
+//! "timed out" or O-PLUX's HTTP status: the details stay in renkei's log.
 
 use std::time::{Duration, Instant};
 
@@ -7,11 +10,16 @@ use super::{
     breaker::{Breaker, Permit},
     protocol::{self, Answer, Credentials},
 };
-use crate::{accounts::providers::fraud::OpluxEndpoint, screening::request::ScreenedOrder};
+use crate::{
+    accounts::providers::fraud::OpluxEndpoint,
+    outbound::{OutboundPolicy, policy::Failure},
+    screening::request::ScreenedOrder,
+};
 use chrono::Utc;
 
 pub struct OpluxClient {
     http: reqwest::Client,
+    policy: OutboundPolicy,
     pub breaker: Breaker,
     test_url: String,
     production_url: Option<String>,
@@ -27,40 +35,65 @@ pub struct Call {
 
 impl OpluxClient {
     /// `breaker`: consecutive failures that open a circuit, and how long it stays open.
-    pub fn new(test_url: String, production_url: Option<String>, breaker: (u32, Duration)) -> Self {
+    pub fn new(
+        test_url: String,
+        production_url: Option<String>,
+        breaker: (u32, Duration),
+        policy: &OutboundPolicy,
+    ) -> Self {
         crate::crypto::install_tls_provider();
-        let http = reqwest::Client::builder()
+        let http = policy
+            .client_builder()
             .pool_max_idle_per_host(64)
             .pool_idle_timeout(Duration::from_secs(60))
             .tcp_nodelay(true)
-            .connect_timeout(Duration::from_secs(5))
             .user_agent(concat!("renkei/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("the HTTP client configuration is valid");
         Self {
             http,
+            policy: policy.clone(),
             breaker: Breaker::new(breaker.0, breaker.1),
             test_url,
             production_url,
         }
     }
 
-    /// The base URL of an account's `endpoint` setting.
+    /// The outbound policy this client calls under.
+    pub fn outbound(&self) -> &OutboundPolicy {
+        &self.policy
+    }
+
+    /// The base URL of an account's `endpoint` setting. A stand-in URL must still be
+    /// allow-listed (it may have been saved before the operator changed the list).
     pub fn base_url(&self, endpoint: &OpluxEndpoint) -> Result<String, String> {
-        match endpoint {
-            OpluxEndpoint::Test => Ok(self.test_url.clone()),
-            OpluxEndpoint::Production => self
-                .production_url
-                .clone()
-                .ok_or_else(|| "the O-PLUX production URL is not configured (RENKEI_OPLUX_PRODUCTION_URL)".into()),
-            OpluxEndpoint::Url(url) => Ok(url.trim_end_matches('/').to_string()),
+        let base = match endpoint {
+            OpluxEndpoint::Test => self.test_url.clone(),
+            OpluxEndpoint::Production => self.production_url.clone().ok_or_else(|| {
+                tracing::error!("an account uses endpoint production, but RENKEI_OPLUX_PRODUCTION_URL is not set");
+                Failure::Unreachable.as_str().to_string()
+            })?,
+            OpluxEndpoint::Url(url) => {
+                let url = url.trim_end_matches('/').to_string();
+                if let Err(refusal) = self.policy.check_configured_url(&url) {
+                    tracing::warn!(reason = %refusal, "O-PLUX call refused by the outbound policy");
+                    return Err(Failure::Unreachable.as_str().into());
+                }
+                url
+            }
+        };
+        if let Err(refusal) = self.policy.check_request_url(&base) {
+            tracing::warn!(reason = %refusal, "O-PLUX call refused by the outbound policy");
+            return Err(Failure::Unreachable.as_str().into());
         }
+        Ok(base)
     }
 
     /// Registers an order event. Never retried once it may have reached O-PLUX; a refused
     /// connection (nothing sent) is tried once more within the time left.
     pub async fn register(
         &self,
+        shop_id: &str,
         endpoint: &OpluxEndpoint,
         timeout: Duration,
         credentials: &Credentials<'_>,
@@ -77,8 +110,8 @@ impl OpluxClient {
                 };
             }
         };
-        if self.breaker.permit(&base) == Permit::Refuse {
-            tracing::debug!(endpoint = %base, "O-PLUX circuit open: not calling");
+        if self.breaker.permit(shop_id, &base) == Permit::Refuse {
+            tracing::debug!(shop = %shop_id, endpoint = %base, "O-PLUX circuit open: not calling");
             return Call {
                 outcome: Err("O-PLUX has failed repeatedly; not called during the cool-down".into()),
                 latency: started.elapsed(),
@@ -100,7 +133,7 @@ impl OpluxClient {
             attempt += 1;
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                break Err(format!("no answer within {} ms", timeout.as_millis()));
+                break Err(Failure::TimedOut.as_str().into());
             }
             let sent = self
                 .http
@@ -116,18 +149,17 @@ impl OpluxClient {
                     let remaining = deadline.saturating_duration_since(Instant::now());
                     match tokio::time::timeout(remaining, response.bytes()).await {
                         Ok(Ok(bytes)) => break protocol::parse_answer(status, &bytes),
-                        Ok(Err(err)) => break Err(format!("reading the answer failed: {}", describe(&err))),
-                        Err(_) => break Err(format!("no answer within {} ms", timeout.as_millis())),
+                        Ok(Err(err)) => break Err(failure(&err)),
+                        Err(_) => break Err(Failure::TimedOut.as_str().into()),
                     }
                 }
                 // Nothing reached O-PLUX: safe to try once more.
                 Err(err) if err.is_connect() && attempt == 1 => continue,
-                Err(err) if err.is_timeout() => break Err(format!("no answer within {} ms", timeout.as_millis())),
-                Err(err) => break Err(format!("the request failed: {}", describe(&err))),
+                Err(err) => break Err(failure(&err)),
             }
         };
         let answered = matches!(&outcome, Ok(Answer::Screened { .. }) | Ok(Answer::Rejected { .. }));
-        self.breaker.record(&base, answered);
+        self.breaker.record(shop_id, &base, answered);
         let latency = started.elapsed();
         match &outcome {
             Ok(Answer::Screened { verdict, event_id, .. }) => tracing::debug!(
@@ -151,15 +183,17 @@ impl OpluxClient {
     }
 }
 
-/// An error's kind without its URL (which is fine) or anything from the body.
-fn describe(err: &reqwest::Error) -> String {
-    if err.is_connect() {
-        "cannot connect".into()
+/// What the tenant sees of a transport failure; the kind of error goes to renkei's log.
+fn failure(err: &reqwest::Error) -> String {
+    let kind = if err.is_connect() {
+        "cannot connect"
     } else if err.is_timeout() {
-        "timed out".into()
+        "timed out"
     } else if err.is_body() || err.is_decode() {
-        "malformed answer".into()
+        "malformed answer"
     } else {
-        "transport error".into()
-    }
+        "transport error"
+    };
+    tracing::debug!(kind, "O-PLUX transport failure");
+    Failure::of(err).as_str().to_string()
 }

@@ -230,13 +230,15 @@ pub async fn upsert(db: &DatabaseConnection, shop_id: &str, items: Vec<FeedItemI
     Ok(count)
 }
 
-/// The Facebook catalog CSV (RFC 4180: every field quoted, quotes doubled, CRLF).
+/// The Facebook catalog CSV (RFC 4180: every field quoted, quotes doubled, CRLF). The
+/// feed is public and shop staff open it in spreadsheets: a cell a spreadsheet would run
+/// as a formula is neutralised.
 pub fn facebook_csv(items: &[FeedItem]) -> String {
     let mut csv = String::new();
     let mut row = |fields: [&str; 9]| {
         let quoted: Vec<String> = fields
             .iter()
-            .map(|f| format!("\"{}\"", f.replace('"', "\"\"")))
+            .map(|f| format!("\"{}\"", neutralise_formula(f).replace('"', "\"\"")))
             .collect();
         csv.push_str(&quoted.join(","));
         csv.push_str("\r\n");
@@ -257,6 +259,36 @@ pub fn facebook_csv(items: &[FeedItem]) -> String {
         ]);
     }
     csv
+}
+
+/// A cell starting with `=`, `+`, `-`, `@`, a tab or a carriage return is prefixed with
+/// `'`, which spreadsheets show as text instead of running (OWASP's CSV injection advice).
+fn neutralise_formula(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
+}
+
+/// Issues a new feed URL: the feed moves to a new token and the old URL answers 404.
+pub async fn rotate_url(accounts: &Accounts<'_>, actor: &Actor<'_>) -> Result<Account, DomainError> {
+    let shop_id = actor.shop_id.to_string();
+    accounts
+        .act(
+            actor,
+            &PRODUCT_DATA_FEED,
+            "rotate_url",
+            Missing::Refuse,
+            async move |txn, state| {
+                let token = crate::crypto::random_token::<24>();
+                state.settings.insert(FEED_TOKEN.into(), token.clone().into());
+                public_assets::set_token(txn, &shop_id, public_assets::FACEBOOK_FEED, &token).await?;
+                state.changed.push("facebook_feed_url");
+                Ok(())
+            },
+        )
+        .await
 }
 
 /// Builds the CSV now from every item of the shop and publishes it at the feed URL.
@@ -328,5 +360,20 @@ mod tests {
         );
         assert!(lines[1].starts_with("\"A,1\",\"He said \"\"hi\"\"\",\"line one\nline two\""));
         assert!(lines[1].contains("\"1280 JPY\""));
+    }
+
+    #[test]
+    fn csv_cells_that_a_spreadsheet_would_run_are_neutralised() {
+        for (cell, expected) in [
+            ("=HYPERLINK(\"x\")", "'=HYPERLINK(\"x\")"),
+            ("+1", "'+1"),
+            ("-1", "'-1"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("緑茶 = tea", "緑茶 = tea"),
+        ] {
+            assert_eq!(neutralise_formula(cell), expected);
+        }
     }
 }

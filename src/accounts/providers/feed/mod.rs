@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use crate::{
     accounts::spec::{Category, Derive, Field, Hooks, Kind, ProviderSpec},
     crypto::random_token,
+    store::public_assets,
 };
 
 /// Internal setting: the unguessable token of the feed's public URL.
@@ -31,6 +32,7 @@ pub const PRODUCT_DATA_FEED: ProviderSpec = ProviderSpec {
             .example(r#""2026-11-23T10:00:00Z""#)
             .describe("When the CSV was last built (POST …/product-data-feed/generate)."),
     ],
+    public_assets: &[public_assets::FACEBOOK_FEED],
     hooks: Hooks {
         initial_settings: new_feed_token,
         computed: feed_links,

@@ -6,6 +6,7 @@ pub mod epos_banner;
 use crate::{
     accounts::spec::{Category, Field, Hooks, Kind, Mode, ProviderSpec, Rule, View},
     core::PaymentKind,
+    store::public_assets,
 };
 
 pub const GMO_PG: ProviderSpec = ProviderSpec {
@@ -81,6 +82,7 @@ pub const GMO_PG: ProviderSpec = ProviderSpec {
     ],
     mode: Some(gmo_pg_mode),
     serves: &[PaymentKind::CreditCard],
+    public_assets: &[public_assets::EPOS_BANNER],
     hooks: Hooks {
         computed: epos_banner::banner_url,
         ..Hooks::NONE
