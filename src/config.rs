@@ -7,6 +7,7 @@ use std::{net::ToSocketAddrs, sync::Arc, time::Duration};
 
 use base64::Engine;
 
+pub use crate::store::DatabaseConfig;
 use crate::{
     auth::source::Cidr,
     core::Secret,
@@ -71,18 +72,6 @@ pub struct Config {
 pub enum RunMode {
     Development,
     Production,
-}
-
-#[derive(Debug, Clone)]
-pub struct DatabaseConfig {
-    /// `DATABASE_URL`: `sqlite://…` or `postgres://…`. May hold a password.
-    pub url: Secret<String>,
-    /// `RENKEI_DATABASE_SCHEMA`: PostgreSQL schema (search path) to use.
-    pub schema: Option<String>,
-    /// `RENKEI_DATABASE_MAX_CONNECTIONS`.
-    pub max_connections: u32,
-    /// `RENKEI_DATABASE_ACQUIRE_TIMEOUT_MS`: how long a request waits for a connection.
-    pub acquire_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]

@@ -13,10 +13,26 @@ pub mod public_assets;
 pub mod screenings;
 pub mod shops;
 
+use std::time::Duration;
+
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, RuntimeErr, SqlErr};
 
-use crate::config::DatabaseConfig;
+use crate::core::Secret;
+
+/// Where the database is and how many connections to keep (from the configuration:
+/// the store reads no configuration itself).
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// `DATABASE_URL`: `sqlite://…` or `postgres://…`. May hold a password.
+    pub url: Secret<String>,
+    /// `RENKEI_DATABASE_SCHEMA`: PostgreSQL schema (search path) to use.
+    pub schema: Option<String>,
+    /// `RENKEI_DATABASE_MAX_CONNECTIONS`.
+    pub max_connections: u32,
+    /// `RENKEI_DATABASE_ACQUIRE_TIMEOUT_MS`: how long a request waits for a connection.
+    pub acquire_timeout: Duration,
+}
 
 /// Opens the connection pool. For PostgreSQL with a configured schema, the schema is
 /// created when missing and becomes every connection's search path.

@@ -108,6 +108,33 @@ fn no_module_outside_http_imports_the_http_layer() {
 }
 
 #[test]
+fn the_store_and_the_domains_read_no_configuration() {
+    const TAKE_VALUES: &[&str] = &[
+        "src/store/",
+        "src/core/",
+        "src/accounts/",
+        "src/payment_methods/",
+        "src/screening/",
+        "src/events/",
+    ];
+    let offenders: Vec<String> = crate_sources()
+        .into_iter()
+        .filter(|(path, _)| TAKE_VALUES.iter().any(|dir| path.starts_with(dir)))
+        .filter(|(_, text)| {
+            let code = code_of(text);
+            code.contains("crate::config")
+                || crate_imports(&code).iter().any(|import| {
+                    import
+                        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                        .any(|w| w == "config")
+                })
+        })
+        .map(|(path, _)| path)
+        .collect();
+    assert!(offenders.is_empty(), "these read the configuration: {offenders:?}");
+}
+
+#[test]
 fn no_code_outside_the_declarations_names_a_provider() {
     let slugs: Vec<String> = renkei::accounts::ALL
         .iter()
