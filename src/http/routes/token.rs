@@ -13,6 +13,7 @@ use crate::{
         problem::ApiError,
         state::AppState,
     },
+    store::clients::ApiClient,
 };
 
 /// Client credentials, as JSON or as an HTML form (`application/x-www-form-urlencoded`).
@@ -86,12 +87,7 @@ pub async fn issue_token(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let forwarded: Vec<&str> = req
-        .headers()
-        .get_all("x-forwarded-for")
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    let source = source_address(req.peer_addr().map(|a| a.ip()), &forwarded, &state.trusted_proxies);
+    let source = source_of(&req, &state);
     let request = read_request(&req, payload).await?;
     if request.grant_type != "client_credentials" {
         return Err(ApiError::field(
@@ -134,24 +130,7 @@ pub async fn issue_token(
         return Err(refuse("invalid client credentials", Some(&request.client_id)));
     };
 
-    let allowed = ScopeSet::parse(&client.scopes)
-        .map_err(|name| ApiError::internal(anyhow::anyhow!("client {} holds unknown scope {name}", client.id)))?;
-    let scopes = match request.scope.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        None => allowed,
-        Some(requested) => {
-            let requested = ScopeSet::parse(requested)
-                .map_err(|name| ApiError::field("scope", "unknown_scope", format!("'{name}' is not a scope")))?;
-            if !requested.is_subset_of(allowed) {
-                return Err(ApiError::field(
-                    "scope",
-                    "scope_not_allowed",
-                    format!("this client may request only: {allowed}"),
-                ));
-            }
-            requested
-        }
-    };
-
+    let scopes = granted_scopes(&client, request.scope.as_deref())?;
     let issued = state
         .tokens
         .issue(&client.id, &client.shop_id, scopes)
@@ -166,6 +145,35 @@ pub async fn issue_token(
             expires_in: issued.expires_in,
             scope: scopes.to_string(),
         }))
+}
+
+/// The address failures are counted against: the peer, or the hop a trusted proxy named.
+fn source_of(req: &HttpRequest, state: &AppState) -> Option<std::net::IpAddr> {
+    let forwarded: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    source_address(req.peer_addr().map(|a| a.ip()), &forwarded, &state.trusted_proxies)
+}
+
+/// The scopes the token gets: the client's, or the subset it asked for.
+fn granted_scopes(client: &ApiClient, requested: Option<&str>) -> Result<ScopeSet, ApiError> {
+    let allowed = ScopeSet::parse(&client.scopes)
+        .map_err(|name| ApiError::internal(anyhow::anyhow!("client {} holds unknown scope {name}", client.id)))?;
+    let Some(requested) = requested.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(allowed);
+    };
+    let requested = ScopeSet::parse(requested)
+        .map_err(|name| ApiError::field("scope", "unknown_scope", format!("'{name}' is not a scope")))?;
+    if !requested.is_subset_of(allowed) {
+        return Err(ApiError::field(
+            "scope",
+            "scope_not_allowed",
+            format!("this client may request only: {allowed}"),
+        ));
+    }
+    Ok(requested)
 }
 
 async fn read_request(req: &HttpRequest, payload: web::Payload) -> Result<TokenRequest, ApiError> {
