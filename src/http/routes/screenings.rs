@@ -12,7 +12,9 @@ use crate::{
         problem::ApiError,
         state::AppState,
     },
-    screening::{decision::ScreeningResult, record::Screening, request::ScreeningRequest},
+    screening::{
+        decision::ScreeningResult, oplux::protocol_v2::ManualResult, record::Screening, request::ScreeningRequest,
+    },
     store::screenings::{self, Filter},
 };
 
@@ -87,6 +89,8 @@ pub async fn get_screening(
 pagination::page_query!(ScreeningQuery {
     /// Only this result.
     result: Option<ScreeningResult>,
+    /// Only this manual review result (O-PLUX's 目視審査).
+    manual_result: Option<ManualResult>,
     /// Only screened (true) or not screened (false) orders.
     screened: Option<bool>,
     /// Screened at or after (RFC 3339).
@@ -123,6 +127,7 @@ pub async fn list_screenings(
     }
     let filter = Filter {
         result: query.result.map(|r| r.as_str().to_string()),
+        manual_result: query.manual_result.map(|r| r.as_str().to_string()),
         screened: query.screened,
         from: query.from,
         to: query.to,
