@@ -7,20 +7,22 @@ use std::{collections::HashMap, time::Duration};
 
 use chrono::{SubsecRound, Utc};
 use sea_orm::DatabaseConnection;
+use serde::Deserialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 use super::{
     exchange::{Exchange, ExchangeKind, new_exchange, outcome_of_v2},
     oplux::{
         client::{OpluxClient, V2Call},
-        protocol_v2::{ManualResult, Update, V2Answer},
+        protocol_v2::{ManualResult, SettlementStatus, Update, V2Answer},
     },
     record::Screening,
     service::OpluxAccount,
 };
 use crate::{
     accounts::{providers::fraud::OPLUX, service::Accounts},
-    core::DomainError,
+    core::{DomainError, FieldError},
     crypto::seal::MasterKeys,
     events::{self, EventType},
     jobs::Pass,
@@ -29,6 +31,60 @@ use crate::{
         screenings::{self, DONE, ScreeningRow},
     },
 };
+
+/// The longest memo sent to O-PLUX.
+pub const MEMO_MAX_CHARS: usize = 1000;
+
+/// `POST /api/v1/fraud-screenings/{order_number}/updates`: what to tell O-PLUX about an
+/// order after checkout; at least one field.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(min_properties = 1, example = json!({"settlement_status": "paid", "memo": "入金確認済み"}))]
+pub struct UpdateRequest {
+    /// How the payment stands (O-PLUX's codes 00…100), so that its model learns.
+    pub settlement_status: Option<SettlementStatus>,
+    /// The manual review result to set in O-PLUX.
+    pub manual_result: Option<ManualResult>,
+    /// A memo for O-PLUX's console (at most 1,000 characters).
+    #[schema(max_length = 1000)]
+    pub memo: Option<String>,
+    /// `true` registers the buyer as fraudulent in O-PLUX; `false` undoes it.
+    pub blacklisted: Option<bool>,
+}
+
+impl UpdateRequest {
+    /// The update to send; 422 naming the fields when empty or too long.
+    pub fn parse(self) -> Result<Update, DomainError> {
+        let update = Update {
+            settlement_status: self.settlement_status,
+            manual_result: self.manual_result,
+            memo: self.memo,
+            blacklisted: self.blacklisted,
+        };
+        if update.is_empty() {
+            return Err(DomainError::Invalid(
+                ["settlement_status", "manual_result", "memo", "blacklisted"]
+                    .into_iter()
+                    .map(|field| {
+                        FieldError::new(
+                            field,
+                            "required",
+                            "send at least one of settlement_status, manual_result, memo, blacklisted",
+                        )
+                    })
+                    .collect(),
+            ));
+        }
+        if update.memo.as_ref().is_some_and(|m| m.chars().count() > MEMO_MAX_CHARS) {
+            return Err(DomainError::field(
+                "memo",
+                "too_long",
+                format!("memo must be at most {MEMO_MAX_CHARS} characters"),
+            ));
+        }
+        Ok(update)
+    }
+}
 
 /// Automatic results a manual review follows.
 pub const REVIEWED_RESULTS: [&str; 2] = ["HOLD", "REVIEW"];
