@@ -352,7 +352,7 @@ fn form(bytes: &[u8]) -> HashMap<String, String> {
 }
 
 /// Checks the common v2 keys; the refusal to answer when they do not hold.
-fn check_v2(state: &MockState, keys: &HashMap<String, String>) -> Result<String, HttpResponse> {
+fn check_v2(state: &MockState, keys: &HashMap<String, String>) -> Result<String, Box<HttpResponse>> {
     let get = |key: &str| keys.get(key).map(String::as_str).unwrap_or_default();
     let signed = state.config.credentials.iter().any(|c| {
         c.merchant_id == get("request.shop_id")
@@ -365,25 +365,25 @@ fn check_v2(state: &MockState, keys: &HashMap<String, String>) -> Result<String,
                 )
     });
     if !signed {
-        return Err(xml_error(
+        return Err(Box::new(xml_error(
             403,
             "Authentication.InvalidSignature",
             "the signature does not match the shop's credentials",
-        ));
+        )));
     }
     if get("request.version") != protocol_v2::VERSION || get("request.hash_method") != protocol::HASH_METHOD {
-        return Err(xml_error(
+        return Err(Box::new(xml_error(
             400,
             "InvalidData.Version",
             "version must be 1.0 and hash_method SHA256",
-        ));
+        )));
     }
     match get("request.condition.event_id") {
-        "" => Err(xml_error(
+        "" => Err(Box::new(xml_error(
             400,
             "InvalidData.EventId",
             "request.condition.event_id is required",
-        )),
+        ))),
         id => Ok(id.to_string()),
     }
 }
@@ -396,7 +396,7 @@ async fn v2_get(request: actix_web::HttpRequest, state: web::Data<MockState>) ->
     let keys = form(request.query_string().as_bytes());
     let event_id = match check_v2(&state, &keys) {
         Ok(id) => id,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     if !state.config.latency.is_zero() {
         tokio::time::sleep(state.config.latency).await;
@@ -431,7 +431,7 @@ async fn v2_put(body: web::Bytes, state: web::Data<MockState>) -> HttpResponse {
     let keys = form(&body);
     let event_id = match check_v2(&state, &keys) {
         Ok(id) => id,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let mut events = state.events.lock().unwrap_or_else(|e| e.into_inner());
     let Some(event) = events.by_id.get_mut(&event_id) else {

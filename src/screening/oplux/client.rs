@@ -273,7 +273,7 @@ impl OpluxClient {
         if self.breaker.permit(shop_id, &url) == Permit::Refuse {
             return not_sent(COOLING_DOWN.into());
         }
-        let (builder, parse): (_, fn(u16, &[u8]) -> Result<V2Answer, String>) = match &request {
+        let (builder, parse): (_, ParseV2) = match &request {
             V2Request::Get(form) => (self.http.get(format!("{url}?{}", encode(form))), protocol_v2::parse_get),
             V2Request::Put(form) => (
                 self.http
@@ -319,6 +319,9 @@ impl OpluxClient {
 }
 
 const COOLING_DOWN: &str = "O-PLUX has failed repeatedly; not called during the cool-down";
+
+/// Reads a v2 answer of an HTTP status.
+type ParseV2 = fn(u16, &[u8]) -> Result<V2Answer, String>;
 
 enum V2Request {
     Get(Form),
