@@ -43,6 +43,16 @@ pub struct Config {
     pub oplux_test_url: String,
     /// `RENKEI_OPLUX_PRODUCTION_URL`: O-PLUX's production base URL (`endpoint: production`).
     pub oplux_production_url: Option<String>,
+    /// `RENKEI_OPLUX_TEST_V2_URL`: O-PLUX's test v2 event URL (`endpoint: test`).
+    pub oplux_test_v2_url: String,
+    /// `RENKEI_OPLUX_PRODUCTION_V2_URL`: O-PLUX's production v2 event URL (`endpoint: production`).
+    pub oplux_production_v2_url: Option<String>,
+    /// `RENKEI_OPLUX_SYNC_INTERVAL_SECS`: how often the manual-review poller runs (0: off).
+    pub oplux_sync_interval: Duration,
+    /// `RENKEI_OPLUX_SYNC_WINDOW_HOURS`: screenings older than this are no longer polled.
+    pub oplux_sync_window: Duration,
+    /// `RENKEI_OPLUX_SYNC_BATCH`: at most this many O-PLUX calls per poller pass.
+    pub oplux_sync_batch: u64,
     /// `RENKEI_CACHE_TTL_MS`: how stale a replica's view of changes made on other
     /// replicas (payment methods, accounts, revoked clients) may be; 0 disables caching.
     pub cache_ttl: Duration,
@@ -221,6 +231,15 @@ impl Config {
             public_url: urls.public_url,
             oplux_test_url: urls.oplux_test_url,
             oplux_production_url: urls.oplux_production_url,
+            oplux_test_v2_url: urls.oplux_test_v2_url,
+            oplux_production_v2_url: urls.oplux_production_v2_url,
+            oplux_sync_interval: Duration::from_secs(vars.number(
+                "RENKEI_OPLUX_SYNC_INTERVAL_SECS",
+                300,
+                0..=86_400,
+            )?),
+            oplux_sync_window: Duration::from_secs(3600 * vars.number("RENKEI_OPLUX_SYNC_WINDOW_HOURS", 48, 1..=8760)?),
+            oplux_sync_batch: vars.number("RENKEI_OPLUX_SYNC_BATCH", 100, 1..=10_000)?,
             cache_ttl: Duration::from_millis(vars.number("RENKEI_CACHE_TTL_MS", 1000, 0..=60_000)?),
             oplux_breaker_threshold: vars.number("RENKEI_OPLUX_BREAKER_THRESHOLD", 5, 1..=1_000_000)?,
             oplux_breaker_cool_down: Duration::from_secs(vars.number(
@@ -413,6 +432,8 @@ struct Urls {
     public_url: Option<String>,
     oplux_test_url: String,
     oplux_production_url: Option<String>,
+    oplux_test_v2_url: String,
+    oplux_production_v2_url: Option<String>,
     demo_oplux_endpoint: Option<String>,
 }
 
@@ -431,6 +452,9 @@ fn urls<F: Fn(&str) -> Option<String>>(vars: &Vars<'_, F>) -> Result<Urls, Confi
         oplux_test_url: url_var("RENKEI_OPLUX_TEST_URL", "https://api.tst.o-plux.com")?
             .unwrap_or_else(|| "https://api.tst.o-plux.com".into()),
         oplux_production_url: url_var("RENKEI_OPLUX_PRODUCTION_URL", "https://api.o-plux.example")?,
+        oplux_test_v2_url: url_var("RENKEI_OPLUX_TEST_V2_URL", "https://staging.o-plux.com/v2/event")?
+            .unwrap_or_else(|| crate::screening::oplux::client::V2_TEST_URL.into()),
+        oplux_production_v2_url: url_var("RENKEI_OPLUX_PRODUCTION_V2_URL", "https://o-plux.example/v2/event")?,
         demo_oplux_endpoint: url_var("RENKEI_DEMO_OPLUX_ENDPOINT", "http://127.0.0.1:18090")?,
     })
 }

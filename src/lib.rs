@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod dev_keys;
 pub mod events;
 pub mod http;
+pub mod jobs;
 pub mod metrics;
 pub mod outbound;
 pub mod payment_methods;

@@ -19,8 +19,9 @@ use crate::{
         openapi::{ServedDocument, document},
         state::AppState,
     },
+    jobs::Jobs,
     metrics::Metrics,
-    screening::oplux::client::OpluxClient,
+    screening::{oplux::client::OpluxClient, review::SyncSchedule},
     store,
 };
 
@@ -28,6 +29,8 @@ pub struct Application {
     port: u16,
     server: Server,
     db: DatabaseConnection,
+    /// Background jobs, stopped after the server (see `jobs`).
+    jobs: Jobs,
     /// Credentials of the demo client when this start created it (shown once).
     pub demo_credentials: Option<NewCredentials>,
 }
@@ -79,7 +82,8 @@ impl Application {
                 config.oplux_production_url.clone(),
                 (config.oplux_breaker_threshold, config.oplux_breaker_cool_down),
                 &config.outbound,
-            ),
+            )
+            .with_v2(config.oplux_test_v2_url.clone(), config.oplux_production_v2_url.clone()),
             checkout_cache: Default::default(),
             shop_versions: ShopVersions::new(config.cache_ttl),
             clients: ClientCache::new(config.cache_ttl),
@@ -91,6 +95,7 @@ impl Application {
             metrics_token: config.metrics_token.clone(),
             body_read_timeout: config.body_read_timeout,
         });
+        let jobs = start_jobs(&config, &state, &db);
         let document = web::Data::new(ServedDocument::new(&document()));
         let cors_origins = config.cors_origins.clone();
         let server = HttpServer::new(move || http::app(state.clone(), document.clone(), cors_origins.clone()))
@@ -106,6 +111,7 @@ impl Application {
             port,
             server,
             db,
+            jobs,
             demo_credentials,
         })
     }
@@ -123,10 +129,43 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped (SIGINT/SIGTERM stop it gracefully).
+    /// Serves until stopped (SIGINT/SIGTERM stop it gracefully), then stops the
+    /// background jobs (their passes end at the next step, leases are released).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.jobs.shutdown().await;
+        served
     }
+}
+
+/// The background jobs of this replica: the manual-review poller (SPEC 8), unless
+/// `RENKEI_OPLUX_SYNC_INTERVAL_SECS` is 0.
+fn start_jobs(config: &Config, state: &web::Data<AppState>, db: &DatabaseConnection) -> Jobs {
+    let mut jobs = Jobs::new(db.clone());
+    if !config.oplux_sync_interval.is_zero() {
+        let schedule = SyncSchedule {
+            interval: config.oplux_sync_interval,
+            window: config.oplux_sync_window,
+            batch: config.oplux_sync_batch,
+        };
+        let state = state.clone();
+        jobs.every(
+            "oplux-manual-review",
+            schedule.interval,
+            std::time::Duration::from_secs(30),
+            move |pass| {
+                let state = state.clone();
+                async move {
+                    match state.reviews().poll(schedule, &pass).await {
+                        Ok(asked) if asked > 0 => tracing::info!(asked, "manual reviews polled"),
+                        Ok(_) => {}
+                        Err(err) => tracing::warn!(error = %err, "the manual-review poller failed"),
+                    }
+                }
+            },
+        );
+    }
+    jobs
 }
 
 /// The peppers client secrets are hashed with, for this configuration (the command line

@@ -39,6 +39,9 @@ pub enum DomainError {
     PreconditionFailed,
     #[error("{0}")]
     Conflict(String),
+    /// A remote service (O-PLUX) refused or did not answer; the message names its codes.
+    #[error("{0}")]
+    BadGateway(String),
     #[error("a stored secret cannot be opened: {0}")]
     Sealed(#[from] SealError),
     #[error(transparent)]

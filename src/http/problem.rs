@@ -68,6 +68,8 @@ pub enum ApiError {
     TooManyRequests { retry_after: u64 },
     #[error("{0}")]
     Unavailable(String),
+    #[error("{0}")]
+    BadGateway(String),
     #[error("an unexpected error occurred")]
     Internal(#[source] anyhow::Error),
 }
@@ -95,6 +97,7 @@ impl ApiError {
             ApiError::Validation(_) => ("validation-failed", "Validation failed"),
             ApiError::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
             ApiError::Unavailable(_) => ("unavailable", "Service unavailable"),
+            ApiError::BadGateway(_) => ("bad-gateway", "Bad gateway"),
             ApiError::Internal(_) => ("internal", "Internal server error"),
         }
     }
@@ -131,6 +134,7 @@ impl From<DomainError> for ApiError {
             DomainError::Invalid(errors) => ApiError::Validation(errors),
             DomainError::PreconditionFailed => ApiError::PreconditionFailed(err.to_string()),
             DomainError::Conflict(message) => ApiError::Conflict(message),
+            DomainError::BadGateway(message) => ApiError::BadGateway(message),
             DomainError::Sealed(_) => ApiError::internal(err),
             DomainError::Database(db) => db.into(),
         }
@@ -152,6 +156,7 @@ impl ResponseError for ApiError {
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -14,6 +14,7 @@ use crate::{
     payment_methods::{checkout::CheckoutCache, service::PaymentMethods},
     screening::{
         oplux::client::OpluxClient,
+        review::Reviews,
         service::{ScreeningContext, Screenings},
     },
 };
@@ -55,6 +56,14 @@ impl AppState {
             metrics: &self.metrics,
             versions: &self.shop_versions,
             contexts: &self.screening_contexts,
+        }
+    }
+
+    pub fn reviews(&self) -> Reviews<'_> {
+        Reviews {
+            db: &self.db,
+            keys: &self.master_keys,
+            client: &self.oplux,
         }
     }
 

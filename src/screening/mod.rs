@@ -2,10 +2,12 @@
 //! client and protocol, the records, and the local O-PLUX stand-in.
 
 pub mod decision;
+pub mod exchange;
 pub mod input;
 pub mod mock;
 pub mod oplux;
 pub mod record;
 pub mod request;
+pub mod review;
 pub mod service;
 pub mod verify;

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use super::{
     decision::{ScreeningResult, SkipReason},
-    oplux::protocol::Reason,
+    oplux::{protocol::Reason, protocol_v2::ManualResult},
 };
 use crate::{
     core::{DomainError, FieldError},
@@ -60,6 +60,16 @@ pub struct ParentScreening {
     pub decision: DecisionKind,
 }
 
+/// O-PLUX's manual review (目視審査), set by the shop's staff after the automatic result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ManualReview {
+    pub result: ManualResult,
+    /// The staff's memo in O-PLUX (empty when none).
+    pub memo: String,
+    /// When renkei learned of this review (or sent it).
+    pub reviewed_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[schema(example = json!({
     "order_number": "R0000123", "screened": true, "skip_reason": null, "result": "HOLD",
@@ -68,7 +78,8 @@ pub struct ParentScreening {
     "forced_by_thanks_offer": false, "oplux_event_id": "0F1E2D3C4B5A69788796A5B4C3D2E1F00112233445566778",
     "warnings": [{"field": "deliveries[0].tel", "code": "invalid_format",
         "message": "deliveries[0].tel was left out of the O-PLUX event: expected a Japanese phone number of 10 or 11 digits"}],
-    "parent_order_number": null, "parent_screening": null, "screened_at": "2026-11-23T10:00:01Z"
+    "parent_order_number": null, "parent_screening": null, "screened_at": "2026-11-23T10:00:01Z",
+    "manual_review": {"result": "OK", "memo": "本人確認済み", "reviewed_at": "2026-11-23T12:30:00Z"}
 }))]
 pub struct Screening {
     pub order_number: String,
@@ -95,6 +106,9 @@ pub struct Screening {
     /// For a thanks-offer payment not screened again: the parent order's screening.
     pub parent_screening: Option<ParentScreening>,
     pub screened_at: DateTime<Utc>,
+    /// O-PLUX's manual review, once known (`result` above stays what O-PLUX answered at
+    /// checkout); null while nobody has reviewed the order.
+    pub manual_review: Option<ManualReview>,
 }
 
 impl Screening {
@@ -122,6 +136,7 @@ impl Screening {
                 .map(|text| stored_json(row, "parent_screening", text))
                 .transpose()?,
             screened_at: row.screened_at.unwrap_or(row.claimed_at),
+            manual_review: manual_review(row),
         })
     }
 
@@ -133,6 +148,14 @@ impl Screening {
             decision: self.decision,
         }
     }
+}
+
+fn manual_review(row: &ScreeningRow) -> Option<ManualReview> {
+    Some(ManualReview {
+        result: ManualResult::parse(row.manual_result.as_deref()?)?,
+        memo: row.manual_memo.clone().unwrap_or_default(),
+        reviewed_at: row.manual_reviewed_at.unwrap_or(row.claimed_at),
+    })
 }
 
 fn stored_json<T: serde::de::DeserializeOwned>(row: &ScreeningRow, column: &str, text: &str) -> Result<T, DomainError> {

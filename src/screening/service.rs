@@ -16,6 +16,7 @@ use super::{
     decision::{
         self, Action, CallOutcome, Decision, MethodFlags, OrderFacts, Settings, SkipReason, Step, UnknownMethod,
     },
+    exchange::{ExchangeKind, new_exchange, outcome_of_v3},
     oplux::{
         client::OpluxClient,
         protocol::{Answer, Credentials},
@@ -32,8 +33,10 @@ use crate::{
     cache::{ShopVersions, Versioned},
     core::{DomainError, FieldError, PaymentKind, Secret, Settlement},
     crypto::{random_token, seal::MasterKeys},
+    events::{self, EventType},
     metrics::Metrics,
     store::{
+        oplux_exchanges::{self, NewExchange},
         payment_methods::{self, PaymentMethodRow},
         provider_accounts,
         screenings::{self, Claim, DONE, Finished, ScreeningRow},
@@ -119,6 +122,8 @@ struct Outcome {
     parent: Option<ParentScreening>,
     error_detail: Option<String>,
     latency_ms: Option<i64>,
+    /// The registration's exchange with O-PLUX, when a call left renkei.
+    exchange: Option<NewExchange>,
 }
 
 impl Outcome {
@@ -130,6 +135,7 @@ impl Outcome {
             parent: parent.filter(|_| covered),
             error_detail: None,
             latency_ms: None,
+            exchange: None,
         }
     }
 }
@@ -292,19 +298,25 @@ impl Screenings<'_> {
     /// is left out of the event and named in the warnings.
     async fn call(&self, account: &OpluxAccount, method: &Method, order: &Order, facts: OrderFacts) -> Outcome {
         let warnings = order.warnings();
-        let (outcome, latency_ms) = self.register(account, method, order).await;
+        let (outcome, latency_ms, exchange) = self.register(account, method, order).await;
         Outcome {
             decision: decision::after_call(&account.decides, method.flags, facts, &outcome),
             warnings,
             parent: None,
             error_detail: error_detail(&outcome),
             latency_ms,
+            exchange,
         }
     }
 
-    async fn register(&self, account: &OpluxAccount, method: &Method, order: &Order) -> (CallOutcome, Option<i64>) {
+    async fn register(
+        &self,
+        account: &OpluxAccount,
+        method: &Method,
+        order: &Order,
+    ) -> (CallOutcome, Option<i64>, Option<NewExchange>) {
         let Some(credentials) = account.credentials() else {
-            return (Err("the o-plux account has no secret_key".to_string()), None);
+            return (Err("the o-plux account has no secret_key".to_string()), None, None);
         };
         let screened = ScreenedOrder {
             request: order,
@@ -321,6 +333,7 @@ impl Screenings<'_> {
                 &screened,
             )
             .await;
+        let mut exchange = None;
         if call.sent {
             let label = match &call.outcome {
                 Ok(Answer::Screened { .. }) => "answered",
@@ -328,20 +341,44 @@ impl Screenings<'_> {
                 Err(_) => "failed",
             };
             self.metrics.oplux_latency.observe(&[label], call.latency.as_secs_f64());
+            exchange = Some(new_exchange(
+                &account.shop_id,
+                order.order_number.as_str(),
+                ExchangeKind::Register,
+                call.latency,
+                call.http_status,
+                outcome_of_v3(&call.outcome),
+            ));
         }
-        (call.outcome, Some(call.latency.as_millis() as i64))
+        (call.outcome, Some(call.latency.as_millis() as i64), exchange)
     }
 
-    /// Stores the outcome in the row this request holds; the record as stored.
-    async fn finish(&self, row: &ScreeningRow, order: &Order, outcome: Outcome) -> Result<Screening, DomainError> {
+    /// Stores the outcome in the row this request holds, with the registration's
+    /// exchange and the `screening.created` event, in one transaction; the record as
+    /// stored.
+    async fn finish(&self, row: &ScreeningRow, order: &Order, mut outcome: Outcome) -> Result<Screening, DomainError> {
+        let exchange = outcome.exchange.take();
         let finished = finished(order, outcome);
         let done = done_row(row, &finished);
-        if !screenings::finish(self.db, row.id, &row.claim_token, finished).await? {
+        let screening = Screening::from_row(&done)?;
+        let txn = crate::store::begin_write(self.db).await?;
+        if !screenings::finish(&txn, row.id, &row.claim_token, finished).await? {
             return Err(DomainError::Conflict(
                 "the screening of this order was taken over by another request; retry to read its result".into(),
             ));
         }
-        Screening::from_row(&done)
+        if let Some(exchange) = exchange {
+            oplux_exchanges::insert(&txn, exchange).await?;
+        }
+        let data = serde_json::json!({
+            "order_number": screening.order_number,
+            "screened": screening.screened,
+            "result": screening.result,
+            "decision": screening.decision,
+        });
+        events::emit(&txn, &row.shop_id, EventType::ScreeningCreated, &data).await?;
+        txn.commit().await?;
+        Ok(screening)
     }
 
     /// Metrics and the log line of a screening (no personal data).

@@ -6,6 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{
+    exchange::{ExchangeKind, new_exchange, outcome_of_v3},
     input::Typed,
     oplux::{client::OpluxClient, protocol::Answer},
     request::{Address, Customer, Item, Name, Order, OrderChannel, ScreenedOrder, ScreeningRequest, ThanksOffer},
@@ -52,6 +53,18 @@ pub async fn verify(accounts: &Accounts<'_>, client: &OpluxClient, shop_id: &str
             &screened,
         )
         .await;
+    if call.sent {
+        // Kept under the test event's own order number (no shop order has it).
+        let exchange = new_exchange(
+            shop_id,
+            order.order_number.as_str(),
+            ExchangeKind::Verify,
+            call.latency,
+            call.http_status,
+            outcome_of_v3(&call.outcome),
+        );
+        crate::store::oplux_exchanges::insert(accounts.db, exchange).await?;
+    }
     Ok(verification(call.outcome))
 }
 

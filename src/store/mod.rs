@@ -7,6 +7,8 @@ pub mod clients;
 pub mod entities;
 pub mod events;
 pub mod feed_items;
+pub mod job_leases;
+pub mod oplux_exchanges;
 pub mod payment_methods;
 pub mod provider_accounts;
 pub mod public_assets;

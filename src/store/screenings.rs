@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, sea_query::Expr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, sea_query::Expr,
 };
 
 use super::entities::screening;
@@ -139,9 +139,76 @@ pub async fn release(db: &impl ConnectionTrait, id: i64, token: &str) -> Result<
     Ok(())
 }
 
+/// Stores a manual review when it differs from the stored one. Returns whether it changed
+/// (so that only a change is reported, even when two replicas sync at once).
+pub async fn record_manual_review(
+    db: &impl ConnectionTrait,
+    id: i64,
+    result: &str,
+    memo: &str,
+    at: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let differs = Condition::any()
+        .add(screening::Column::ManualResult.is_null())
+        .add(screening::Column::ManualResult.ne(result))
+        .add(screening::Column::ManualMemo.is_null())
+        .add(screening::Column::ManualMemo.ne(memo));
+    let updated = screening::Entity::update_many()
+        .col_expr(screening::Column::ManualResult, Expr::value(result))
+        .col_expr(screening::Column::ManualMemo, Expr::value(memo))
+        .col_expr(screening::Column::ManualReviewedAt, Expr::value(at))
+        .filter(screening::Column::Id.eq(id))
+        .filter(differs)
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected == 1)
+}
+
+/// Notes when the poller asked O-PLUX about these screenings.
+pub async fn mark_checked(db: &impl ConnectionTrait, ids: &[i64], at: DateTime<Utc>) -> Result<(), DbErr> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    screening::Entity::update_many()
+        .col_expr(screening::Column::SyncCheckedAt, Expr::value(at))
+        .filter(screening::Column::Id.is_in(ids.iter().copied()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Screenings of every shop that wait for a manual review: answered `results` by O-PLUX
+/// since `since`, no manual result yet, not asked about since `checked_before`; oldest
+/// first, at most `limit`.
+pub async fn awaiting_review(
+    db: &impl ConnectionTrait,
+    results: &[&str],
+    since: DateTime<Utc>,
+    checked_before: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<ScreeningRow>, DbErr> {
+    screening::Entity::find()
+        .filter(screening::Column::State.eq(DONE))
+        .filter(screening::Column::Result.is_in(results.iter().copied()))
+        .filter(screening::Column::ManualResult.is_null())
+        .filter(screening::Column::OpluxEventId.is_not_null())
+        .filter(screening::Column::ScreenedAt.gte(since))
+        .filter(
+            Condition::any()
+                .add(screening::Column::SyncCheckedAt.is_null())
+                .add(screening::Column::SyncCheckedAt.lt(checked_before)),
+        )
+        .order_by_asc(screening::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct Filter {
     pub result: Option<String>,
+    /// Only this manual review result.
+    pub manual_result: Option<String>,
     pub screened: Option<bool>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
@@ -162,6 +229,9 @@ pub async fn search(
         .limit(limit);
     if let Some(result) = &filter.result {
         query = query.filter(screening::Column::Result.eq(result));
+    }
+    if let Some(manual) = &filter.manual_result {
+        query = query.filter(screening::Column::ManualResult.eq(manual));
     }
     if let Some(screened) = filter.screened {
         query = query.filter(screening::Column::Screened.eq(screened));

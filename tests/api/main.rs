@@ -13,6 +13,7 @@ mod errors;
 mod faults;
 mod hardening;
 mod layout;
+mod manual_review;
 mod openapi;
 mod operations;
 mod outbound;

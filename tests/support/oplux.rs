@@ -72,6 +72,43 @@ impl Mock {
         response.json().await.unwrap()
     }
 
+    /// Sets the manual review O-PLUX's staff entered for an event (v2).
+    pub async fn set_manual_result(&self, event_id: &str, result: &str, memo: &str) {
+        let response = self
+            .http
+            .put(format!("{}/mock/events/{event_id}/manual-result", self.url()))
+            .json(&json!({"result": result, "memo": memo}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 204, "the mock knows event {event_id}");
+    }
+
+    /// Makes O-PLUX refuse every v2 request about an event with `code`.
+    pub async fn refuse(&self, event_id: &str, code: &str) {
+        let response = self
+            .http
+            .put(format!("{}/mock/events/{event_id}/refusal", self.url()))
+            .json(&json!({"code": code}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 204, "the mock knows event {event_id}");
+    }
+
+    /// What the mock knows of an event: `gets` (v2 GETs received) and `updates` (each
+    /// PUT's `request.update.*` keys).
+    pub async fn event(&self, event_id: &str) -> Value {
+        self.http
+            .get(format!("{}/mock/events/{event_id}", self.url()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn events_for(&self, order_number: &str) -> u64 {
         self.stats().await["events"][order_number].as_u64().unwrap_or(0)
     }

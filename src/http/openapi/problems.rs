@@ -91,6 +91,10 @@ fn described(status: u16) -> (&'static str, ApiError) {
             "Too many failed attempts; retry after Retry-After seconds",
             ApiError::TooManyRequests { retry_after: 60 },
         ),
+        502 => (
+            "O-PLUX refused the request or did not answer: its codes, or unreachable / timed out",
+            ApiError::BadGateway("O-PLUX refused the request: HTTP 200 InvalidData.EventId".into()),
+        ),
         503 => (
             "Not ready: the database is unreachable",
             ApiError::Unavailable("the database is unavailable; retry shortly".into()),
@@ -139,4 +143,5 @@ problem_sets! {
     Invalid => [422];
     TooManyRequests => [429];
     Unavailable => [503];
+    BadGateway => [502];
 }

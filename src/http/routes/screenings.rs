@@ -12,7 +12,10 @@ use crate::{
         problem::ApiError,
         state::AppState,
     },
-    screening::{decision::ScreeningResult, record::Screening, request::ScreeningRequest},
+    screening::{
+        decision::ScreeningResult, exchange::Exchange, oplux::protocol_v2::ManualResult, record::Screening,
+        request::ScreeningRequest, review::UpdateRequest,
+    },
     store::screenings::{self, Filter},
 };
 
@@ -87,6 +90,8 @@ pub async fn get_screening(
 pagination::page_query!(ScreeningQuery {
     /// Only this result.
     result: Option<ScreeningResult>,
+    /// Only this manual review result (O-PLUX's 目視審査).
+    manual_result: Option<ManualResult>,
     /// Only screened (true) or not screened (false) orders.
     screened: Option<bool>,
     /// Screened at or after (RFC 3339).
@@ -123,6 +128,7 @@ pub async fn list_screenings(
     }
     let filter = Filter {
         result: query.result.map(|r| r.as_str().to_string()),
+        manual_result: query.manual_result.map(|r| r.as_str().to_string()),
         screened: query.screened,
         from: query.from,
         to: query.to,
@@ -131,6 +137,105 @@ pub async fn list_screenings(
     let (rows, next_cursor) = pagination::finish(rows, limit, |r| r.id.to_string());
     Ok(web::Json(ScreeningPage {
         items: rows.iter().map(Screening::from_row).collect::<Result<_, _>>()?,
+        next_cursor,
+    }))
+}
+
+/// Read the order's manual review from O-PLUX now.
+///
+/// Asks O-PLUX (v2) for the manual review (目視審査) its staff entered in O-PLUX's
+/// console, and answers the screening with `manual_review` beside the unchanged
+/// automatic `result`. A change emits `screening.manual_review_updated`. A background
+/// poller does the same for HOLD/REVIEW screenings (`RENKEI_OPLUX_SYNC_INTERVAL_SECS`).
+#[utoipa::path(
+    tag = "fraud-screenings",
+    params(("order_number" = String, Path, description = "The order number")),
+    security(("bearer" = ["screenings:write"])),
+    responses(
+        (status = 200, description = "The screening with O-PLUX's manual review, if any", body = Screening),
+        problems::Secured,
+        problems::NotFound,
+        problems::Conflict,
+        problems::BadGateway,
+    )
+)]
+#[post("/fraud-screenings/{order_number}/sync")]
+pub async fn sync_screening(
+    caller: Authenticated<scope::ScreeningsWrite>,
+    order_number: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<web::Json<Screening>, ApiError> {
+    let screening = state.reviews().sync(&caller.shop_id, &order_number).await?;
+    Ok(web::Json(screening))
+}
+
+/// Tell O-PLUX what happened to the order after checkout.
+///
+/// Sends any of the settlement status, a manual review result, a memo and the buyer's
+/// blacklisting to O-PLUX (v2 update). O-PLUX refusing or not answering is a 502 naming
+/// its codes; nothing is recorded as sent that O-PLUX did not accept. A manual result
+/// O-PLUX accepted becomes the screening's `manual_review`.
+#[utoipa::path(
+    tag = "fraud-screenings",
+    params(("order_number" = String, Path, description = "The order number")),
+    request_body = UpdateRequest,
+    security(("bearer" = ["screenings:write"])),
+    responses(
+        (status = 200, description = "O-PLUX accepted the update: the screening", body = Screening),
+        problems::JsonBody,
+        problems::Secured,
+        problems::NotFound,
+        problems::Conflict,
+        problems::BadGateway,
+    )
+)]
+#[post("/fraud-screenings/{order_number}/updates")]
+pub async fn update_screening(
+    caller: Authenticated<scope::ScreeningsWrite>,
+    order_number: web::Path<String>,
+    body: ApiJson<UpdateRequest>,
+    state: web::Data<AppState>,
+) -> Result<web::Json<Screening>, ApiError> {
+    let update = body.0.parse()?;
+    let screening = state.reviews().update(&caller.shop_id, &order_number, &update).await?;
+    Ok(web::Json(screening))
+}
+
+pagination::page_query!(ExchangeQuery {});
+
+pagination::page!(ExchangePage of Exchange);
+
+/// List every exchange with O-PLUX about the order, oldest first.
+///
+/// Append-only: the registration at checkout, manual-review reads, updates — each with
+/// its time, latency, outcome, O-PLUX's HTTP status and codes. Never personal data.
+#[utoipa::path(
+    tag = "fraud-screenings",
+    params(("order_number" = String, Path, description = "The order number"), ExchangeQuery),
+    security(("bearer" = ["screenings:read"])),
+    responses(
+        (status = 200, description = "A page of exchanges, oldest first", body = ExchangePage),
+        problems::Secured,
+        problems::NotFound,
+        problems::Invalid,
+    )
+)]
+#[get("/fraud-screenings/{order_number}/exchanges")]
+pub async fn list_exchanges(
+    caller: Authenticated<scope::ScreeningsRead>,
+    order_number: web::Path<String>,
+    query: ApiQuery<ExchangeQuery>,
+    state: web::Data<AppState>,
+) -> Result<web::Json<ExchangePage>, ApiError> {
+    let limit = pagination::limit(query.limit)?;
+    let after = pagination::decode_cursor(query.cursor.as_deref(), |s| s.parse::<i64>().ok())?;
+    let rows = state
+        .reviews()
+        .exchanges(&caller.shop_id, &order_number, after, limit + 1)
+        .await?;
+    let (rows, next_cursor) = pagination::finish(rows, limit, |(id, _)| id.to_string());
+    Ok(web::Json(ExchangePage {
+        items: rows.into_iter().map(|(_, exchange)| exchange).collect(),
         next_cursor,
     }))
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use super::{
     breaker::{Breaker, Permit},
     protocol::{self, Answer, Credentials},
+    protocol_v2::{self, Form, Update, V2Answer},
 };
 use crate::{
     accounts::providers::fraud::OpluxEndpoint,
@@ -23,6 +24,9 @@ pub struct OpluxClient {
     pub breaker: Breaker,
     test_url: String,
     production_url: Option<String>,
+    /// The v2 event URLs of `endpoint: test` and `endpoint: production`.
+    v2_test_url: String,
+    v2_production_url: Option<String>,
 }
 
 /// A call's outcome and how long it took.
@@ -31,7 +35,20 @@ pub struct Call {
     pub latency: Duration,
     /// Whether the request left renkei (false when the breaker refused it).
     pub sent: bool,
+    /// O-PLUX's HTTP status, when it answered.
+    pub http_status: Option<u16>,
 }
+
+/// A v2 call's outcome (see `Call`).
+pub struct V2Call {
+    pub outcome: Result<V2Answer, String>,
+    pub latency: Duration,
+    pub sent: bool,
+    pub http_status: Option<u16>,
+}
+
+/// The test environment's v2 event URL (OPLUX.md).
+pub const V2_TEST_URL: &str = "https://staging.o-plux.com/v2/event";
 
 impl OpluxClient {
     /// `breaker`: consecutive failures that open a circuit, and how long it stays open.
@@ -56,7 +73,16 @@ impl OpluxClient {
             breaker: Breaker::new(breaker.0, breaker.1),
             test_url,
             production_url,
+            v2_test_url: V2_TEST_URL.to_string(),
+            v2_production_url: None,
         }
+    }
+
+    /// The v2 event URLs of `endpoint: test` and `endpoint: production`.
+    pub fn with_v2(mut self, test_url: String, production_url: Option<String>) -> Self {
+        self.v2_test_url = test_url;
+        self.v2_production_url = production_url;
+        self
     }
 
     /// The outbound policy this client calls under.
@@ -107,15 +133,17 @@ impl OpluxClient {
                     outcome: Err(message),
                     latency: started.elapsed(),
                     sent: false,
+                    http_status: None,
                 };
             }
         };
         if self.breaker.permit(shop_id, &base) == Permit::Refuse {
             tracing::debug!(shop = %shop_id, endpoint = %base, "O-PLUX circuit open: not calling");
             return Call {
-                outcome: Err("O-PLUX has failed repeatedly; not called during the cool-down".into()),
+                outcome: Err(COOLING_DOWN.into()),
                 latency: started.elapsed(),
                 sent: false,
+                http_status: None,
             };
         }
         let body = protocol::event_request(credentials, order, Utc::now());
@@ -129,6 +157,7 @@ impl OpluxClient {
             "O-PLUX request (personal data and signature not logged)"
         );
         let mut attempt = 0;
+        let mut http_status = None;
         let outcome = loop {
             attempt += 1;
             let left = deadline.saturating_duration_since(Instant::now());
@@ -146,6 +175,7 @@ impl OpluxClient {
             match sent {
                 Ok(response) => {
                     let status = response.status().as_u16();
+                    http_status = Some(status);
                     let remaining = deadline.saturating_duration_since(Instant::now());
                     match tokio::time::timeout(remaining, response.bytes()).await {
                         Ok(Ok(bytes)) => break protocol::parse_answer(status, &bytes),
@@ -179,8 +209,129 @@ impl OpluxClient {
             outcome,
             latency,
             sent: true,
+            http_status,
         }
     }
+
+    /// The v2 event URL of an account's `endpoint` setting: O-PLUX's environments by
+    /// configuration, `{base}/v2/event` for a stand-in (allow-listed, as for v3).
+    pub fn v2_url(&self, endpoint: &OpluxEndpoint) -> Result<String, String> {
+        let url = match endpoint {
+            OpluxEndpoint::Test => self.v2_test_url.clone(),
+            OpluxEndpoint::Production => self.v2_production_url.clone().ok_or_else(|| {
+                tracing::error!("an account uses endpoint production, but RENKEI_OPLUX_PRODUCTION_V2_URL is not set");
+                Failure::Unreachable.as_str().to_string()
+            })?,
+            OpluxEndpoint::Url(_) => format!("{}{}", self.base_url(endpoint)?, protocol_v2::V2_PATH),
+        };
+        if let Err(refusal) = self.policy.check_request_url(&url) {
+            tracing::warn!(reason = %refusal, "O-PLUX call refused by the outbound policy");
+            return Err(Failure::Unreachable.as_str().into());
+        }
+        Ok(url)
+    }
+
+    /// GETs one event's review state (v2).
+    pub async fn v2_get(
+        &self,
+        shop_id: &str,
+        endpoint: &OpluxEndpoint,
+        timeout: Duration,
+        credentials: &Credentials<'_>,
+        event_id: &str,
+    ) -> V2Call {
+        let form = protocol_v2::get_query(credentials, event_id, Utc::now());
+        self.v2_call(shop_id, endpoint, timeout, V2Request::Get(form)).await
+    }
+
+    /// PUTs an update of one event (v2). Never retried once it may have reached O-PLUX.
+    pub async fn v2_put(
+        &self,
+        shop_id: &str,
+        endpoint: &OpluxEndpoint,
+        timeout: Duration,
+        credentials: &Credentials<'_>,
+        event_id: &str,
+        update: &Update,
+    ) -> V2Call {
+        let form = protocol_v2::put_form(credentials, event_id, update, Utc::now());
+        self.v2_call(shop_id, endpoint, timeout, V2Request::Put(form)).await
+    }
+
+    async fn v2_call(&self, shop_id: &str, endpoint: &OpluxEndpoint, timeout: Duration, request: V2Request) -> V2Call {
+        let started = Instant::now();
+        let not_sent = |message: String| V2Call {
+            outcome: Err(message),
+            latency: started.elapsed(),
+            sent: false,
+            http_status: None,
+        };
+        let url = match self.v2_url(endpoint) {
+            Ok(url) => url,
+            Err(message) => return not_sent(message),
+        };
+        if self.breaker.permit(shop_id, &url) == Permit::Refuse {
+            return not_sent(COOLING_DOWN.into());
+        }
+        let (builder, parse): (_, ParseV2) = match &request {
+            V2Request::Get(form) => (self.http.get(format!("{url}?{}", encode(form))), protocol_v2::parse_get),
+            V2Request::Put(form) => (
+                self.http
+                    .put(&url)
+                    .header("content-type", "application/x-www-form-urlencoded; charset=UTF-8")
+                    .body(encode(form)),
+                protocol_v2::parse_put,
+            ),
+        };
+        let mut http_status = None;
+        let outcome = match builder.timeout(timeout).send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                http_status = Some(status);
+                let remaining = timeout.saturating_sub(started.elapsed());
+                match tokio::time::timeout(remaining, response.bytes()).await {
+                    Ok(Ok(bytes)) => parse(status, &bytes),
+                    Ok(Err(err)) => Err(failure(&err)),
+                    Err(_) => Err(Failure::TimedOut.as_str().into()),
+                }
+            }
+            Err(err) => Err(failure(&err)),
+        };
+        let answered = outcome.is_ok();
+        self.breaker.record(shop_id, &url, answered);
+        let latency = started.elapsed();
+        match &outcome {
+            Ok(V2Answer::Rejected { status, errors }) => tracing::warn!(
+                shop = %shop_id, status,
+                codes = %errors.iter().map(|e| e.code.as_str()).collect::<Vec<_>>().join(","),
+                "O-PLUX refused a v2 request"
+            ),
+            Ok(_) => tracing::debug!(shop = %shop_id, latency_ms = latency.as_millis() as u64, "O-PLUX v2 answer"),
+            Err(reason) => tracing::warn!(shop = %shop_id, reason = %reason, "O-PLUX gave no v2 answer"),
+        }
+        V2Call {
+            outcome,
+            latency,
+            sent: true,
+            http_status,
+        }
+    }
+}
+
+const COOLING_DOWN: &str = "O-PLUX has failed repeatedly; not called during the cool-down";
+
+/// Reads a v2 answer of an HTTP status.
+type ParseV2 = fn(u16, &[u8]) -> Result<V2Answer, String>;
+
+enum V2Request {
+    Get(Form),
+    Put(Form),
+}
+
+fn encode(form: &Form) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form.iter().map(|(k, v)| (*k, v.as_str())))
+        .finish()
 }
 
 /// What the tenant sees of a transport failure; the kind of error goes to renkei's log.

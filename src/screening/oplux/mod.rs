@@ -3,3 +3,4 @@
 pub mod breaker;
 pub mod client;
 pub mod protocol;
+pub mod protocol_v2;

@@ -4,6 +4,8 @@ pub mod api_client;
 pub mod audit_event;
 pub mod event;
 pub mod feed_item;
+pub mod job_lease;
+pub mod oplux_exchange;
 pub mod payment_method;
 pub mod provider_account;
 pub mod provider_secret;

@@ -27,6 +27,12 @@ pub struct Model {
     pub warnings: String,
     /// JSON {order_number, result, decision}: the screening covering a thanks-offer payment.
     pub parent_screening: Option<String>,
+    /// O-PLUX's manual review (`OK`, `NG`, `HOLD`), beside the unchanged automatic result.
+    pub manual_result: Option<String>,
+    pub manual_memo: Option<String>,
+    pub manual_reviewed_at: Option<DateTimeUtc>,
+    /// When the manual-review poller last asked O-PLUX about this screening.
+    pub sync_checked_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,65 @@
+//! The history of exchanges with O-PLUX per order: appended, never changed.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+
+use super::entities::oplux_exchange;
+
+pub use oplux_exchange::Model as ExchangeRow;
+
+/// One exchange to append.
+#[derive(Debug, Clone)]
+pub struct NewExchange {
+    pub shop_id: String,
+    pub order_number: String,
+    pub kind: &'static str,
+    pub at: DateTime<Utc>,
+    pub latency_ms: Option<i64>,
+    pub outcome: &'static str,
+    pub http_status: Option<i32>,
+    /// JSON array of codes.
+    pub codes: String,
+}
+
+impl NewExchange {
+    pub fn active_model(self) -> oplux_exchange::ActiveModel {
+        oplux_exchange::ActiveModel {
+            shop_id: Set(self.shop_id),
+            order_number: Set(self.order_number),
+            kind: Set(self.kind.to_string()),
+            at: Set(self.at),
+            latency_ms: Set(self.latency_ms),
+            outcome: Set(self.outcome.to_string()),
+            http_status: Set(self.http_status),
+            codes: Set(self.codes),
+            ..Default::default()
+        }
+    }
+}
+
+pub async fn insert(db: &impl ConnectionTrait, new: NewExchange) -> Result<(), DbErr> {
+    new.active_model().insert(db).await?;
+    Ok(())
+}
+
+/// An order's exchanges, oldest first, after the row id `after` when given.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    shop_id: &str,
+    order_number: &str,
+    after: Option<i64>,
+    limit: u64,
+) -> Result<Vec<ExchangeRow>, DbErr> {
+    let mut query = oplux_exchange::Entity::find()
+        .filter(oplux_exchange::Column::ShopId.eq(shop_id))
+        .filter(oplux_exchange::Column::OrderNumber.eq(order_number))
+        .order_by_asc(oplux_exchange::Column::Id)
+        .limit(limit);
+    if let Some(after) = after {
+        query = query.filter(oplux_exchange::Column::Id.gt(after));
+    }
+    query.all(db).await
+}
