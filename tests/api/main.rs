@@ -18,6 +18,7 @@ mod openapi;
 mod operations;
 mod outbound;
 mod payment_methods;
+mod preconditions;
 mod provider_accounts;
 mod providers;
 mod public_urls;

@@ -19,6 +19,7 @@ use utoipa::openapi::{
 use utoipa_actix_web::OpenApiFactory;
 
 use super::problems;
+use crate::http::conditional::IF_MATCH_PATTERN;
 use crate::{
     accounts::{
         ALL,
@@ -205,7 +206,7 @@ fn if_match() -> Value {
     json!({
         "name": "If-Match", "in": "header", "required": false,
         "description": "Apply only if the account's ETag is one of these (or * for any existing account).",
-        "schema": {"type": "string"}
+        "schema": {"type": "string", "pattern": IF_MATCH_PATTERN}
     })
 }
 

@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::{
     http::{
         auth::{Authenticated, scope},
-        conditional::IfMatch,
+        conditional::{IfMatch, IfMatchHeader},
         extract::{self, ApiJson, ApiQuery},
         openapi::problems,
         pagination,
@@ -159,7 +159,7 @@ pub async fn get_payment_method(
     tag = "payment-methods",
     params(
         ("code" = String, Path, description = "The method's code"),
-        ("If-Match" = Option<String>, Header, nullable = false, description = "Apply only if the method's ETag is one of these (or *)"),
+        IfMatchHeader,
     ),
     request_body = PaymentMethodInput,
     security(("bearer" = ["payment-methods:write"])),
@@ -195,7 +195,7 @@ pub async fn put_payment_method(
     tag = "payment-methods",
     params(
         ("code" = String, Path, description = "The method's code"),
-        ("If-Match" = Option<String>, Header, nullable = false, description = "Apply only if the method's ETag is one of these (or *)"),
+        IfMatchHeader,
     ),
     request_body(content((PaymentMethodInput = "application/merge-patch+json"), (PaymentMethodInput = "application/json"))),
     security(("bearer" = ["payment-methods:write"])),
@@ -231,7 +231,7 @@ pub async fn patch_payment_method(
     tag = "payment-methods",
     params(
         ("code" = String, Path, description = "The method's code"),
-        ("If-Match" = Option<String>, Header, nullable = false, description = "Apply only if the method's ETag is one of these (or *)"),
+        IfMatchHeader,
     ),
     security(("bearer" = ["payment-methods:write"])),
     responses(
