@@ -99,6 +99,9 @@ pub struct AuthConfig {
     pub failure_limit: u32,
     /// `RENKEI_TOKEN_FAILURE_WINDOW_SECS`.
     pub failure_window: Duration,
+    /// `RENKEI_TOKEN_FAILURE_DELAY_MS`: how long a wrong secret from a source past its
+    /// limit waits for its 429, so that one source cannot make renkei refuse at speed.
+    pub failure_delay: Duration,
     /// `RENKEI_TRUSTED_PROXIES`: CIDRs of proxies whose `X-Forwarded-For` names the source
     /// address of a token request.
     pub trusted_proxies: Vec<Cidr>,
@@ -422,6 +425,7 @@ fn auth<F: Fn(&str) -> Option<String>>(
         jwt_keys,
         failure_limit: vars.number("RENKEI_TOKEN_FAILURE_LIMIT", 10, 1..=100_000)?,
         failure_window: Duration::from_secs(vars.number("RENKEI_TOKEN_FAILURE_WINDOW_SECS", 300, 1..=86_400)?),
+        failure_delay: Duration::from_millis(vars.number("RENKEI_TOKEN_FAILURE_DELAY_MS", 1000, 0..=10_000)?),
         trusted_proxies,
         client_secret_pepper,
     })

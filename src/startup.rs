@@ -91,6 +91,7 @@ impl Application {
             peppers,
             credentials: crate::auth::clients::CredentialCache::new(config.cache_ttl),
             trusted_proxies: config.auth.trusted_proxies.clone(),
+            token_failure_delay: config.auth.failure_delay,
             outbound: config.outbound.clone(),
             metrics_token: config.metrics_token.clone(),
             body_read_timeout: config.body_read_timeout,

@@ -37,6 +37,8 @@ pub struct AppState {
     pub peppers: Arc<Peppers>,
     /// Clients as the token endpoint last read them.
     pub credentials: crate::auth::clients::CredentialCache,
+    /// How long a refusal past the failure limit waits before it is sent.
+    pub token_failure_delay: std::time::Duration,
     /// Proxies whose `X-Forwarded-For` names a token request's source.
     pub trusted_proxies: Vec<Cidr>,
     /// Where tenant-configured URLs may point.

@@ -11,6 +11,7 @@ use crate::support::{Backend, TestApp, assert_problem, spawn_app_with};
 
 on_both_databases!(
     thirty_wrong_secrets_from_one_address_do_not_lock_the_client_out,
+    a_refusal_past_the_limit_is_held_back_but_the_right_secret_is_not,
     failures_count_against_the_forwarded_source_behind_a_trusted_proxy,
     an_untrusted_peer_cannot_pick_its_source_with_x_forwarded_for,
     a_client_id_that_cannot_be_one_is_refused_at_once,
@@ -28,7 +29,11 @@ async fn token_from(app: &TestApp, forwarded_for: &str, client_id: &str, secret:
 }
 
 async fn thirty_wrong_secrets_from_one_address_do_not_lock_the_client_out(backend: Backend) {
-    let app = spawn_app_with(backend, |config| config.auth.failure_limit = 5).await;
+    let app = spawn_app_with(backend, |config| {
+        config.auth.failure_limit = 5;
+        config.auth.failure_delay = Duration::ZERO;
+    })
+    .await;
     let client = app.client("shop-a", &["audit:read"]).await;
     let mut limited = 0;
     for _ in 0..30 {
@@ -124,4 +129,23 @@ async fn a_client_hashed_with_pbkdf2_still_gets_its_token_and_is_rehashed(backen
     let row = renkei::store::clients::find(&app.db, client_id).await.unwrap().unwrap();
     assert!(row.secret_hash.starts_with("hmac-sha256$"), "rehashed on success");
     assert_eq!(app.request_token(client_id, secret).await.status(), 200);
+}
+
+async fn a_refusal_past_the_limit_is_held_back_but_the_right_secret_is_not(backend: Backend) {
+    let app = spawn_app_with(backend, |config| {
+        config.auth.failure_limit = 1;
+        config.auth.failure_delay = Duration::from_millis(600);
+    })
+    .await;
+    let client = app.client("shop-a", &["audit:read"]).await;
+    assert_problem(app.request_token(&client.client_id, "rks_wrong").await, 401).await;
+    let started = Instant::now();
+    assert_problem(app.request_token(&client.client_id, "rks_wrong").await, 429).await;
+    assert!(started.elapsed() >= Duration::from_millis(600));
+    let started = Instant::now();
+    let right = app
+        .request_token(&client.client_id, client.client_secret.expose())
+        .await;
+    assert_eq!(right.status(), 200);
+    assert!(started.elapsed() < Duration::from_millis(500));
 }

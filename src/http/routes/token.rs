@@ -64,7 +64,8 @@ pub struct TokenResponse {
 /// Issue an access token for an API client (client credentials grant).
 ///
 /// Failed attempts are limited per source address: past the limit a wrong secret is
-/// answered 429 with `Retry-After`, while the right secret still gets its token.
+/// answered 429 with `Retry-After` (after a short delay), while the right secret still
+/// gets its token at once.
 #[utoipa::path(
     tag = "auth",
     request_body(
@@ -114,9 +115,17 @@ pub async fn issue_token(
             }
         }
     };
+    // A refusal past the limit is held back a while: a source guessing in a loop then
+    // costs a timer per attempt instead of a stream of work (a right secret never waits).
+    let throttle = async |error: ApiError| {
+        if matches!(error, ApiError::TooManyRequests { .. }) {
+            tokio::time::sleep(state.token_failure_delay).await;
+        }
+        Err(error)
+    };
     if !clients::is_plausible_id(&request.client_id) {
         // Not an id renkei makes: no lookup, no hashing, and not logged (it may be huge).
-        return Err(refuse("a client_id of the wrong shape", None));
+        return throttle(refuse("a client_id of the wrong shape", None)).await;
     }
     let Some(client) = clients::authenticate(
         &state.db,
@@ -127,7 +136,7 @@ pub async fn issue_token(
     )
     .await?
     else {
-        return Err(refuse("invalid client credentials", Some(&request.client_id)));
+        return throttle(refuse("invalid client credentials", Some(&request.client_id))).await;
     };
 
     let scopes = granted_scopes(&client, request.scope.as_deref())?;
