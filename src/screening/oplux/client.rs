@@ -30,13 +30,28 @@ pub struct OpluxClient {
 }
 
 /// A call's outcome and how long it took.
+/// O-PLUX's answer, or why there was none (words a tenant may see).
+pub type CallOutcome = Result<Answer, String>;
+
 pub struct Call {
-    pub outcome: Result<Answer, String>,
+    pub outcome: CallOutcome,
     pub latency: Duration,
     /// Whether the request left renkei (false when the breaker refused it).
     pub sent: bool,
     /// O-PLUX's HTTP status, when it answered.
     pub http_status: Option<u16>,
+}
+
+impl Call {
+    /// A call that never left renkei (policy, configuration or an open circuit).
+    fn not_sent(reason: String, started: Instant) -> Self {
+        Call {
+            outcome: Err(reason),
+            latency: started.elapsed(),
+            sent: false,
+            http_status: None,
+        }
+    }
 }
 
 /// A v2 call's outcome (see `Call`).
@@ -126,29 +141,11 @@ impl OpluxClient {
         order: &ScreenedOrder<'_>,
     ) -> Call {
         let started = Instant::now();
-        let base = match self.base_url(endpoint) {
+        let base = match self.permitted_base(shop_id, endpoint) {
             Ok(base) => base,
-            Err(message) => {
-                return Call {
-                    outcome: Err(message),
-                    latency: started.elapsed(),
-                    sent: false,
-                    http_status: None,
-                };
-            }
+            Err(message) => return Call::not_sent(message, started),
         };
-        if self.breaker.permit(shop_id, &base) == Permit::Refuse {
-            tracing::debug!(shop = %shop_id, endpoint = %base, "O-PLUX circuit open: not calling");
-            return Call {
-                outcome: Err(COOLING_DOWN.into()),
-                latency: started.elapsed(),
-                sent: false,
-                http_status: None,
-            };
-        }
         let body = protocol::event_request(credentials, order, Utc::now());
-        let url = format!("{base}{}", protocol::EVENT_PATH);
-        let deadline = started + timeout;
         tracing::debug!(
             order_number = %order.request.order_number,
             amount = order.request.amount,
@@ -156,60 +153,62 @@ impl OpluxClient {
             endpoint = %base,
             "O-PLUX request (personal data and signature not logged)"
         );
-        let mut attempt = 0;
-        let mut http_status = None;
-        let outcome = loop {
-            attempt += 1;
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break Err(Failure::TimedOut.as_str().into());
-            }
-            let sent = self
-                .http
-                .post(&url)
-                .header("content-type", "application/json; charset=UTF-8")
-                .timeout(left)
-                .json(&body)
-                .send()
-                .await;
-            match sent {
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    http_status = Some(status);
-                    let remaining = deadline.saturating_duration_since(Instant::now());
-                    match tokio::time::timeout(remaining, response.bytes()).await {
-                        Ok(Ok(bytes)) => break protocol::parse_answer(status, &bytes),
-                        Ok(Err(err)) => break Err(failure(&err)),
-                        Err(_) => break Err(Failure::TimedOut.as_str().into()),
-                    }
-                }
-                // Nothing reached O-PLUX: safe to try once more.
-                Err(err) if err.is_connect() && attempt == 1 => continue,
-                Err(err) => break Err(failure(&err)),
-            }
-        };
+        let url = format!("{base}{}", protocol::EVENT_PATH);
+        let (outcome, http_status) = self.post_event(&url, &body, started + timeout).await;
         let answered = matches!(&outcome, Ok(Answer::Screened { .. }) | Ok(Answer::Rejected { .. }));
         self.breaker.record(shop_id, &base, answered);
         let latency = started.elapsed();
-        match &outcome {
-            Ok(Answer::Screened { verdict, event_id, .. }) => tracing::debug!(
-                order_number = %order.request.order_number, result = verdict.as_str(), event_id = %event_id,
-                latency_ms = latency.as_millis() as u64, "O-PLUX answer"
-            ),
-            Ok(Answer::Rejected { status, errors }) => tracing::warn!(
-                order_number = %order.request.order_number, status,
-                codes = %errors.iter().map(|e| e.code.as_str()).collect::<Vec<_>>().join(","),
-                "O-PLUX refused the event"
-            ),
-            Err(reason) => tracing::warn!(
-                order_number = %order.request.order_number, reason = %reason, "O-PLUX gave no answer"
-            ),
-        }
+        log_answer(order.request.order_number.as_str(), &outcome, latency);
         Call {
             outcome,
             latency,
             sent: true,
             http_status,
+        }
+    }
+
+    /// The base URL to call, unless the policy refuses it or the shop's circuit is open.
+    fn permitted_base(&self, shop_id: &str, endpoint: &OpluxEndpoint) -> Result<String, String> {
+        let base = self.base_url(endpoint)?;
+        if self.breaker.permit(shop_id, &base) == Permit::Refuse {
+            tracing::debug!(shop = %shop_id, endpoint = %base, "O-PLUX circuit open: not calling");
+            return Err(COOLING_DOWN.into());
+        }
+        Ok(base)
+    }
+
+    /// POSTs the event until `deadline`; once more only when nothing reached O-PLUX.
+    async fn post_event(&self, url: &str, body: &serde_json::Value, deadline: Instant) -> (CallOutcome, Option<u16>) {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return (Err(Failure::TimedOut.as_str().into()), None);
+            }
+            let sent = self
+                .http
+                .post(url)
+                .header("content-type", "application/json; charset=UTF-8")
+                .timeout(left)
+                .json(body)
+                .send()
+                .await;
+            match sent {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let remaining = deadline.saturating_duration_since(Instant::now());
+                    let outcome = match tokio::time::timeout(remaining, response.bytes()).await {
+                        Ok(Ok(bytes)) => protocol::parse_answer(status, &bytes),
+                        Ok(Err(err)) => Err(failure(&err)),
+                        Err(_) => Err(Failure::TimedOut.as_str().into()),
+                    };
+                    return (outcome, Some(status));
+                }
+                // Nothing reached O-PLUX: safe to try once more.
+                Err(err) if err.is_connect() && attempt == 1 => continue,
+                Err(err) => return (Err(failure(&err)), None),
+            }
         }
     }
 
@@ -347,4 +346,20 @@ fn failure(err: &reqwest::Error) -> String {
     };
     tracing::debug!(kind, "O-PLUX transport failure");
     Failure::of(err).as_str().to_string()
+}
+
+/// What O-PLUX answered, in the debug or warn log (no personal data).
+fn log_answer(order_number: &str, outcome: &CallOutcome, latency: Duration) {
+    match outcome {
+        Ok(Answer::Screened { verdict, event_id, .. }) => tracing::debug!(
+            order_number = %order_number, result = verdict.as_str(), event_id = %event_id,
+            latency_ms = latency.as_millis() as u64, "O-PLUX answer"
+        ),
+        Ok(Answer::Rejected { status, errors }) => tracing::warn!(
+            order_number = %order_number, status,
+            codes = %errors.iter().map(|e| e.code.as_str()).collect::<Vec<_>>().join(","),
+            "O-PLUX refused the event"
+        ),
+        Err(reason) => tracing::warn!(order_number = %order_number, reason = %reason, "O-PLUX gave no answer"),
+    }
 }
