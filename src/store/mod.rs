@@ -104,6 +104,28 @@ pub fn is_unavailable(err: &DbErr) -> bool {
     }
 }
 
+/// The connection pool's use: connections open in it, idle ones, and its maximum.
+pub struct PoolUsage {
+    pub open: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+pub fn pool_usage(db: &DatabaseConnection) -> PoolUsage {
+    let (open, idle, max) = if is_postgres(db) {
+        let pool = db.get_postgres_connection_pool();
+        (pool.size(), pool.num_idle(), pool.options().get_max_connections())
+    } else {
+        let pool = db.get_sqlite_connection_pool();
+        (pool.size(), pool.num_idle(), pool.options().get_max_connections())
+    };
+    PoolUsage {
+        open,
+        idle: u32::try_from(idle).unwrap_or(u32::MAX),
+        max,
+    }
+}
+
 /// Whether the connected database is PostgreSQL.
 pub fn is_postgres(db: &impl ConnectionTrait) -> bool {
     db.get_database_backend() == sea_orm::DatabaseBackend::Postgres

@@ -9,6 +9,7 @@ on_both_databases!(
     healthz_and_readyz_answer_when_all_is_well,
     readyz_is_503_when_the_database_is_unreachable,
     metrics_count_requests_by_route_and_status,
+    metrics_show_the_database_pool_use,
     cors_allows_the_configured_admin_origin_only,
     swagger_ui_is_served_offline_at_docs,
 );
@@ -64,6 +65,26 @@ async fn metrics_count_requests_by_route_and_status(backend: Backend) {
     assert!(text.contains(
         "renkei_http_request_duration_seconds_bucket{method=\"GET\",route=\"/healthz\",status=\"200\",le=\"+Inf\"} 3"
     ));
+}
+
+async fn metrics_show_the_database_pool_use(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let text = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let max = app.config.database.max_connections;
+    assert!(
+        text.contains(&format!("renkei_db_pool_connections{{state=\"max\"}} {max}")),
+        "{text}"
+    );
+    assert!(text.contains("renkei_db_pool_connections{state=\"in_use\"}"), "{text}");
+    assert!(text.contains("renkei_db_pool_connections{state=\"idle\"}"), "{text}");
 }
 
 async fn cors_allows_the_configured_admin_origin_only(backend: Backend) {

@@ -98,5 +98,19 @@ fn render_metrics(state: &AppState) -> String {
             ("half_open".to_string(), count(State::HalfOpen)),
         ],
     );
+    // Saturation of the database pool: in use close to max means requests wait for a
+    // connection (see RENKEI_DATABASE_MAX_CONNECTIONS).
+    let pool = crate::store::pool_usage(&state.db);
+    crate::metrics::render_gauge(
+        &mut text,
+        "renkei_db_pool_connections",
+        "Database pool connections: in use, idle, and the pool's maximum.",
+        "state",
+        &[
+            ("in_use".to_string(), f64::from(pool.open.saturating_sub(pool.idle))),
+            ("idle".to_string(), f64::from(pool.idle)),
+            ("max".to_string(), f64::from(pool.max)),
+        ],
+    );
     text
 }
