@@ -114,20 +114,27 @@ impl OpluxClient {
                 tracing::error!("an account uses endpoint production, but RENKEI_OPLUX_PRODUCTION_URL is not set");
                 Failure::Unreachable.as_str().to_string()
             })?,
-            OpluxEndpoint::Url(url) => {
-                let url = url.trim_end_matches('/').to_string();
-                if let Err(refusal) = self.policy.check_configured_url(&url) {
-                    tracing::warn!(reason = %refusal, "O-PLUX call refused by the outbound policy");
-                    return Err(Failure::Unreachable.as_str().into());
-                }
-                url
-            }
+            OpluxEndpoint::Url(url) => self.permitted(url.trim_end_matches('/').to_string(), |url| {
+                self.policy.check_configured_url(url).map(|_| ())
+            })?,
         };
-        if let Err(refusal) = self.policy.check_request_url(&base) {
-            tracing::warn!(reason = %refusal, "O-PLUX call refused by the outbound policy");
-            return Err(Failure::Unreachable.as_str().into());
+        self.permitted(base, |url| self.policy.check_request_url(url).map(|_| ()))
+    }
+
+    /// `url` when the outbound policy's `check` lets it through; else "unreachable" (the
+    /// reason is logged for the operator, never shown to the tenant).
+    fn permitted<E: std::fmt::Display>(
+        &self,
+        url: String,
+        check: impl FnOnce(&str) -> Result<(), E>,
+    ) -> Result<String, String> {
+        match check(&url) {
+            Ok(()) => Ok(url),
+            Err(refusal) => {
+                tracing::warn!(reason = %refusal, "O-PLUX call refused by the outbound policy");
+                Err(Failure::Unreachable.as_str().into())
+            }
         }
-        Ok(base)
     }
 
     /// Registers an order event. Never retried once it may have reached O-PLUX; a refused
@@ -223,11 +230,7 @@ impl OpluxClient {
             })?,
             OpluxEndpoint::Url(_) => format!("{}{}", self.base_url(endpoint)?, protocol_v2::V2_PATH),
         };
-        if let Err(refusal) = self.policy.check_request_url(&url) {
-            tracing::warn!(reason = %refusal, "O-PLUX call refused by the outbound policy");
-            return Err(Failure::Unreachable.as_str().into());
-        }
-        Ok(url)
+        self.permitted(url, |url| self.policy.check_request_url(url).map(|_| ()))
     }
 
     /// GETs one event's review state (v2).
