@@ -8,11 +8,12 @@ use anyhow::Context;
 use sea_orm::DatabaseConnection;
 
 use crate::{
+    accounts::certificates,
     auth::{clients::NewCredentials, rate_limit::FailureLimiter, tokens::TokenService},
     bootstrap,
     cache::{ClientCache, ShopVersions},
     config::Config,
-    crypto::password::Peppers,
+    crypto::{password::Peppers, seal::MasterKeys},
     dev_keys,
     http::{
         self,
@@ -20,8 +21,10 @@ use crate::{
         state::AppState,
     },
     metrics::Metrics,
+    outbound::OutboundPolicy,
     screening::oplux::client::OpluxClient,
     store,
+    webhooks::worker::Worker,
 };
 
 pub struct Application {
@@ -30,6 +33,39 @@ pub struct Application {
     db: DatabaseConnection,
     /// Credentials of the demo client when this start created it (shown once).
     pub demo_credentials: Option<NewCredentials>,
+    background: Background,
+}
+
+/// The background tasks of a server: webhook deliveries and the certificate expiry
+/// check. They stop when the server stops (after a pass under way finishes).
+struct Background {
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Background {
+    fn start(config: &Config, db: &DatabaseConnection, keys: &Arc<MasterKeys>, outbound: &OutboundPolicy) -> Self {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let worker = Worker::new(
+            db.clone(),
+            keys.clone(),
+            outbound,
+            config.webhook_poll_interval,
+            config.webhook_retry_base,
+        );
+        let tasks = vec![
+            tokio::spawn(worker.run(stopped.clone())),
+            tokio::spawn(certificates::run_checks(db.clone(), config.cert_check_interval, stopped)),
+        ];
+        Self { stop, tasks }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
 }
 
 impl Application {
@@ -90,7 +126,9 @@ impl Application {
             outbound: config.outbound.clone(),
             metrics_token: config.metrics_token.clone(),
             body_read_timeout: config.body_read_timeout,
+            cert_warning_days: config.cert_warning_days,
         });
+        let background = Background::start(&config, &db, &state.master_keys, &state.outbound);
         let document = web::Data::new(ServedDocument::new(&document()));
         let cors_origins = config.cors_origins.clone();
         let server = HttpServer::new(move || http::app(state.clone(), document.clone(), cors_origins.clone()))
@@ -107,6 +145,7 @@ impl Application {
             server,
             db,
             demo_credentials,
+            background,
         })
     }
 
@@ -123,9 +162,12 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped (SIGINT/SIGTERM stop it gracefully).
+    /// Serves until stopped (SIGINT/SIGTERM stop it gracefully), then stops the
+    /// background tasks.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        self.background.stop().await;
+        result
     }
 }
 

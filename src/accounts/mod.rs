@@ -2,6 +2,7 @@
 //! that validates, seals, stores and shows every one of them.
 
 pub mod engine;
+pub mod certificates;
 pub mod form;
 pub mod formats;
 pub mod pem;

@@ -24,3 +24,4 @@ mod screenings;
 mod security;
 mod token_abuse;
 mod tokens;
+mod webhooks;
