@@ -6,6 +6,7 @@ mod support;
 
 mod account_actions;
 mod audit_events;
+mod certificates;
 mod cli;
 mod consistency;
 mod deploy;
