@@ -55,7 +55,11 @@ impl Background {
         );
         let tasks = vec![
             tokio::spawn(worker.run(stopped.clone())),
-            tokio::spawn(certificates::run_checks(db.clone(), config.cert_check_interval, stopped)),
+            tokio::spawn(certificates::run_checks(
+                db.clone(),
+                config.cert_check_interval,
+                stopped,
+            )),
         ];
         Self { stop, tasks }
     }

@@ -1,8 +1,8 @@
 //! Provider accounts: each provider declared once (`providers/`), and the one mechanism
 //! that validates, seals, stores and shows every one of them.
 
-pub mod engine;
 pub mod certificates;
+pub mod engine;
 pub mod form;
 pub mod formats;
 pub mod pem;

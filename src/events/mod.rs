@@ -80,7 +80,11 @@ pub async fn emit(db: &impl ConnectionTrait, shop_id: &str, kind: EventType, dat
 }
 
 /// Queues a delivery of `event` to each of `endpoints`; returns their ids.
-pub async fn enqueue(db: &impl ConnectionTrait, event: &EventRow, endpoints: &[&EndpointRow]) -> Result<Vec<String>, DbErr> {
+pub async fn enqueue(
+    db: &impl ConnectionTrait,
+    event: &EventRow,
+    endpoints: &[&EndpointRow],
+) -> Result<Vec<String>, DbErr> {
     let now = Utc::now().trunc_subsecs(6);
     let deliveries: Vec<NewDelivery> = endpoints
         .iter()

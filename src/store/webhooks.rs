@@ -2,8 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, LockBehavior, LockType},
 };
 
@@ -103,7 +104,10 @@ pub async fn update_endpoint(db: &impl ConnectionTrait, row: &EndpointRow, new: 
         .col_expr(webhook_endpoint::Column::Events, Expr::value(new.events))
         .col_expr(webhook_endpoint::Column::Enabled, Expr::value(new.enabled))
         .col_expr(webhook_endpoint::Column::Secret, Expr::value(new.secret))
-        .col_expr(webhook_endpoint::Column::PreviousSecret, Expr::value(new.previous_secret))
+        .col_expr(
+            webhook_endpoint::Column::PreviousSecret,
+            Expr::value(new.previous_secret),
+        )
         .col_expr(
             webhook_endpoint::Column::PreviousSecretUntil,
             Expr::value(new.previous_secret_until),
@@ -172,7 +176,9 @@ pub async fn insert_deliveries(db: &impl ConnectionTrait, new: Vec<NewDelivery>)
         updated_at: Set(d.at),
         ..Default::default()
     });
-    webhook_delivery::Entity::insert_many(models).exec_without_returning(db).await?;
+    webhook_delivery::Entity::insert_many(models)
+        .exec_without_returning(db)
+        .await?;
     Ok(())
 }
 
@@ -266,7 +272,10 @@ pub async fn record_attempt(db: &impl ConnectionTrait, attempt: AttemptRecord<'_
             webhook_delivery::Column::ClaimedUntil,
             Expr::value(Option::<DateTime<Utc>>::None),
         )
-        .col_expr(webhook_delivery::Column::LastStatusCode, Expr::value(attempt.status_code))
+        .col_expr(
+            webhook_delivery::Column::LastStatusCode,
+            Expr::value(attempt.status_code),
+        )
         .col_expr(webhook_delivery::Column::UpdatedAt, Expr::value(attempt.at))
         .filter(webhook_delivery::Column::Id.eq(delivery.id))
         .exec(db)

@@ -6,4 +6,4 @@ pub mod service;
 pub mod signature;
 pub mod worker;
 
-pub use service::{Webhooks, WebhookEndpoint, WebhookEndpointInput, WebhookEndpointPatch};
+pub use service::{WebhookEndpoint, WebhookEndpointInput, WebhookEndpointPatch, Webhooks};

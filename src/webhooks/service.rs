@@ -214,7 +214,11 @@ fn now() -> DateTime<Utc> {
 impl Webhooks<'_> {
     fn check_url(&self, url: &str, errors: &mut Vec<FieldError>) {
         if url.len() > MAX_URL_LEN {
-            errors.push(FieldError::new("url", "too_long", format!("url must be at most {MAX_URL_LEN} characters")));
+            errors.push(FieldError::new(
+                "url",
+                "too_long",
+                format!("url must be at most {MAX_URL_LEN} characters"),
+            ));
         } else if let Err(refusal) = self.outbound.check_delivery_url(url) {
             errors.push(FieldError::new("url", "not_allowed", refusal.to_string()));
         }
@@ -231,7 +235,11 @@ impl Webhooks<'_> {
             self.check_url(url, &mut errors);
         }
         if events.is_some_and(<[EventType]>::is_empty) {
-            errors.push(FieldError::new("events", "required", "events must list at least one event type"));
+            errors.push(FieldError::new(
+                "events",
+                "required",
+                "events must list at least one event type",
+            ));
         }
         if description.is_some_and(|d| d.chars().count() > MAX_DESCRIPTION_LEN) {
             errors.push(FieldError::new(
@@ -240,7 +248,11 @@ impl Webhooks<'_> {
                 format!("description must be at most {MAX_DESCRIPTION_LEN} characters"),
             ));
         }
-        if errors.is_empty() { Ok(()) } else { Err(DomainError::Invalid(errors)) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(DomainError::Invalid(errors))
+        }
     }
 
     pub async fn create(
@@ -272,20 +284,22 @@ impl Webhooks<'_> {
         )
         .await?;
         actor
-            .record_change(&txn, "webhook_endpoint", &public_id, "create", &[
-                "url",
-                "events",
-                "description",
-                "enabled",
-                "secret",
-            ])
+            .record_change(
+                &txn,
+                "webhook_endpoint",
+                &public_id,
+                "create",
+                &["url", "events", "description", "enabled", "secret"],
+            )
             .await?;
         txn.commit().await?;
         Ok((row, secret))
     }
 
     pub async fn get(&self, shop_id: &str, id: &str) -> Result<EndpointRow, DomainError> {
-        rows::find_endpoint(self.db, shop_id, id).await?.ok_or_else(|| not_found(id))
+        rows::find_endpoint(self.db, shop_id, id)
+            .await?
+            .ok_or_else(|| not_found(id))
     }
 
     pub async fn list(&self, shop_id: &str, after: Option<i64>, limit: u64) -> Result<Vec<EndpointRow>, DomainError> {
@@ -300,7 +314,9 @@ impl Webhooks<'_> {
         precondition: &Precondition,
     ) -> Result<EndpointRow, DomainError> {
         let txn = store::begin_write(self.db).await?;
-        let row = rows::find_endpoint(&txn, actor.shop_id, id).await?.ok_or_else(|| not_found(id))?;
+        let row = rows::find_endpoint(&txn, actor.shop_id, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
         precondition.check(Some(&etag(&row)))?;
         let url = patch.url.map(|u| u.trim().to_string());
         let description = patch.description.map(|d| d.map(|d| d.trim().to_string()));
@@ -337,14 +353,18 @@ impl Webhooks<'_> {
         actor
             .record_change(&txn, "webhook_endpoint", id, "update", &changed)
             .await?;
-        let row = rows::find_endpoint(&txn, actor.shop_id, id).await?.ok_or_else(|| not_found(id))?;
+        let row = rows::find_endpoint(&txn, actor.shop_id, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
         txn.commit().await?;
         Ok(row)
     }
 
     pub async fn delete(&self, actor: &Actor<'_>, id: &str, precondition: &Precondition) -> Result<(), DomainError> {
         let txn = store::begin_write(self.db).await?;
-        let row = rows::find_endpoint(&txn, actor.shop_id, id).await?.ok_or_else(|| not_found(id))?;
+        let row = rows::find_endpoint(&txn, actor.shop_id, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
         precondition.check(Some(&etag(&row)))?;
         if !rows::delete_endpoint(&txn, &row).await? {
             return Err(precondition.lost_race("webhook endpoint"));
@@ -362,7 +382,9 @@ impl Webhooks<'_> {
         precondition: &Precondition,
     ) -> Result<(EndpointRow, Secret<String>), DomainError> {
         let txn = store::begin_write(self.db).await?;
-        let row = rows::find_endpoint(&txn, actor.shop_id, id).await?.ok_or_else(|| not_found(id))?;
+        let row = rows::find_endpoint(&txn, actor.shop_id, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
         precondition.check(Some(&etag(&row)))?;
         let secret = Secret::new(new_secret());
         let at = now();
@@ -377,7 +399,9 @@ impl Webhooks<'_> {
         actor
             .record_change(&txn, "webhook_endpoint", id, "rotate_secret", &["secret"])
             .await?;
-        let row = rows::find_endpoint(&txn, actor.shop_id, id).await?.ok_or_else(|| not_found(id))?;
+        let row = rows::find_endpoint(&txn, actor.shop_id, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
         txn.commit().await?;
         Ok((row, secret))
     }
@@ -416,10 +440,15 @@ impl Webhooks<'_> {
         let event = store::events::find(&txn, actor.shop_id, event_id)
             .await?
             .ok_or_else(|| DomainError::NotFound(format!("there is no event '{event_id}' in this shop")))?;
-        let kind = EventType::parse(&event.event_type)
-            .ok_or_else(|| DomainError::Conflict(format!("event '{event_id}' has a type this version does not send")))?;
+        let kind = EventType::parse(&event.event_type).ok_or_else(|| {
+            DomainError::Conflict(format!("event '{event_id}' has a type this version does not send"))
+        })?;
         let endpoints = match endpoint_id {
-            Some(id) => vec![rows::find_endpoint(&txn, actor.shop_id, id).await?.ok_or_else(|| not_found(id))?],
+            Some(id) => vec![
+                rows::find_endpoint(&txn, actor.shop_id, id)
+                    .await?
+                    .ok_or_else(|| not_found(id))?,
+            ],
             None => rows::enabled_endpoints(&txn, actor.shop_id)
                 .await?
                 .into_iter()
@@ -450,7 +479,12 @@ fn event_names(events: &[EventType]) -> String {
     serde_json::to_string(&names).unwrap_or_else(|_| "[]".into())
 }
 
-fn delivery_view(row: &DeliveryRow, endpoint: &EndpointRow, event: Option<&EventRow>, attempts: &[AttemptRow]) -> Delivery {
+fn delivery_view(
+    row: &DeliveryRow,
+    endpoint: &EndpointRow,
+    event: Option<&EventRow>,
+    attempts: &[AttemptRow],
+) -> Delivery {
     let status = match row.status.as_str() {
         rows::DELIVERED => DeliveryStatus::Delivered,
         rows::FAILED => DeliveryStatus::Failed,

@@ -70,7 +70,11 @@ async fn a_certificate_ten_days_from_expiry_is_flagged_in_the_list(backend: Back
     let rows = list["items"].as_array().unwrap();
     let row = rows.iter().find(|r| r["provider"] == PROVIDER).unwrap();
     assert_expiring(&row["warnings"]);
-    assert!(rows.iter().filter(|r| r["provider"] != PROVIDER).all(|r| r["warnings"] == json!([])));
+    assert!(
+        rows.iter()
+            .filter(|r| r["provider"] != PROVIDER)
+            .all(|r| r["warnings"] == json!([]))
+    );
 }
 
 async fn a_certificate_far_from_expiry_has_no_warning(backend: Backend) {

@@ -9,8 +9,9 @@ use serde_json::{Value, json};
 use crate::{
     on_both_databases,
     support::{
-        Backend, TestApp, assert_problem, dump_tables, error_fields,
+        Backend, TestApp,
         accounts::Pki,
+        assert_problem, dump_tables, error_fields,
         receiver::{Received, Receiver},
         session::{ADMIN_SCOPES, Session},
         spawn_app_with,
@@ -87,7 +88,10 @@ async fn wait_for_status(session: &Session, endpoint_id: &str, status: &str) -> 
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("no delivery became {status}: {:?}", deliveries(session, endpoint_id).await);
+    panic!(
+        "no delivery became {status}: {:?}",
+        deliveries(session, endpoint_id).await
+    );
 }
 
 async fn a_delivery_is_signed_with_the_endpoint_secret(backend: Backend) {
@@ -103,7 +107,12 @@ async fn a_delivery_is_signed_with_the_endpoint_secret(backend: Backend) {
     assert_eq!(body["type"], "provider_account.updated");
     assert_eq!(body["data"]["provider"], ACCOUNT);
     assert_eq!(body["data"]["action"], "create");
-    assert!(body["data"]["fields"].as_array().unwrap().contains(&json!("channel_secret")));
+    assert!(
+        body["data"]["fields"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("channel_secret"))
+    );
     assert!(body["created_at"].is_string());
     let secret = sent["channel_secret"].as_str().unwrap();
     assert!(!received[0].body.contains(secret), "a secret's value was sent");
@@ -117,12 +126,26 @@ async fn a_failing_endpoint_is_retried_until_it_answers_2xx(backend: Backend) {
     session.configure(ACCOUNT).await;
 
     let delivery = wait_for_status(&session, endpoint["id"].as_str().unwrap(), "delivered").await;
-    let codes: Vec<&Value> = delivery["attempts"].as_array().unwrap().iter().map(|a| &a["status_code"]).collect();
+    let codes: Vec<&Value> = delivery["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| &a["status_code"])
+        .collect();
     assert_eq!(codes, [&json!(500), &json!(500), &json!(200)]);
-    let outcomes: Vec<&Value> = delivery["attempts"].as_array().unwrap().iter().map(|a| &a["outcome"]).collect();
+    let outcomes: Vec<&Value> = delivery["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| &a["outcome"])
+        .collect();
     assert_eq!(outcomes, [&json!("retrying"), &json!("retrying"), &json!("delivered")]);
     assert!(delivery["attempts"][0]["latency_ms"].is_number());
-    let ids: Vec<String> = receiver.received().iter().map(|r| r.header("Renkei-Event-Id").to_string()).collect();
+    let ids: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|r| r.header("Renkei-Event-Id").to_string())
+        .collect();
     assert!(ids.iter().all(|id| *id == ids[0]), "one event, sent three times");
 }
 
@@ -158,14 +181,21 @@ async fn two_replicas_deliver_each_event_once(backend: Backend) {
     session.configure(ACCOUNT).await;
     for enabled in [false, true, false, true] {
         let response = session
-            .patch_json(&format!("/api/v1/provider-accounts/{ACCOUNT}"), &json!({"enabled": enabled}))
+            .patch_json(
+                &format!("/api/v1/provider-accounts/{ACCOUNT}"),
+                &json!({"enabled": enabled}),
+            )
             .await;
         assert_eq!(response.status(), 200);
     }
 
     let received = receiver.wait_for(5).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut ids: Vec<String> = receiver.received().iter().map(|r| r.header("Renkei-Event-Id").to_string()).collect();
+    let mut ids: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|r| r.header("Renkei-Event-Id").to_string())
+        .collect();
     let all = ids.len();
     ids.sort();
     ids.dedup();
@@ -183,7 +213,10 @@ async fn the_secret_is_shown_once_and_never_again(backend: Backend) {
     let one = session.get_json(&format!("/api/v1/webhook-endpoints/{id}")).await;
     let list = session.get_json("/api/v1/webhook-endpoints").await;
     let patched = session
-        .patch_json(&format!("/api/v1/webhook-endpoints/{id}"), &json!({"description": "orders"}))
+        .patch_json(
+            &format!("/api/v1/webhook-endpoints/{id}"),
+            &json!({"description": "orders"}),
+        )
         .await
         .text()
         .await
@@ -231,7 +264,10 @@ async fn urls_the_outbound_policy_refuses_are_422_naming_url(backend: Backend) {
         "ftp://example.jp/x",
     ] {
         let response = session
-            .post_json("/api/v1/webhook-endpoints", &json!({"url": url, "events": ["screening.created"]}))
+            .post_json(
+                "/api/v1/webhook-endpoints",
+                &json!({"url": url, "events": ["screening.created"]}),
+            )
             .await;
         let problem = assert_problem(response, 422).await;
         assert_eq!(error_fields(&problem), ["url"], "{url}");
@@ -254,9 +290,14 @@ async fn another_shops_endpoints_and_events_are_not_found(backend: Backend) {
     for request in [
         http.get(session.app.url(&format!("/api/v1/webhook-endpoints/{id}"))),
         http.get(session.app.url(&format!("/api/v1/webhook-endpoints/{id}/deliveries"))),
-        http.patch(session.app.url(&format!("/api/v1/webhook-endpoints/{id}"))).json(&json!({"enabled": false})),
+        http.patch(session.app.url(&format!("/api/v1/webhook-endpoints/{id}")))
+            .json(&json!({"enabled": false})),
         http.delete(session.app.url(&format!("/api/v1/webhook-endpoints/{id}"))),
-        http.post(session.app.url(&format!("/api/v1/webhook-endpoints/{id}/rotate-secret"))),
+        http.post(
+            session
+                .app
+                .url(&format!("/api/v1/webhook-endpoints/{id}/rotate-secret")),
+        ),
         http.post(session.app.url(&format!("/api/v1/events/{event_id}/redeliver"))),
     ] {
         assert_problem(request.bearer_auth(&other).send().await.unwrap(), 404).await;
@@ -299,7 +340,10 @@ async fn the_event_log_lists_account_changes_by_field_name(backend: Backend) {
 
     let events = session.get_json("/api/v1/events?limit=1").await;
     assert_eq!(events["items"][0]["type"], "provider_account.updated");
-    assert_eq!(events["items"][0]["data"], json!({"provider": ACCOUNT, "action": "delete", "fields": []}));
+    assert_eq!(
+        events["items"][0]["data"],
+        json!({"provider": ACCOUNT, "action": "delete", "fields": []})
+    );
     let cursor = events["next_cursor"].as_str().unwrap();
     let older = session.get_json(&format!("/api/v1/events?cursor={cursor}")).await;
     assert_eq!(older["items"][0]["data"]["action"], "create");

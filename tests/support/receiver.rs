@@ -43,7 +43,12 @@ async fn receive(req: HttpRequest, body: web::Bytes, inner: web::Data<Mutex<Inne
     let headers = req
         .headers()
         .iter()
-        .map(|(k, v)| (k.as_str().to_ascii_lowercase(), v.to_str().unwrap_or_default().to_string()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_ascii_lowercase(),
+                v.to_str().unwrap_or_default().to_string(),
+            )
+        })
         .collect();
     let mut inner = inner.lock().unwrap();
     inner.received.push(Received {

@@ -227,7 +227,10 @@ pub async fn list_webhook_deliveries(
 ) -> Result<web::Json<DeliveryPage>, ApiError> {
     let limit = pagination::limit(query.limit)?;
     let before = pagination::decode_cursor(query.cursor.as_deref(), |s| s.parse::<i64>().ok())?;
-    let rows = state.webhooks().deliveries(&caller.shop_id, &id, before, limit + 1).await?;
+    let rows = state
+        .webhooks()
+        .deliveries(&caller.shop_id, &id, before, limit + 1)
+        .await?;
     let (rows, next_cursor) = pagination::finish(rows, limit, |(id, _)| id.to_string());
     Ok(web::Json(DeliveryPage {
         items: rows.into_iter().map(|(_, delivery)| delivery).collect(),
