@@ -311,3 +311,33 @@ pub async fn attempts_of(db: &impl ConnectionTrait, delivery_ids: Vec<i64>) -> R
         .all(db)
         .await
 }
+
+/// Endpoints after the row id `after`, oldest first (for re-sealing every secret).
+pub async fn endpoints_after(db: &impl ConnectionTrait, after: i64, limit: u64) -> Result<Vec<EndpointRow>, DbErr> {
+    webhook_endpoint::Entity::find()
+        .filter(webhook_endpoint::Column::Id.gt(after))
+        .order_by_asc(webhook_endpoint::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// Replaces an endpoint's sealed secrets only if they are still those of `row` (a
+/// concurrent rotation wins).
+pub async fn reseal_endpoint(
+    db: &impl ConnectionTrait,
+    row: &EndpointRow,
+    secret: String,
+    previous_secret: Option<String>,
+) -> Result<bool, DbErr> {
+    let mut update = webhook_endpoint::Entity::update_many()
+        .col_expr(webhook_endpoint::Column::Secret, Expr::value(secret))
+        .col_expr(webhook_endpoint::Column::PreviousSecret, Expr::value(previous_secret))
+        .filter(webhook_endpoint::Column::Id.eq(row.id))
+        .filter(webhook_endpoint::Column::Secret.eq(row.secret.as_str()));
+    update = match &row.previous_secret {
+        Some(previous) => update.filter(webhook_endpoint::Column::PreviousSecret.eq(previous.as_str())),
+        None => update.filter(webhook_endpoint::Column::PreviousSecret.is_null()),
+    };
+    Ok(update.exec(db).await?.rows_affected == 1)
+}

@@ -516,3 +516,44 @@ fn delivery_view(
             .collect(),
     }
 }
+
+/// Re-seals every endpoint's secrets that another key sealed under the current master
+/// key (`renkei keys rotate`). Returns (re-sealed, skipped because changed meanwhile);
+/// an error names the endpoint whose secret does not open.
+pub async fn reseal_all(
+    db: &DatabaseConnection,
+    keys: &MasterKeys,
+) -> Result<(u64, u64), (String, String, DomainError)> {
+    let current = format!("v1.{}.", keys.current_id());
+    let (mut resealed, mut skipped, mut after) = (0, 0, 0);
+    loop {
+        let endpoints = rows::endpoints_after(db, after, 200)
+            .await
+            .map_err(|err| (String::new(), String::new(), err.into()))?;
+        let Some(last) = endpoints.last() else {
+            return Ok((resealed, skipped));
+        };
+        after = last.id;
+        for row in endpoints {
+            let stale = |sealed: &str| !sealed.starts_with(&current);
+            if !stale(&row.secret) && !row.previous_secret.as_deref().is_some_and(stale) {
+                continue;
+            }
+            let owner = owner(&row.shop_id, &row.public_id);
+            let failed = |err: DomainError| (row.shop_id.clone(), row.public_id.clone(), err);
+            let reseal = |sealed: &str| -> Result<String, DomainError> {
+                Ok(keys.seal(owner, keys.open(owner, sealed)?.expose()))
+            };
+            let secret = reseal(&row.secret).map_err(failed)?;
+            let previous = row.previous_secret.as_deref().map(reseal).transpose().map_err(failed)?;
+            if rows::reseal_endpoint(db, &row, secret, previous)
+                .await
+                .map_err(|err| failed(err.into()))?
+            {
+                resealed += 1;
+            } else {
+                skipped += 1;
+            }
+        }
+    }
+}

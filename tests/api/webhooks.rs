@@ -14,7 +14,7 @@ use crate::{
         assert_problem, dump_tables, error_fields,
         receiver::{Received, Receiver},
         session::{ADMIN_SCOPES, Session},
-        spawn_app_with,
+        spawn_app_with, spawn_on, test_master_keys,
     },
 };
 
@@ -167,7 +167,7 @@ async fn a_delivery_pending_at_shutdown_is_delivered_after_a_restart(backend: Ba
 
     let database = session.app.database.clone();
     drop(session);
-    let restarted = crate::support::spawn_on(database, quick(&receiver)).await;
+    let restarted = spawn_on(database, quick(&receiver)).await;
     let received = receiver.wait_for(1).await;
     assert_eq!(received[0].json()["type"], "provider_account.updated");
     drop(restarted);
@@ -370,7 +370,38 @@ async fn webhooks_need_their_scopes(backend: Backend) {
     assert_problem(response, 403).await;
 }
 
+async fn key_rotation_reseals_webhook_secrets(backend: Backend) {
+    let receiver = Receiver::start().await;
+    let session = session_with(backend, quick(&receiver)).await;
+    let created = create_endpoint(&session, &receiver.url, &["provider_account.updated"]).await;
+    let both = test_master_keys(&[("test-k2", 2), ("test-k1", 1)]);
+    let report = renkei::accounts::rotation::rotate(&session.app.db, &both)
+        .await
+        .unwrap();
+    assert_eq!(report.resealed, 1);
+
+    // A server that knows only the new key still signs with the endpoint's secret.
+    let database = session.app.database.clone();
+    drop(session);
+    let deliver = quick(&receiver);
+    let app = spawn_on(database, move |config| {
+        deliver(config);
+        config.master_keys = Some(test_master_keys(&[("test-k2", 2)]));
+    })
+    .await;
+    let token = app.token("shop-a", &scopes()).await;
+    let session = Session {
+        app,
+        token,
+        pki: Pki::new("renkei test"),
+    };
+    session.configure(ACCOUNT).await;
+    let received = receiver.wait_for(1).await;
+    assert!(verifies(&received[0], created["secret"].as_str().unwrap()));
+}
+
 on_both_databases!(
+    key_rotation_reseals_webhook_secrets,
     a_delivery_is_signed_with_the_endpoint_secret,
     a_failing_endpoint_is_retried_until_it_answers_2xx,
     a_delivery_pending_at_shutdown_is_delivered_after_a_restart,
