@@ -106,20 +106,20 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
 
 /// One attempt to send a delivery.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct DeliveryAttempt {
+pub struct WebhookDeliveryAttempt {
     pub attempted_at: DateTime<Utc>,
     /// How long the endpoint took to answer (or to fail).
     pub latency_ms: i64,
     /// The endpoint's HTTP status, when it answered.
     pub status_code: Option<i32>,
-    pub outcome: AttemptOutcome,
+    pub outcome: WebhookAttemptOutcome,
     /// Why no answer counted: `unreachable`, `timed out`, `refused by the outbound policy`, …
     pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum AttemptOutcome {
+pub enum WebhookAttemptOutcome {
     Delivered,
     Retrying,
     Failed,
@@ -127,7 +127,7 @@ pub enum AttemptOutcome {
 
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum DeliveryStatus {
+pub enum WebhookDeliveryStatus {
     /// Not yet delivered; tried again at `next_attempt_at`.
     Pending,
     /// The endpoint answered 2xx.
@@ -149,18 +149,18 @@ pub enum DeliveryStatus {
     "created_at": "2026-11-23T10:00:00Z",
     "attempts": [{"attempted_at": "2026-11-23T10:00:01Z", "latency_ms": 84, "status_code": 200, "outcome": "delivered", "error": null}]
 }))]
-pub struct Delivery {
+pub struct WebhookDelivery {
     pub id: String,
     pub endpoint_id: String,
     pub event_id: String,
     pub event_type: Option<EventType>,
-    pub status: DeliveryStatus,
+    pub status: WebhookDeliveryStatus,
     /// When it is tried next (pending only).
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub last_status_code: Option<i32>,
     pub created_at: DateTime<Utc>,
     /// Oldest first.
-    pub attempts: Vec<DeliveryAttempt>,
+    pub attempts: Vec<WebhookDeliveryAttempt>,
 }
 
 pub struct Webhooks<'a> {
@@ -413,7 +413,7 @@ impl Webhooks<'_> {
         id: &str,
         before: Option<i64>,
         limit: u64,
-    ) -> Result<Vec<(i64, Delivery)>, DomainError> {
+    ) -> Result<Vec<(i64, WebhookDelivery)>, DomainError> {
         let endpoint = self.get(shop_id, id).await?;
         let deliveries = rows::list_deliveries(self.db, endpoint.id, before, limit).await?;
         let events = store::events::by_ids(self.db, deliveries.iter().map(|d| d.event_id).collect()).await?;
@@ -484,32 +484,32 @@ fn delivery_view(
     endpoint: &EndpointRow,
     event: Option<&EventRow>,
     attempts: &[AttemptRow],
-) -> Delivery {
+) -> WebhookDelivery {
     let status = match row.status.as_str() {
-        rows::DELIVERED => DeliveryStatus::Delivered,
-        rows::FAILED => DeliveryStatus::Failed,
-        _ => DeliveryStatus::Pending,
+        rows::DELIVERED => WebhookDeliveryStatus::Delivered,
+        rows::FAILED => WebhookDeliveryStatus::Failed,
+        _ => WebhookDeliveryStatus::Pending,
     };
-    Delivery {
+    WebhookDelivery {
         id: row.public_id.clone(),
         endpoint_id: endpoint.public_id.clone(),
         event_id: event.map(|e| e.public_id.clone()).unwrap_or_default(),
         event_type: event.and_then(|e| EventType::parse(&e.event_type)),
         status,
-        next_attempt_at: matches!(status, DeliveryStatus::Pending).then_some(row.next_attempt_at),
+        next_attempt_at: matches!(status, WebhookDeliveryStatus::Pending).then_some(row.next_attempt_at),
         last_status_code: row.last_status_code,
         created_at: row.created_at,
         attempts: attempts
             .iter()
             .filter(|a| a.delivery_id == row.id)
-            .map(|a| DeliveryAttempt {
+            .map(|a| WebhookDeliveryAttempt {
                 attempted_at: a.attempted_at,
                 latency_ms: a.latency_ms,
                 status_code: a.status_code,
                 outcome: match a.outcome.as_str() {
-                    rows::DELIVERED => AttemptOutcome::Delivered,
-                    rows::FAILED => AttemptOutcome::Failed,
-                    _ => AttemptOutcome::Retrying,
+                    rows::DELIVERED => WebhookAttemptOutcome::Delivered,
+                    rows::FAILED => WebhookAttemptOutcome::Failed,
+                    _ => WebhookAttemptOutcome::Retrying,
                 },
                 error: a.error.clone(),
             })

@@ -16,14 +16,14 @@ use crate::{
     store::webhooks::EndpointRow,
     webhooks::{
         WebhookEndpoint, WebhookEndpointInput, WebhookEndpointPatch,
-        service::{Delivery, WebhookEndpointWithSecret, etag},
+        service::{WebhookDelivery, WebhookEndpointWithSecret, etag},
     },
 };
 
 pagination::page_query!(WebhookEndpointQuery {});
 pagination::page!(WebhookEndpointPage of WebhookEndpoint);
 pagination::page_query!(DeliveryQuery {});
-pagination::page!(DeliveryPage of Delivery);
+pagination::page!(WebhookDeliveryPage of WebhookDelivery);
 
 fn endpoint_response(row: &EndpointRow) -> HttpResponse {
     HttpResponse::Ok()
@@ -212,7 +212,7 @@ pub async fn rotate_webhook_secret(
     ),
     security(("bearer" = ["webhooks:read"])),
     responses(
-        (status = 200, description = "A page of deliveries", body = DeliveryPage),
+        (status = 200, description = "A page of deliveries", body = WebhookDeliveryPage),
         problems::Secured,
         problems::NotFound,
         problems::Invalid,
@@ -224,7 +224,7 @@ pub async fn list_webhook_deliveries(
     id: web::Path<String>,
     query: ApiQuery<DeliveryQuery>,
     state: web::Data<AppState>,
-) -> Result<web::Json<DeliveryPage>, ApiError> {
+) -> Result<web::Json<WebhookDeliveryPage>, ApiError> {
     let limit = pagination::limit(query.limit)?;
     let before = pagination::decode_cursor(query.cursor.as_deref(), |s| s.parse::<i64>().ok())?;
     let rows = state
@@ -232,7 +232,7 @@ pub async fn list_webhook_deliveries(
         .deliveries(&caller.shop_id, &id, before, limit + 1)
         .await?;
     let (rows, next_cursor) = pagination::finish(rows, limit, |(id, _)| id.to_string());
-    Ok(web::Json(DeliveryPage {
+    Ok(web::Json(WebhookDeliveryPage {
         items: rows.into_iter().map(|(_, delivery)| delivery).collect(),
         next_cursor,
     }))
