@@ -400,7 +400,64 @@ async fn key_rotation_reseals_webhook_secrets(backend: Backend) {
     assert!(verifies(&received[0], created["secret"].as_str().unwrap()));
 }
 
+async fn an_endpoint_is_created_read_changed_listed_and_deleted(backend: Backend) {
+    let session = session_with(backend, |_| {}).await;
+    let url = "https://hooks.example.jp/renkei";
+    let created = create_endpoint(&session, url, &["screening.created"]).await;
+    let path = format!("/api/v1/webhook-endpoints/{}", created["id"].as_str().unwrap());
+    let read = session.request(reqwest::Method::GET, &path).send().await.unwrap();
+    let etag = read.headers()["etag"].to_str().unwrap().to_string();
+    let read: Value = read.json().await.unwrap();
+    assert_eq!(read["url"], url);
+    assert_eq!(read["events"], json!(["screening.created"]));
+    assert_eq!(read["enabled"], true);
+
+    let changed = session
+        .request(reqwest::Method::PATCH, &path)
+        .header("If-Match", &etag)
+        .json(&json!({"events": ["screening.created", "provider_account.updated"], "enabled": false, "description": "orders"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200);
+    let changed: Value = changed.json().await.unwrap();
+    assert_eq!(changed["enabled"], false);
+    assert_eq!(changed["description"], "orders");
+    assert_eq!(changed["events"].as_array().unwrap().len(), 2);
+    let stale = session
+        .request(reqwest::Method::DELETE, &path)
+        .header("If-Match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(stale, 412).await;
+
+    let listed = session.get_json("/api/v1/webhook-endpoints").await;
+    assert_eq!(listed["items"][0]["id"], created["id"]);
+    let deleted = session.request(reqwest::Method::DELETE, &path).send().await.unwrap();
+    assert_eq!(deleted.status(), 204);
+    assert_problem(session.request(reqwest::Method::GET, &path).send().await.unwrap(), 404).await;
+}
+
+async fn a_disabled_endpoint_gets_no_deliveries(backend: Backend) {
+    let receiver = Receiver::start().await;
+    let session = session_with(backend, quick(&receiver)).await;
+    let endpoint = create_endpoint(&session, &receiver.url, &["provider_account.updated"]).await;
+    let path = format!("/api/v1/webhook-endpoints/{}", endpoint["id"].as_str().unwrap());
+    let response = session.patch_json(&path, &json!({"enabled": false})).await;
+    assert_eq!(response.status(), 200);
+    session.configure(ACCOUNT).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(receiver.received().is_empty());
+    assert_eq!(
+        deliveries(&session, endpoint["id"].as_str().unwrap()).await,
+        Vec::<Value>::new()
+    );
+}
+
 on_both_databases!(
+    an_endpoint_is_created_read_changed_listed_and_deleted,
+    a_disabled_endpoint_gets_no_deliveries,
     key_rotation_reseals_webhook_secrets,
     a_delivery_is_signed_with_the_endpoint_secret,
     a_failing_endpoint_is_retried_until_it_answers_2xx,
