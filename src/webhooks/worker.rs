@@ -18,6 +18,7 @@ use crate::{
     events::Event,
     outbound::{OutboundPolicy, policy::Failure},
     store::{
+        self,
         events::{self, EventRow},
         webhooks::{self as rows, AttemptRecord, DeliveryRow, EndpointRow},
     },
@@ -112,20 +113,28 @@ impl Worker {
             let event = events.iter().find(|e| e.id == delivery.event_id);
             self.deliver(delivery, endpoint, event)
         });
-        for result in join_all(sends).await {
-            if let Err(err) = result {
-                tracing::warn!(error = %err, "a webhook attempt could not be recorded; its claim expires and it is retried");
+        let attempts = join_all(sends).await;
+        // One commit for the whole pass: the worker's writes do not queue one by one
+        // beside the requests' (SQLite has one writer; PostgreSQL waits for each commit).
+        let recorded = async {
+            let txn = store::begin_write(&self.db).await?;
+            for attempt in attempts {
+                rows::record_attempt(&txn, attempt).await?;
             }
+            txn.commit().await
+        };
+        if let Err(err) = recorded.await {
+            tracing::warn!(error = %err, "webhook attempts could not be recorded; their claims expire and they are retried");
         }
         Ok(claimed.len())
     }
 
-    async fn deliver(
+    async fn deliver<'a>(
         &self,
-        delivery: &DeliveryRow,
+        delivery: &'a DeliveryRow,
         endpoint: Option<&EndpointRow>,
         event: Option<&EventRow>,
-    ) -> Result<(), sea_orm::DbErr> {
+    ) -> AttemptRecord<'a> {
         let sent = match (endpoint, event) {
             (Some(endpoint), Some(event)) if endpoint.enabled => self.send(endpoint, event).await,
             (Some(_), Some(_)) => Sent {
@@ -158,19 +167,15 @@ impl Worker {
             latency_ms = sent.latency.as_millis() as u64,
             "webhook attempt"
         );
-        rows::record_attempt(
-            &self.db,
-            AttemptRecord {
-                delivery,
-                at,
-                latency_ms: sent.latency.as_millis() as i64,
-                status_code: sent.status_code.map(i32::from),
-                outcome,
-                error: sent.error,
-                next_attempt_at: next,
-            },
-        )
-        .await
+        AttemptRecord {
+            delivery,
+            at,
+            latency_ms: sent.latency.as_millis() as i64,
+            status_code: sent.status_code.map(i32::from),
+            outcome,
+            error: sent.error,
+            next_attempt_at: next,
+        }
     }
 
     /// One POST of the event, signed with every secret that currently signs.
