@@ -75,6 +75,18 @@ pub struct Config {
     pub client_request_timeout: Duration,
     /// `RENKEI_BODY_READ_TIMEOUT_MS`: time to receive a request's body.
     pub body_read_timeout: Duration,
+    /// `RENKEI_WEBHOOK_POLL_INTERVAL_MS`: how often the delivery worker looks for due
+    /// webhook deliveries.
+    pub webhook_poll_interval: Duration,
+    /// `RENKEI_WEBHOOK_RETRY_BASE_MS`: the first retry's wait; each next one doubles
+    /// (with jitter), for 3 days.
+    pub webhook_retry_base: Duration,
+    /// `RENKEI_CERT_WARNING_DAYS`: an account warns of a certificate expiring within this
+    /// many days.
+    pub cert_warning_days: i64,
+    /// `RENKEI_CERT_CHECK_INTERVAL_SECS`: how often certificates are checked for the
+    /// `provider_account.certificate_expiring` event.
+    pub cert_check_interval: Duration,
 }
 
 /// `RENKEI_ENV`.
@@ -262,6 +274,22 @@ impl Config {
                 "RENKEI_BODY_READ_TIMEOUT_MS",
                 10_000,
                 100..=600_000,
+            )?),
+            webhook_poll_interval: Duration::from_millis(vars.number(
+                "RENKEI_WEBHOOK_POLL_INTERVAL_MS",
+                1000,
+                10..=3_600_000,
+            )?),
+            webhook_retry_base: Duration::from_millis(vars.number(
+                "RENKEI_WEBHOOK_RETRY_BASE_MS",
+                30_000,
+                1..=3_600_000,
+            )?),
+            cert_warning_days: vars.number("RENKEI_CERT_WARNING_DAYS", 30, 1..=365)?,
+            cert_check_interval: Duration::from_secs(vars.number(
+                "RENKEI_CERT_CHECK_INTERVAL_SECS",
+                3600,
+                1..=86_400,
             )?),
         })
     }

@@ -20,3 +20,4 @@ pub mod screening;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod webhooks;

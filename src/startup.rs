@@ -8,11 +8,12 @@ use anyhow::Context;
 use sea_orm::DatabaseConnection;
 
 use crate::{
+    accounts::certificates,
     auth::{clients::NewCredentials, rate_limit::FailureLimiter, tokens::TokenService},
     bootstrap,
     cache::{ClientCache, ShopVersions},
     config::Config,
-    crypto::password::Peppers,
+    crypto::{password::Peppers, seal::MasterKeys},
     dev_keys,
     http::{
         self,
@@ -21,8 +22,10 @@ use crate::{
     },
     jobs::Jobs,
     metrics::Metrics,
+    outbound::OutboundPolicy,
     screening::{oplux::client::OpluxClient, review::SyncSchedule},
     store,
+    webhooks::worker::Worker,
 };
 
 pub struct Application {
@@ -33,6 +36,43 @@ pub struct Application {
     jobs: Jobs,
     /// Credentials of the demo client when this start created it (shown once).
     pub demo_credentials: Option<NewCredentials>,
+    background: Background,
+}
+
+/// The background tasks of a server: webhook deliveries and the certificate expiry
+/// check. They stop when the server stops (after a pass under way finishes).
+struct Background {
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Background {
+    fn start(config: &Config, db: &DatabaseConnection, keys: &Arc<MasterKeys>, outbound: &OutboundPolicy) -> Self {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let worker = Worker::new(
+            db.clone(),
+            keys.clone(),
+            outbound,
+            config.webhook_poll_interval,
+            config.webhook_retry_base,
+        );
+        let tasks = vec![
+            tokio::spawn(worker.run(stopped.clone())),
+            tokio::spawn(certificates::run_checks(
+                db.clone(),
+                config.cert_check_interval,
+                stopped,
+            )),
+        ];
+        Self { stop, tasks }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
 }
 
 impl Application {
@@ -95,8 +135,10 @@ impl Application {
             outbound: config.outbound.clone(),
             metrics_token: config.metrics_token.clone(),
             body_read_timeout: config.body_read_timeout,
+            cert_warning_days: config.cert_warning_days,
         });
         let jobs = start_jobs(&config, &state, &db);
+        let background = Background::start(&config, &db, &state.master_keys, &state.outbound);
         let document = web::Data::new(ServedDocument::new(&document()));
         let cors_origins = config.cors_origins.clone();
         let server = HttpServer::new(move || http::app(state.clone(), document.clone(), cors_origins.clone()))
@@ -114,6 +156,7 @@ impl Application {
             db,
             jobs,
             demo_credentials,
+            background,
         })
     }
 
@@ -131,15 +174,17 @@ impl Application {
     }
 
     /// Serves until stopped (SIGINT/SIGTERM stop it gracefully), then stops the
-    /// background jobs (their passes end at the next step, leases are released).
+    /// background jobs (their passes end at the next step, leases are released) and
+    /// background tasks.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
         self.jobs.shutdown().await;
+        self.background.stop().await;
         served
     }
 }
 
-/// The background jobs of this replica: the manual-review poller (SPEC 8), unless
+/// The background jobs of this replica: the manual-review poller, unless
 /// `RENKEI_OPLUX_SYNC_INTERVAL_SECS` is 0.
 fn start_jobs(config: &Config, state: &web::Data<AppState>, db: &DatabaseConnection) -> Jobs {
     let mut jobs = Jobs::new(db.clone());

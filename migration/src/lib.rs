@@ -12,6 +12,7 @@ mod m20261123_000006_shop_config_version;
 mod m20261123_000007_screening_warnings;
 mod m20261123_000010_events;
 mod m20261123_000011_manual_review;
+mod m20261123_000012_webhooks;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000007_screening_warnings::Migration),
             Box::new(m20261123_000010_events::Migration),
             Box::new(m20261123_000011_manual_review::Migration),
+            Box::new(m20261123_000012_webhooks::Migration),
         ]
     }
 }

@@ -1,6 +1,7 @@
 //! Provider accounts: each provider declared once (`providers/`), and the one mechanism
 //! that validates, seals, stores and shows every one of them.
 
+pub mod certificates;
 pub mod engine;
 pub mod form;
 pub mod formats;

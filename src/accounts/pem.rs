@@ -63,7 +63,17 @@ fn blocks(text: &str) -> Result<Vec<Pem>, String> {
 /// Parses every certificate in `text` (a certificate or a chain); returns the first.
 /// Refuses anything that is not a certificate, and any expired certificate.
 pub fn certificate(text: &str) -> Result<CertificateInfo, String> {
-    let now = Utc::now();
+    parse_certificates(text, Some(Utc::now()))
+}
+
+/// The first certificate of a stored value, expired or not (what a response shows and
+/// what expiry warnings look at).
+pub fn stored_certificate(text: &str) -> Result<CertificateInfo, String> {
+    parse_certificates(text, None)
+}
+
+/// Parses every certificate in `text`; with `now`, refuses one that has expired by then.
+fn parse_certificates(text: &str, now: Option<DateTime<Utc>>) -> Result<CertificateInfo, String> {
     let mut first = None;
     for block in blocks(text)? {
         if block.label != "CERTIFICATE" {
@@ -74,7 +84,9 @@ pub fn certificate(text: &str) -> Result<CertificateInfo, String> {
             .map_err(|_| "holds a CERTIFICATE block that is not a valid X.509 certificate".to_string())?;
         let not_after = DateTime::<Utc>::from_timestamp(certificate.validity().not_after.timestamp(), 0)
             .ok_or("has an unreadable expiry date")?;
-        if not_after <= now {
+        if let Some(now) = now
+            && not_after <= now
+        {
             return Err(format!(
                 "the certificate '{}' expired on {}",
                 certificate.subject(),

@@ -6,6 +6,7 @@
 use sea_orm::DatabaseConnection;
 
 use crate::{
+    core::DomainError,
     crypto::seal::{MasterKeys, Owner, SealError},
     store::provider_accounts,
 };
@@ -41,7 +42,7 @@ pub async fn rotate(db: &DatabaseConnection, keys: &MasterKeys) -> Result<Rotati
     loop {
         let rows = provider_accounts::secrets_not_under(db, keys.current_id(), after_id, BATCH).await?;
         let Some(last) = rows.last() else {
-            return Ok(report);
+            break;
         };
         after_id = last.id;
         for row in rows {
@@ -66,4 +67,21 @@ pub async fn rotate(db: &DatabaseConnection, keys: &MasterKeys) -> Result<Rotati
             }
         }
     }
+    // Webhook endpoints' signing secrets are sealed with the same keys.
+    let (resealed, skipped) =
+        crate::webhooks::service::reseal_all(db, keys)
+            .await
+            .map_err(|(shop, endpoint, err)| match err {
+                DomainError::Database(err) => RotationError::Database(err),
+                DomainError::Sealed(source) => RotationError::Unopenable {
+                    shop,
+                    provider: "webhook endpoint".into(),
+                    field: endpoint,
+                    source,
+                },
+                other => RotationError::Database(sea_orm::DbErr::Custom(other.to_string())),
+            })?;
+    report.resealed += resealed;
+    report.skipped += skipped;
+    Ok(report)
 }

@@ -8,6 +8,7 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 use serde_json::{Map, Value, json};
 
 use super::{
+    certificates::{self, AccountWarning},
     engine::{self, Candidate, Current, SecretChange, WriteMode},
     pem,
     spec::{Access, AccountChange, Derive, Kind, MethodRef, ProviderSpec, View},
@@ -15,6 +16,7 @@ use super::{
 use crate::{
     core::{Actor, DomainError, PaymentKind, Precondition, Secret},
     crypto::seal::{MasterKeys, Owner},
+    events::{self, EventType},
     outbound::OutboundPolicy,
     store::{
         self,
@@ -63,8 +65,15 @@ impl Account {
         self.spec.mode.and_then(|mode| mode(&view)).map(|m| m.as_str())
     }
 
-    /// The response body: meta fields, then every declared field in order.
-    pub fn to_json(&self, public_url: &str) -> Value {
+    /// What needs the operator's attention: certificates expired or expiring within
+    /// `within_days`.
+    pub fn warnings(&self, within_days: i64) -> Vec<AccountWarning> {
+        certificates::warnings(self.spec, &self.settings, within_days, Utc::now())
+    }
+
+    /// The response body: meta fields, then every declared field in order, then the
+    /// warnings (certificates expiring within `warning_days`).
+    pub fn to_json(&self, public_url: &str, warning_days: i64) -> Value {
         let mut out = Map::new();
         out.insert("provider".into(), self.spec.slug.into());
         out.insert("display_name".into(), self.spec.display_name.into());
@@ -83,7 +92,7 @@ impl Account {
                     Access::Computed => computed.get(field.name).cloned().unwrap_or(Value::Null),
                     Access::Writable | Access::Linked => match (field.kind, self.settings.get(field.name)) {
                         (Kind::Certificate, Some(Value::String(text))) => {
-                            pem::certificate(text).map_or(Value::Null, |info| info.to_json())
+                            pem::stored_certificate(text).map_or(Value::Null, |info| info.to_json())
                         }
                         (_, value) => value.cloned().unwrap_or(Value::Null),
                     },
@@ -93,6 +102,7 @@ impl Account {
         }
         out.insert("created_at".into(), json!(self.row.created_at));
         out.insert("updated_at".into(), json!(self.row.updated_at));
+        out.insert("warnings".into(), json!(self.warnings(warning_days)));
         Value::Object(out)
     }
 }
@@ -234,6 +244,7 @@ impl Accounts<'_> {
             actor
                 .record_change(&txn, "provider_account", spec.slug, action, &fields)
                 .await?;
+            announce(&txn, actor, spec, action, &fields).await?;
         }
         let account = reload(&txn, actor.shop_id, spec).await?;
         txn.commit().await?;
@@ -262,6 +273,7 @@ impl Accounts<'_> {
         actor
             .record_change(&txn, "provider_account", spec.slug, "delete", &[])
             .await?;
+        announce(&txn, actor, spec, "delete", &[]).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -310,6 +322,7 @@ impl Accounts<'_> {
         actor
             .record_change(&txn, "provider_account", spec.slug, action, &state.changed)
             .await?;
+        announce(&txn, actor, spec, action, &state.changed).await?;
         let account = reload(&txn, actor.shop_id, spec).await?;
         txn.commit().await?;
         Ok(account)
@@ -409,6 +422,20 @@ impl Accounts<'_> {
         }
         Ok(())
     }
+}
+
+/// `provider_account.updated`, in the transaction of the change: the provider, the action
+/// and the names of the fields changed — never a value.
+async fn announce(
+    txn: &DatabaseTransaction,
+    actor: &Actor<'_>,
+    spec: &ProviderSpec,
+    action: &str,
+    fields: &[&str],
+) -> Result<(), DomainError> {
+    let data = json!({"provider": spec.slug, "action": action, "fields": fields});
+    events::emit(txn, actor.shop_id, EventType::ProviderAccountUpdated, &data).await?;
+    Ok(())
 }
 
 /// A provider account that enabled payment methods use cannot be disabled or deleted.

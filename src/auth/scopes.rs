@@ -21,10 +21,14 @@ pub enum Scope {
     ScreeningsRead,
     #[serde(rename = "audit:read")]
     AuditRead,
+    #[serde(rename = "webhooks:read")]
+    WebhooksRead,
+    #[serde(rename = "webhooks:write")]
+    WebhooksWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 7] = [
+    pub const ALL: [Scope; 9] = [
         Scope::AccountsRead,
         Scope::AccountsWrite,
         Scope::PaymentMethodsRead,
@@ -32,6 +36,8 @@ impl Scope {
         Scope::ScreeningsWrite,
         Scope::ScreeningsRead,
         Scope::AuditRead,
+        Scope::WebhooksRead,
+        Scope::WebhooksWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -43,6 +49,8 @@ impl Scope {
             Scope::ScreeningsWrite => "screenings:write",
             Scope::ScreeningsRead => "screenings:read",
             Scope::AuditRead => "audit:read",
+            Scope::WebhooksRead => "webhooks:read",
+            Scope::WebhooksWrite => "webhooks:write",
         }
     }
 
@@ -50,7 +58,7 @@ impl Scope {
         Scope::ALL.into_iter().find(|s| s.as_str() == value)
     }
 
-    fn bit(self) -> u8 {
+    fn bit(self) -> u16 {
         1 << (self as u8)
     }
 }
@@ -63,7 +71,7 @@ impl fmt::Display for Scope {
 
 /// A set of scopes; written as space-separated names (OAuth 2.0 style).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ScopeSet(u8);
+pub struct ScopeSet(u16);
 
 impl ScopeSet {
     pub fn all() -> Self {

@@ -2,7 +2,7 @@
 //! transaction of the change they report (an outbox), listed by `GET /api/v1/events`,
 //! and delivered to the shop's webhook endpoints.
 
-use chrono::{SubsecRound, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{ConnectionTrait, DbErr};
 use serde::Serialize;
 use serde_json::Value;
@@ -10,7 +10,10 @@ use utoipa::ToSchema;
 
 use crate::{
     crypto::random_token,
-    store::events::{self, EventRow, NewEvent},
+    store::{
+        events::{self, EventRow, NewEvent},
+        webhooks::{self, EndpointRow, NewDelivery},
+    },
 };
 
 /// The kinds of event.
@@ -52,12 +55,13 @@ impl EventType {
     }
 }
 
-/// Appends an event to the shop's log, in the caller's transaction: the event exists
-/// exactly when the change it reports does.
+/// Appends an event to the shop's log, in the caller's transaction, with one delivery
+/// per enabled webhook endpoint of the shop subscribed to its type (the outbox): the
+/// event and its deliveries exist exactly when the change they report does.
 pub async fn emit(db: &impl ConnectionTrait, shop_id: &str, kind: EventType, data: &Value) -> Result<EventRow, DbErr> {
     let public_id = format!("evt_{}", random_token::<16>());
     let data = data.to_string();
-    events::insert(
+    let event = events::insert(
         db,
         NewEvent {
             public_id: &public_id,
@@ -68,5 +72,75 @@ pub async fn emit(db: &impl ConnectionTrait, shop_id: &str, kind: EventType, dat
             created_at: Utc::now().trunc_subsecs(6),
         },
     )
-    .await
+    .await?;
+    let endpoints = webhooks::enabled_endpoints(db, shop_id).await?;
+    let subscribed: Vec<&EndpointRow> = endpoints.iter().filter(|e| subscribes(e, kind)).collect();
+    enqueue(db, &event, &subscribed).await?;
+    Ok(event)
+}
+
+/// Queues a delivery of `event` to each of `endpoints`; returns their ids.
+pub async fn enqueue(
+    db: &impl ConnectionTrait,
+    event: &EventRow,
+    endpoints: &[&EndpointRow],
+) -> Result<Vec<String>, DbErr> {
+    let now = Utc::now().trunc_subsecs(6);
+    let deliveries: Vec<NewDelivery> = endpoints
+        .iter()
+        .map(|endpoint| NewDelivery {
+            public_id: format!("whd_{}", random_token::<16>()),
+            shop_id: event.shop_id.clone(),
+            endpoint_id: endpoint.id,
+            event_id: event.id,
+            at: now,
+        })
+        .collect();
+    let ids = deliveries.iter().map(|d| d.public_id.clone()).collect();
+    webhooks::insert_deliveries(db, deliveries).await?;
+    Ok(ids)
+}
+
+/// The event types an endpoint subscribed to, as stored.
+pub fn subscriptions(endpoint: &EndpointRow) -> Vec<EventType> {
+    serde_json::from_str::<Vec<String>>(&endpoint.events)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|name| EventType::parse(name))
+        .collect()
+}
+
+/// Whether the endpoint wants events of this type.
+pub fn subscribes(endpoint: &EndpointRow, kind: EventType) -> bool {
+    subscriptions(endpoint).contains(&kind)
+}
+
+/// The event as it is listed and delivered: `{id, type, created_at, data}`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "evt_3q2-XbU0gS6pDk1lR9wTzA",
+    "type": "provider_account.updated",
+    "created_at": "2026-11-23T10:00:00Z",
+    "data": {"provider": "gmo-pg", "action": "update", "fields": ["shop_password"]}
+}))]
+pub struct Event {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    pub created_at: DateTime<Utc>,
+    /// What happened; its shape depends on the type.
+    #[schema(value_type = Object)]
+    pub data: Value,
+}
+
+impl Event {
+    /// The stored event; `None` when its row cannot be read (an unknown type or bad data).
+    pub fn from_row(row: &EventRow) -> Option<Self> {
+        Some(Self {
+            id: row.public_id.clone(),
+            kind: EventType::parse(&row.event_type)?,
+            created_at: row.created_at,
+            data: serde_json::from_str(&row.data).ok()?,
+        })
+    }
 }

@@ -58,7 +58,9 @@ pub mod scope {
         PaymentMethodsWrite,
         ScreeningsWrite,
         ScreeningsRead,
-        AuditRead
+        AuditRead,
+        WebhooksRead,
+        WebhooksWrite
     );
 }
 

@@ -17,6 +17,7 @@ use crate::{
         review::Reviews,
         service::{ScreeningContext, Screenings},
     },
+    webhooks::Webhooks,
 };
 
 pub struct AppState {
@@ -47,6 +48,8 @@ pub struct AppState {
     pub metrics_token: Option<crate::core::Secret<String>>,
     /// How long a request's body may take to arrive.
     pub body_read_timeout: std::time::Duration,
+    /// Accounts warn of certificates expiring within this many days.
+    pub cert_warning_days: i64,
 }
 
 impl AppState {
@@ -71,6 +74,14 @@ impl AppState {
 
     pub fn payment_methods(&self) -> PaymentMethods<'_> {
         PaymentMethods { db: &self.db }
+    }
+
+    pub fn webhooks(&self) -> Webhooks<'_> {
+        Webhooks {
+            db: &self.db,
+            keys: &self.master_keys,
+            outbound: &self.outbound,
+        }
     }
 
     pub fn accounts(&self) -> Accounts<'_> {

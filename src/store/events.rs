@@ -56,3 +56,7 @@ pub async fn find(db: &impl ConnectionTrait, shop_id: &str, public_id: &str) -> 
         .one(db)
         .await
 }
+
+pub async fn by_ids(db: &impl ConnectionTrait, ids: Vec<i64>) -> Result<Vec<EventRow>, DbErr> {
+    event::Entity::find().filter(event::Column::Id.is_in(ids)).all(db).await
+}

@@ -3,6 +3,7 @@
 //! the same code.
 
 pub mod audit;
+pub mod certificate_notices;
 pub mod clients;
 pub mod entities;
 pub mod events;
@@ -14,6 +15,7 @@ pub mod provider_accounts;
 pub mod public_assets;
 pub mod screenings;
 pub mod shops;
+pub mod webhooks;
 
 use std::time::Duration;
 

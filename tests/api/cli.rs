@@ -38,6 +38,7 @@ async fn first_start_prints_a_working_demo_client_once_and_logs_no_secret(backen
         .expect("the token URL is printed");
     let base = url.trim_end_matches("/api/v1/auth/token");
 
+    renkei::crypto::install_tls_provider();
     let http = reqwest::Client::new();
     let token_request = |secret: &str| {
         http.post(format!("{base}/api/v1/auth/token")).json(&json!({
@@ -57,7 +58,11 @@ async fn first_start_prints_a_working_demo_client_once_and_logs_no_secret(backen
         .expect("the demo client gets a token")
         .to_string();
     let scopes = body["scope"].as_str().unwrap();
-    assert_eq!(scopes.split(' ').count(), 7, "the demo client has every scope");
+    assert_eq!(
+        scopes.split(' ').count(),
+        renkei::auth::Scope::ALL.len(),
+        "the demo client has every scope"
+    );
     let events = http
         .get(format!("{base}/api/v1/audit-events"))
         .bearer_auth(&token)

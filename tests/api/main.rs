@@ -6,6 +6,7 @@ mod support;
 
 mod account_actions;
 mod audit_events;
+mod certificates;
 mod cli;
 mod consistency;
 mod deploy;
@@ -26,3 +27,4 @@ mod screenings;
 mod security;
 mod token_abuse;
 mod tokens;
+mod webhooks;

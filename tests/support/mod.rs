@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod binary;
 pub mod oplux;
+pub mod receiver;
 pub mod session;
 
 use std::{path::PathBuf, time::Duration};

@@ -39,6 +39,8 @@ pub const TOKEN_URL: &str = "/api/v1/auth/token";
     tags(
         (name = "auth", description = "Access tokens for API clients"),
         (name = "audit", description = "Who changed what"),
+        (name = "events", description = "What happened in the shop, and its delivery to webhook endpoints"),
+        (name = "webhooks", description = "Where renkei sends the shop's events, signed"),
         (name = "providers", description = "Form descriptors of the providers' accounts, for the admin screen"),
         (name = "provider-accounts", description = "The shop's accounts with payment, deferred-payment, mail and fraud-detection providers: one typed resource per provider"),
         (name = "fraud-screenings", description = "Screening checkout orders with O-PLUX"),
@@ -80,6 +82,8 @@ fn scope_description(scope: Scope) -> &'static str {
         "screenings:write" => "Screen orders",
         "screenings:read" => "Read screenings",
         "audit:read" => "Read the audit log",
+        "webhooks:read" => "Read the event log, webhook endpoints and their deliveries",
+        "webhooks:write" => "Change webhook endpoints and redeliver events",
         _ => "A scope of renkei",
     }
 }

@@ -513,8 +513,14 @@ fn account_schema(spec: &ProviderSpec) -> Value {
     }
     properties.insert("created_at".into(), json!({"type": "string", "format": "date-time"}));
     properties.insert("updated_at".into(), json!({"type": "string", "format": "date-time"}));
+    properties.insert(
+        "warnings".into(),
+        json!({"type": "array", "items": schema_ref("AccountWarning"), "readOnly": true,
+            "description": "Certificates of the account expired or expiring within RENKEI_CERT_WARNING_DAYS (empty when none)."}),
+    );
     example.insert("created_at".into(), EXAMPLE_TIME.into());
     example.insert("updated_at".into(), EXAMPLE_TIME.into());
+    example.insert("warnings".into(), json!([]));
     let required: Vec<&String> = properties.keys().collect();
     json!({
         "type": "object",

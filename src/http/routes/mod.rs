@@ -3,6 +3,7 @@
 
 pub mod account_actions;
 pub mod audit_events;
+pub mod events;
 pub mod feed_items;
 pub mod health;
 pub mod payment_methods;
@@ -11,6 +12,7 @@ pub mod providers;
 pub mod public;
 pub mod screenings;
 pub mod token;
+pub mod webhooks;
 
 use utoipa_actix_web::{scope, service_config::ServiceConfig};
 
@@ -49,6 +51,15 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(screenings::verify_oplux)
                 .service(providers::list_providers)
                 .service(providers::get_provider)
+                .service(events::list_events)
+                .service(events::redeliver_event)
+                .service(webhooks::create_webhook_endpoint)
+                .service(webhooks::list_webhook_endpoints)
+                .service(webhooks::get_webhook_endpoint)
+                .service(webhooks::patch_webhook_endpoint)
+                .service(webhooks::delete_webhook_endpoint)
+                .service(webhooks::rotate_webhook_secret)
+                .service(webhooks::list_webhook_deliveries)
                 // One set of handlers for every provider, registered and documented per
                 // provider from the same tables. Last: it replaces derived schemas.
                 .service(ProviderAccountRoutes),

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::{
-    accounts::{self, ProviderSpec, engine::WriteMode, service::Account},
+    accounts::{self, ProviderSpec, certificates::AccountWarning, engine::WriteMode, service::Account},
     core::DomainError,
     http::{
         auth::{Authenticated, scope},
@@ -53,7 +53,8 @@ pub const OPERATIONS: [AccountOperation; 4] = [
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({
     "provider": "gmo-pg", "display_name": "GMO PG", "category": "payment",
-    "configured": true, "enabled": true, "mode": "test", "updated_at": "2026-11-23T10:00:00Z"
+    "configured": true, "enabled": true, "mode": "test", "updated_at": "2026-11-23T10:00:00Z",
+    "warnings": []
 }))]
 pub struct ProviderSummary {
     /// The provider's slug: the path segment of its account.
@@ -70,6 +71,8 @@ pub struct ProviderSummary {
     #[schema(schema_with = documented::nullable_mode_ref)]
     pub mode: Option<&'static str>,
     pub updated_at: Option<DateTime<Utc>>,
+    /// Certificates of the account expired or expiring soon (empty when none).
+    pub warnings: Vec<AccountWarning>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -107,6 +110,11 @@ pub async fn list_provider_accounts(
             enabled: summary.account.as_ref().is_some_and(|a| a.row.enabled),
             mode: summary.account.as_ref().and_then(Account::mode),
             updated_at: summary.account.as_ref().map(|a| a.row.updated_at),
+            warnings: summary
+                .account
+                .as_ref()
+                .map(|a| a.warnings(state.cert_warning_days))
+                .unwrap_or_default(),
         })
         .collect();
     Ok(web::Json(ProviderSummaryList {
@@ -139,7 +147,7 @@ pub fn account_response(account: &Account, state: &AppState, created: bool) -> H
     response
         .insert_header((header::ETAG, account.etag()))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(account.to_json(&state.public_url))
+        .json(account.to_json(&state.public_url, state.cert_warning_days))
 }
 
 pub async fn get_account(

@@ -2,6 +2,7 @@
 
 pub mod api_client;
 pub mod audit_event;
+pub mod certificate_notice;
 pub mod event;
 pub mod feed_item;
 pub mod job_lease;
@@ -13,3 +14,6 @@ pub mod public_asset;
 pub mod screening;
 pub mod shop;
 pub mod transaction_id;
+pub mod webhook_attempt;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;

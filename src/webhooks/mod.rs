@@ -1,0 +1,9 @@
+//! Webhooks (SPEC 9): the shop's endpoints with their signing secrets (`service`), the
+//! signature (`signature`), and the worker that sends the outbox of deliveries that
+//! `events::emit` writes in the transaction of each change (`worker`).
+
+pub mod service;
+pub mod signature;
+pub mod worker;
+
+pub use service::{WebhookEndpoint, WebhookEndpointInput, WebhookEndpointPatch, Webhooks};
