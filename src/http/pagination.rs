@@ -28,7 +28,8 @@ pub fn encode_cursor(position: &str) -> String {
 
 /// Decodes a cursor made by `encode_cursor` and parses the position with `parse`.
 pub fn decode_cursor<T>(cursor: Option<&str>, parse: impl FnOnce(&str) -> Option<T>) -> Result<Option<T>, ApiError> {
-    let Some(cursor) = cursor else {
+    // An empty cursor is the first page, as no cursor is.
+    let Some(cursor) = cursor.filter(|c| !c.is_empty()) else {
         return Ok(None);
     };
     URL_SAFE_NO_PAD

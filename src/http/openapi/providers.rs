@@ -19,7 +19,6 @@ use utoipa::openapi::{
 use utoipa_actix_web::OpenApiFactory;
 
 use super::problems;
-use crate::http::conditional::IF_MATCH_PATTERN;
 use crate::{
     accounts::{
         ALL,
@@ -206,7 +205,7 @@ fn if_match() -> Value {
     json!({
         "name": "If-Match", "in": "header", "required": false,
         "description": "Apply only if the account's ETag is one of these (or * for any existing account).",
-        "schema": {"type": "string", "pattern": IF_MATCH_PATTERN}
+        "schema": {"type": "string"}
     })
 }
 
