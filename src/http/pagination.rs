@@ -49,6 +49,11 @@ pub fn decode_cursor<T>(cursor: Option<&str>, parse: impl FnOnce(&str) -> Option
 
 /// Cuts a list fetched with `limit + 1` rows to `limit`, and gives the cursor of the next
 /// page when there is one.
+/// The row id of a list ordered by id (newest first, or oldest first), from its cursor.
+pub fn id_cursor(cursor: Option<&str>) -> Result<Option<i64>, ApiError> {
+    decode_cursor(cursor, |s| s.parse::<i64>().ok())
+}
+
 pub fn finish<T>(mut items: Vec<T>, limit: u64, position: impl Fn(&T) -> String) -> (Vec<T>, Option<String>) {
     if items.len() as u64 > limit {
         items.truncate(limit as usize);

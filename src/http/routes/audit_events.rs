@@ -80,7 +80,7 @@ pub async fn list_audit_events(
     state: web::Data<AppState>,
 ) -> Result<web::Json<AuditEventPage>, ApiError> {
     let limit = pagination::limit(query.limit)?;
-    let before = pagination::decode_cursor(query.cursor.as_deref(), |s| s.parse::<i64>().ok())?;
+    let before = pagination::id_cursor(query.cursor.as_deref())?;
     let events = audit::list(&state.db, &caller.shop_id, before, limit + 1).await?;
     let (events, next_cursor) = pagination::finish(events, limit, |e| e.id.to_string());
     Ok(web::Json(AuditEventPage {

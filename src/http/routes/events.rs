@@ -57,7 +57,7 @@ pub async fn list_events(
     state: web::Data<AppState>,
 ) -> Result<web::Json<EventPage>, ApiError> {
     let limit = pagination::limit(query.limit)?;
-    let before = pagination::decode_cursor(query.cursor.as_deref(), |s| s.parse::<i64>().ok())?;
+    let before = pagination::id_cursor(query.cursor.as_deref())?;
     let rows = events::list(&state.db, &caller.shop_id, before, limit + 1).await?;
     let (rows, next_cursor) = pagination::finish(rows, limit, |e| e.id.to_string());
     Ok(web::Json(EventPage {

@@ -120,7 +120,7 @@ pub async fn list_screenings(
     state: web::Data<AppState>,
 ) -> Result<web::Json<ScreeningPage>, ApiError> {
     let limit = pagination::limit(query.limit)?;
-    let before = pagination::decode_cursor(query.cursor.as_deref(), |s| s.parse::<i64>().ok())?;
+    let before = pagination::id_cursor(query.cursor.as_deref())?;
     if let (Some(from), Some(to)) = (query.from, query.to)
         && from >= to
     {
@@ -228,7 +228,7 @@ pub async fn list_exchanges(
     state: web::Data<AppState>,
 ) -> Result<web::Json<ExchangePage>, ApiError> {
     let limit = pagination::limit(query.limit)?;
-    let after = pagination::decode_cursor(query.cursor.as_deref(), |s| s.parse::<i64>().ok())?;
+    let after = pagination::id_cursor(query.cursor.as_deref())?;
     let rows = state
         .reviews()
         .exchanges(&caller.shop_id, &order_number, after, limit + 1)

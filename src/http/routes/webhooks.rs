@@ -84,7 +84,7 @@ pub async fn list_webhook_endpoints(
     state: web::Data<AppState>,
 ) -> Result<web::Json<WebhookEndpointPage>, ApiError> {
     let limit = pagination::limit(query.limit)?;
-    let after = pagination::decode_cursor(query.cursor.as_deref(), |s| s.parse::<i64>().ok())?;
+    let after = pagination::id_cursor(query.cursor.as_deref())?;
     let rows = state.webhooks().list(&caller.shop_id, after, limit + 1).await?;
     let (rows, next_cursor) = pagination::finish(rows, limit, |e| e.id.to_string());
     Ok(web::Json(WebhookEndpointPage {
@@ -226,7 +226,7 @@ pub async fn list_webhook_deliveries(
     state: web::Data<AppState>,
 ) -> Result<web::Json<WebhookDeliveryPage>, ApiError> {
     let limit = pagination::limit(query.limit)?;
-    let before = pagination::decode_cursor(query.cursor.as_deref(), |s| s.parse::<i64>().ok())?;
+    let before = pagination::id_cursor(query.cursor.as_deref())?;
     let rows = state
         .webhooks()
         .deliveries(&caller.shop_id, &id, before, limit + 1)
