@@ -15,11 +15,7 @@ use crate::{
     config::Config,
     crypto::{password::Peppers, seal::MasterKeys},
     dev_keys,
-    http::{
-        self,
-        openapi::{ServedDocument, document},
-        state::AppState,
-    },
+    http::{self, openapi::ServedDocument, state::AppState},
     jobs::Jobs,
     metrics::Metrics,
     outbound::OutboundPolicy,
@@ -139,7 +135,7 @@ impl Application {
         });
         let jobs = start_jobs(&config, &state, &db);
         let background = Background::start(&config, &db, &state.master_keys, &state.outbound);
-        let document = web::Data::new(ServedDocument::new(&document()));
+        let document = web::Data::new(ServedDocument::committed());
         let cors_origins = config.cors_origins.clone();
         let server = HttpServer::new(move || http::app(state.clone(), document.clone(), cors_origins.clone()))
             // Slow clients cannot hold a connection: the head must arrive within this time,

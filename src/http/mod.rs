@@ -20,7 +20,6 @@ use actix_web::{
     middleware::from_fn,
     web,
 };
-use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 use self::{openapi::ServedDocument, state::AppState};
@@ -42,9 +41,7 @@ pub fn app(
     App::new()
         .app_data(state)
         .app_data(document)
-        .into_utoipa_app()
         .configure(routes::configure)
-        .into_app()
         .route(
             "/docs",
             web::get().to(|| async {

@@ -36,6 +36,7 @@ use crate::{
     events::{self, EventType},
     metrics::Metrics,
     store::{
+        self,
         oplux_exchanges::{self, NewExchange},
         payment_methods::{self, PaymentMethodRow},
         provider_accounts,
@@ -182,8 +183,8 @@ impl Screenings<'_> {
         order: &Order,
         token: &str,
     ) -> Result<Existing, DomainError> {
-        let number = order.order_number.as_str();
-        match screenings::claim(self.db, shop_id, number, &order.fingerprint, token, Utc::now()).await? {
+        let claimed = claim_on_writer(self.db, shop_id, order.order_number.as_str(), &order.fingerprint, token).await;
+        match claimed? {
             Claim::Claimed(row) => Ok(Existing::TakenOver(row)),
             Claim::Exists(row) => self.existing(shop_id, context, row, &order.fingerprint, token).await,
         }
@@ -225,9 +226,7 @@ impl Screenings<'_> {
             row = match screenings::find(self.db, shop_id, &row.order_number).await? {
                 Some(row) => row,
                 // Released by a holder that failed: claim it ourselves.
-                None => match screenings::claim(self.db, shop_id, &row.order_number, fingerprint, token, Utc::now())
-                    .await?
-                {
+                None => match claim_on_writer(self.db, shop_id, &row.order_number, fingerprint, token).await? {
                     Claim::Claimed(row) => return Ok(Existing::TakenOver(row)),
                     Claim::Exists(row) => row,
                 },
@@ -354,30 +353,38 @@ impl Screenings<'_> {
     }
 
     /// Stores the outcome in the row this request holds, with the registration's
-    /// exchange and the `screening.created` event, in one transaction; the record as
-    /// stored.
+    /// exchange and the `screening.created` event, in one transaction on the writer
+    /// thread; the record as stored.
     async fn finish(&self, row: &ScreeningRow, order: &Order, mut outcome: Outcome) -> Result<Screening, DomainError> {
         let exchange = outcome.exchange.take();
         let finished = finished(order, outcome);
         let done = done_row(row, &finished);
         let screening = Screening::from_row(&done)?;
-        let txn = crate::store::begin_write(self.db).await?;
-        if !screenings::finish(&txn, row.id, &row.claim_token, finished).await? {
-            return Err(DomainError::Conflict(
-                "the screening of this order was taken over by another request; retry to read its result".into(),
-            ));
-        }
-        if let Some(exchange) = exchange {
-            oplux_exchanges::insert(&txn, exchange).await?;
-        }
         let data = serde_json::json!({
             "order_number": screening.order_number,
             "screened": screening.screened,
             "result": screening.result,
             "decision": screening.decision,
         });
-        events::emit(&txn, &row.shop_id, EventType::ScreeningCreated, &data).await?;
-        txn.commit().await?;
+        let (db, id, token, shop_id) = (self.db.clone(), row.id, row.claim_token.clone(), row.shop_id.clone());
+        let held = store::write::on_writer(async move {
+            let txn = store::begin_write(&db).await?;
+            if !screenings::finish(&txn, id, &token, finished).await? {
+                return Ok(false);
+            }
+            if let Some(exchange) = exchange {
+                oplux_exchanges::insert(&txn, exchange).await?;
+            }
+            events::emit(&txn, &shop_id, EventType::ScreeningCreated, &data).await?;
+            txn.commit().await?;
+            Ok(true)
+        })
+        .await?;
+        if !held {
+            return Err(DomainError::Conflict(
+                "the screening of this order was taken over by another request; retry to read its result".into(),
+            ));
+        }
         Ok(screening)
     }
 
@@ -406,6 +413,23 @@ pub async fn find(db: &DatabaseConnection, shop_id: &str, order_number: &str) ->
             "order '{order_number}' has not been screened"
         ))),
     }
+}
+
+/// Claims the order's row on the writer thread (see `store::write`).
+async fn claim_on_writer(
+    db: &DatabaseConnection,
+    shop_id: &str,
+    order_number: &str,
+    fingerprint: &str,
+    token: &str,
+) -> Result<Claim, sea_orm::DbErr> {
+    let (db, shop_id, order_number) = (db.clone(), shop_id.to_string(), order_number.to_string());
+    let (fingerprint, token) = (fingerprint.to_string(), token.to_string());
+    store::write::on_writer(async move {
+        let _turn = store::write::turn(&db).await;
+        screenings::claim(&db, &shop_id, &order_number, &fingerprint, &token, Utc::now()).await
+    })
+    .await
 }
 
 /// A stored payment method, as screening sees it: how it settles (its provider's

@@ -26,6 +26,15 @@ async fn the_committed_document_is_what_the_server_serves() {
 }
 
 #[test]
+fn the_committed_document_is_the_one_the_routes_describe() {
+    let generated = renkei::http::openapi::document_json(&renkei::http::openapi::document());
+    assert!(
+        generated == COMMITTED,
+        "openapi/openapi.json is out of date; regenerate it with: cargo run -- openapi > openapi/openapi.json"
+    );
+}
+
+#[test]
 fn the_document_is_openapi_3_1_with_bearer_security() {
     let doc: Value = serde_json::from_str(COMMITTED).unwrap();
     assert_eq!(doc["openapi"], "3.1.0");

@@ -112,5 +112,6 @@ fn render_metrics(state: &AppState) -> String {
             ("max".to_string(), f64::from(pool.max)),
         ],
     );
+    crate::store::write::render_metrics(&mut text);
     text
 }

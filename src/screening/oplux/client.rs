@@ -76,7 +76,9 @@ impl OpluxClient {
         crate::crypto::install_tls_provider();
         let http = policy
             .client_builder()
-            .pool_max_idle_per_host(64)
+            // Every concurrent call keeps its connection for the next order: closing all
+            // but a few at peak made a new TCP connection per call (issue 15).
+            .pool_max_idle_per_host(1024)
             .pool_idle_timeout(Duration::from_secs(60))
             .tcp_nodelay(true)
             .user_agent(concat!("renkei/", env!("CARGO_PKG_VERSION")))

@@ -1,0 +1,224 @@
+//! Writing to the database: transactions that write, and this process's turn to write.
+//!
+//! SQLite has one writer per database file. A writer that finds the file locked sleeps in
+//! SQLite's busy handler, in steps of 1, 2, 5 … 100 ms, and may lose its turn to a later
+//! writer that happened to try at the right moment: under hundreds of concurrent orders
+//! that made the tail of screening (measured in bench/RESULTS.md, "Screening at checkout
+//! peak"). So this process's writers to a
+//! SQLite file take turns in a first-come, first-served queue before they write, and the
+//! busy handler is left for writers of other processes. PostgreSQL writers need no turn.
+//!
+//! A write holds the turn (or, on PostgreSQL, a pool connection and row locks) from its
+//! first statement to its commit, and between statements its task waits to be polled
+//! again. On a request worker that wait is behind every other ready request (hundreds
+//! at peak), so one write's few milliseconds became tens and everyone queued behind it.
+//! The hot path's writes therefore run on the writer thread (`on_writer`): a runtime of
+//! their own, where a write's next step waits only for other writes.
+//!
+//! How long writes wait to start is measured (`renkei_db_write_wait_seconds`), and how
+//! many are waiting at a moment (`renkei_db_write_queue`), so an operator sees the
+//! database becoming the queue before checkout does.
+
+use std::{
+    collections::HashMap,
+    future::Future,
+    ops::Deref,
+    path::PathBuf,
+    sync::{
+        Arc, LazyLock, Mutex,
+        atomic::{AtomicI64, Ordering},
+    },
+    time::Instant,
+};
+
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::metrics::HistogramVec;
+
+/// The write queue of each SQLite file this process writes to.
+static QUEUES: LazyLock<Mutex<HashMap<PathBuf, Arc<Semaphore>>>> = LazyLock::new(Default::default);
+
+/// Writers of this process waiting for their turn (all SQLite files).
+static WAITING: AtomicI64 = AtomicI64::new(0);
+
+/// How long a write waited to start.
+static WAITS: LazyLock<HistogramVec> = LazyLock::new(|| {
+    HistogramVec::new(
+        "renkei_db_write_wait_seconds",
+        "Time a write waited to start: for its turn among this process's SQLite writers, a pool connection and BEGIN.",
+        &["database"],
+    )
+});
+
+/// The writer thread's runtime, started at the first write run on it.
+static WRITER: LazyLock<tokio::runtime::Handle> = LazyLock::new(|| {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread runtime can be built");
+    let handle = runtime.handle().clone();
+    std::thread::Builder::new()
+        .name("renkei-db-writer".into())
+        .spawn(move || runtime.block_on(std::future::pending::<()>()))
+        .expect("the writer thread can be started");
+    handle
+});
+
+/// Runs a write (a whole transaction, or one statement with its turn) on the writer
+/// thread and returns its result. Dropping the returned future does not cancel the
+/// write: once started, it commits or rolls back by itself.
+pub async fn on_writer<T, F>(write: F) -> Result<T, DbErr>
+where
+    T: Send + 'static,
+    F: Future<Output = Result<T, DbErr>> + Send + 'static,
+{
+    match WRITER.spawn(write).await {
+        Ok(result) => result,
+        Err(err) => Err(DbErr::Custom(format!("the write failed: {err}"))),
+    }
+}
+
+/// How long writes held the turn.
+static HOLDS: LazyLock<HistogramVec> = LazyLock::new(|| {
+    HistogramVec::new(
+        "renkei_db_write_turn_seconds",
+        "Time a write held this process's turn to write to SQLite (its statements and commit).",
+        &["database"],
+    )
+});
+
+/// This process's turn to write to a SQLite file: the next writer's starts when it is
+/// dropped. Holds nothing on PostgreSQL.
+pub struct WriteTurn(Option<(OwnedSemaphorePermit, Instant)>);
+
+impl Drop for WriteTurn {
+    fn drop(&mut self) {
+        if let Some((_, since)) = &self.0 {
+            HOLDS.observe(&["sqlite"], since.elapsed().as_secs_f64());
+        }
+    }
+}
+
+/// Waits for this process's turn to write (SQLite); at once on PostgreSQL. Hold it over
+/// one statement that writes outside a transaction (`begin_write` takes its own).
+pub async fn turn(db: &DatabaseConnection) -> WriteTurn {
+    let Some(queue) = queue(db) else {
+        return WriteTurn(None);
+    };
+    WAITING.fetch_add(1, Ordering::Relaxed);
+    // The semaphore is never closed: acquiring cannot fail.
+    let permit = queue.acquire_owned().await.ok();
+    WAITING.fetch_sub(1, Ordering::Relaxed);
+    WriteTurn(permit.map(|permit| (permit, Instant::now())))
+}
+
+fn queue(db: &DatabaseConnection) -> Option<Arc<Semaphore>> {
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return None;
+    }
+    let file = db
+        .get_sqlite_connection_pool()
+        .connect_options()
+        .get_filename()
+        .to_path_buf();
+    let mut queues = QUEUES.lock().unwrap_or_else(|e| e.into_inner());
+    Some(
+        queues
+            .entry(file)
+            .or_insert_with(|| Arc::new(Semaphore::new(1)))
+            .clone(),
+    )
+}
+
+/// A transaction that writes, holding this process's turn to write until it ends.
+pub struct WriteTxn {
+    txn: DatabaseTransaction,
+    _turn: WriteTurn,
+}
+
+impl WriteTxn {
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        self.txn.rollback().await
+    }
+}
+
+impl Deref for WriteTxn {
+    type Target = DatabaseTransaction;
+
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}
+
+/// Begins a transaction that will write: after this process's turn (SQLite), with the
+/// write lock taken at once (`BEGIN IMMEDIATE`), so that writers of other processes queue
+/// in SQLite instead of failing on upgrade.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
+    let started = Instant::now();
+    let turn = turn(db).await;
+    let txn = db
+        .begin_with_options(TransactionOptions {
+            isolation_level: None,
+            access_mode: None,
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        })
+        .await?;
+    let database = match db.get_database_backend() {
+        DbBackend::Sqlite => "sqlite",
+        _ => "postgres",
+    };
+    WAITS.observe(&[database], started.elapsed().as_secs_f64());
+    Ok(WriteTxn { txn, _turn: turn })
+}
+
+/// Renders the write queue's metrics.
+pub fn render_metrics(out: &mut String) {
+    WAITS.render(out);
+    HOLDS.render(out);
+    crate::metrics::render_gauge(
+        out,
+        "renkei_db_write_queue",
+        "Writes waiting for their turn among this process's SQLite writers.",
+        "database",
+        &[("sqlite".to_string(), WAITING.load(Ordering::Relaxed) as f64)],
+    );
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for WriteTxn {
+    fn get_database_backend(&self) -> DbBackend {
+        self.txn.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.txn.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.txn.query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.txn.query_all_raw(stmt).await
+    }
+
+    fn support_returning(&self) -> bool {
+        self.txn.support_returning()
+    }
+
+    fn is_mock_connection(&self) -> bool {
+        self.txn.is_mock_connection()
+    }
+}
