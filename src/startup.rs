@@ -124,6 +124,7 @@ impl Application {
             shop_versions: ShopVersions::new(config.cache_ttl),
             clients: ClientCache::new(config.cache_ttl),
             screening_contexts: Default::default(),
+            screening_writes: crate::screening::writes::ScreeningWrites::start(&db),
             peppers,
             credentials: crate::auth::clients::CredentialCache::new(config.cache_ttl),
             trusted_proxies: config.auth.trusted_proxies.clone(),

@@ -34,6 +34,8 @@ pub struct AppState {
     pub shop_versions: ShopVersions,
     pub clients: ClientCache,
     pub screening_contexts: Versioned<String, std::sync::Arc<ScreeningContext>>,
+    /// The screening hot path's writes, grouped (see `screening::writes`).
+    pub screening_writes: crate::screening::writes::ScreeningWrites,
     /// Client secrets are hashed with these (see `crypto::password`).
     pub peppers: Arc<Peppers>,
     /// Clients as the token endpoint last read them.
@@ -61,6 +63,7 @@ impl AppState {
             metrics: &self.metrics,
             versions: &self.shop_versions,
             contexts: &self.screening_contexts,
+            writes: &self.screening_writes,
         }
     }
 

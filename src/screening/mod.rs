@@ -11,3 +11,4 @@ pub mod request;
 pub mod review;
 pub mod service;
 pub mod verify;
+pub mod writes;

@@ -23,6 +23,7 @@ use super::{
     },
     record::{DecisionKind, ParentScreening, Screening, Warning},
     request::{Order, ScreenedOrder},
+    writes::{FinishOrder, ScreeningWrites},
 };
 use crate::{
     accounts::{
@@ -33,11 +34,9 @@ use crate::{
     cache::{ShopVersions, Versioned},
     core::{DomainError, FieldError, PaymentKind, Secret, Settlement},
     crypto::{random_token, seal::MasterKeys},
-    events::{self, EventType},
     metrics::Metrics,
     store::{
-        self,
-        oplux_exchanges::{self, NewExchange},
+        oplux_exchanges::NewExchange,
         payment_methods::{self, PaymentMethodRow},
         provider_accounts,
         screenings::{self, Claim, DONE, Finished, ScreeningRow},
@@ -54,6 +53,7 @@ pub struct Screenings<'a> {
     pub metrics: &'a Metrics,
     pub versions: &'a ShopVersions,
     pub contexts: &'a Versioned<String, Arc<ScreeningContext>>,
+    pub writes: &'a ScreeningWrites,
 }
 
 /// What screening needs of a shop, cached per config version: its O-PLUX account and
@@ -183,7 +183,10 @@ impl Screenings<'_> {
         order: &Order,
         token: &str,
     ) -> Result<Existing, DomainError> {
-        let claimed = claim_on_writer(self.db, shop_id, order.order_number.as_str(), &order.fingerprint, token).await;
+        let claimed = self
+            .writes
+            .claim(shop_id, order.order_number.as_str(), &order.fingerprint, token)
+            .await;
         match claimed? {
             Claim::Claimed(row) => Ok(Existing::TakenOver(row)),
             Claim::Exists(row) => self.existing(shop_id, context, row, &order.fingerprint, token).await,
@@ -226,7 +229,11 @@ impl Screenings<'_> {
             row = match screenings::find(self.db, shop_id, &row.order_number).await? {
                 Some(row) => row,
                 // Released by a holder that failed: claim it ourselves.
-                None => match claim_on_writer(self.db, shop_id, &row.order_number, fingerprint, token).await? {
+                None => match self
+                    .writes
+                    .claim(shop_id, &row.order_number, fingerprint, token)
+                    .await?
+                {
                     Claim::Claimed(row) => return Ok(Existing::TakenOver(row)),
                     Claim::Exists(row) => row,
                 },
@@ -353,8 +360,8 @@ impl Screenings<'_> {
     }
 
     /// Stores the outcome in the row this request holds, with the registration's
-    /// exchange and the `screening.created` event, in one transaction on the writer
-    /// thread; the record as stored.
+    /// exchange and the `screening.created` event, in one transaction (shared with other
+    /// writes: see `writes`); the record as stored.
     async fn finish(&self, row: &ScreeningRow, order: &Order, mut outcome: Outcome) -> Result<Screening, DomainError> {
         let exchange = outcome.exchange.take();
         let finished = finished(order, outcome);
@@ -366,20 +373,17 @@ impl Screenings<'_> {
             "result": screening.result,
             "decision": screening.decision,
         });
-        let (db, id, token, shop_id) = (self.db.clone(), row.id, row.claim_token.clone(), row.shop_id.clone());
-        let held = store::write::on_writer(async move {
-            let txn = store::begin_write(&db).await?;
-            if !screenings::finish(&txn, id, &token, finished).await? {
-                return Ok(false);
-            }
-            if let Some(exchange) = exchange {
-                oplux_exchanges::insert(&txn, exchange).await?;
-            }
-            events::emit(&txn, &shop_id, EventType::ScreeningCreated, &data).await?;
-            txn.commit().await?;
-            Ok(true)
-        })
-        .await?;
+        let held = self
+            .writes
+            .finish(FinishOrder {
+                id: row.id,
+                token: row.claim_token.clone(),
+                shop_id: row.shop_id.clone(),
+                finished,
+                exchange,
+                event: data,
+            })
+            .await?;
         if !held {
             return Err(DomainError::Conflict(
                 "the screening of this order was taken over by another request; retry to read its result".into(),
@@ -413,23 +417,6 @@ pub async fn find(db: &DatabaseConnection, shop_id: &str, order_number: &str) ->
             "order '{order_number}' has not been screened"
         ))),
     }
-}
-
-/// Claims the order's row on the writer thread (see `store::write`).
-async fn claim_on_writer(
-    db: &DatabaseConnection,
-    shop_id: &str,
-    order_number: &str,
-    fingerprint: &str,
-    token: &str,
-) -> Result<Claim, sea_orm::DbErr> {
-    let (db, shop_id, order_number) = (db.clone(), shop_id.to_string(), order_number.to_string());
-    let (fingerprint, token) = (fingerprint.to_string(), token.to_string());
-    store::write::on_writer(async move {
-        let _turn = store::write::turn(&db).await;
-        screenings::claim(&db, &shop_id, &order_number, &fingerprint, &token, Utc::now()).await
-    })
-    .await
 }
 
 /// A stored payment method, as screening sees it: how it settles (its provider's

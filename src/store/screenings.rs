@@ -2,8 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, sea_query::Expr,
+    ActiveValue::Set,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, OnConflict},
 };
 
 use super::entities::screening;
@@ -40,14 +41,24 @@ pub async fn claim(
         warnings: Set("[]".to_string()),
         forced_by_thanks_offer: Set(false),
         ..Default::default()
-    }
-    .insert(db)
-    .await;
+    };
+    // ON CONFLICT DO NOTHING: an existing order is not an error, so the claim can share a
+    // transaction with others (a failed statement would abort it on PostgreSQL).
+    let inserted = screening::Entity::insert(inserted)
+        .on_conflict(
+            OnConflict::columns([screening::Column::ShopId, screening::Column::OrderNumber])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_with_returning(db)
+        .await;
     match inserted {
         Ok(row) => Ok(Claim::Claimed(row)),
-        Err(err) if super::is_unique_violation(&err) => {
-            find(db, shop_id, order_number).await?.map(Claim::Exists).ok_or(err)
-        }
+        // Nothing inserted (sea-orm reports a RETURNING without a row as not found).
+        Err(DbErr::RecordNotInserted | DbErr::RecordNotFound(_)) => find(db, shop_id, order_number)
+            .await?
+            .map(Claim::Exists)
+            .ok_or(DbErr::RecordNotFound(format!("screening of order {order_number}"))),
         Err(err) => Err(err),
     }
 }
@@ -79,6 +90,7 @@ pub async fn take_over(
 }
 
 /// The outcome of a screening, written once.
+#[derive(Debug, Clone)]
 pub struct Finished {
     pub screened: bool,
     pub skip_reason: Option<String>,

@@ -91,6 +91,14 @@ static HOLDS: LazyLock<HistogramVec> = LazyLock::new(|| {
     )
 });
 
+/// Starts a task on the writer thread (a writer that runs until its queue closes).
+pub fn spawn_on_writer<F>(task: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    WRITER.spawn(task);
+}
+
 /// This process's turn to write to a SQLite file: the next writer's starts when it is
 /// dropped. Holds nothing on PostgreSQL.
 pub struct WriteTurn(Option<(OwnedSemaphorePermit, Instant)>);

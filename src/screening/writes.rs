@@ -1,0 +1,206 @@
+//! The hot path's two writes, the claim and the finish, grouped into shared
+//! transactions (group commit).
+//!
+//! At a checkout peak O-PLUX answers orders in waves: hundreds of finishes arrive within
+//! a few milliseconds. Written one transaction each, they queued behind each other for the
+//! database (SQLite's single writer; a PostgreSQL pool connection per transaction), and
+//! the last of a wave waited for all the others' commits. Here a writer takes every claim
+//! and finish waiting when it is free and writes them in one transaction: a wave costs a
+//! few commits. Each request still gets its own answer, only after the commit that holds
+//! its write. When a shared transaction fails, each of its writes is tried again alone, so
+//! one bad write cannot fail the others.
+//!
+//! The writers run on the writer thread (`store::write`): one on SQLite (one writer
+//! anyway), a few on PostgreSQL.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use sea_orm::{DatabaseConnection, DbBackend, DbErr};
+use serde_json::Value;
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use crate::{
+    events::{self, EventType},
+    store::{
+        self,
+        oplux_exchanges::{self, NewExchange},
+        screenings::{self, Claim, Finished},
+        write::WriteTxn,
+    },
+};
+
+/// The most writes one transaction takes.
+const BATCH: usize = 256;
+/// Concurrent writers on PostgreSQL.
+const POSTGRES_WRITERS: usize = 4;
+
+/// Where the screening service sends its writes.
+pub struct ScreeningWrites {
+    jobs: mpsc::UnboundedSender<Job>,
+}
+
+/// A claim of an order's row.
+#[derive(Clone)]
+struct ClaimOrder {
+    shop_id: String,
+    order_number: String,
+    fingerprint: String,
+    token: String,
+}
+
+/// The finish of a claimed row, with the registration's exchange and the event.
+#[derive(Clone)]
+pub struct FinishOrder {
+    pub id: i64,
+    pub token: String,
+    pub shop_id: String,
+    pub finished: Finished,
+    pub exchange: Option<NewExchange>,
+    /// `screening.created`'s data.
+    pub event: Value,
+}
+
+enum Work {
+    Claim(ClaimOrder),
+    Finish(Box<FinishOrder>),
+}
+
+enum Done {
+    Claim(Box<Claim>),
+    /// Whether the request still held the row.
+    Finish(bool),
+}
+
+struct Job {
+    work: Work,
+    answer: oneshot::Sender<Result<Done, DbErr>>,
+}
+
+impl ScreeningWrites {
+    /// Starts the writers of this database; they stop when this is dropped.
+    pub fn start(db: &DatabaseConnection) -> Self {
+        let (jobs, queue) = mpsc::unbounded_channel();
+        let queue = Arc::new(Mutex::new(queue));
+        let writers = match db.get_database_backend() {
+            DbBackend::Sqlite => 1,
+            _ => POSTGRES_WRITERS,
+        };
+        for _ in 0..writers {
+            store::write::spawn_on_writer(write_batches(db.clone(), queue.clone()));
+        }
+        Self { jobs }
+    }
+
+    /// Claims the order's row (see `store::screenings::claim`).
+    pub async fn claim(
+        &self,
+        shop_id: &str,
+        order_number: &str,
+        fingerprint: &str,
+        token: &str,
+    ) -> Result<Claim, DbErr> {
+        let work = Work::Claim(ClaimOrder {
+            shop_id: shop_id.to_string(),
+            order_number: order_number.to_string(),
+            fingerprint: fingerprint.to_string(),
+            token: token.to_string(),
+        });
+        match self.submit(work).await? {
+            Done::Claim(claim) => Ok(*claim),
+            Done::Finish(_) => Err(DbErr::Custom("a claim was answered as a finish".into())),
+        }
+    }
+
+    /// Finishes a row; whether this request still held it.
+    pub async fn finish(&self, order: FinishOrder) -> Result<bool, DbErr> {
+        match self.submit(Work::Finish(Box::new(order))).await? {
+            Done::Finish(held) => Ok(held),
+            Done::Claim(_) => Err(DbErr::Custom("a finish was answered as a claim".into())),
+        }
+    }
+
+    /// Queues a write and waits for the commit that holds it. A request that goes away
+    /// does not cancel its write.
+    async fn submit(&self, work: Work) -> Result<Done, DbErr> {
+        let (answer, answered) = oneshot::channel();
+        self.jobs
+            .send(Job { work, answer })
+            .map_err(|_| DbErr::Custom("the screening writer has stopped".into()))?;
+        answered
+            .await
+            .map_err(|_| DbErr::Custom("the screening writer stopped before writing".into()))?
+    }
+}
+
+/// One writer: takes every job waiting (at most `BATCH`), writes them together, answers.
+async fn write_batches(db: DatabaseConnection, queue: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>) {
+    loop {
+        let mut jobs = Vec::new();
+        {
+            let mut queue = queue.lock().await;
+            match queue.recv().await {
+                Some(job) => jobs.push(job),
+                None => return,
+            }
+            while jobs.len() < BATCH {
+                match queue.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+        }
+        let works: Vec<&Work> = jobs.iter().map(|job| &job.work).collect();
+        let answers = match write_together(&db, &works).await {
+            Ok(done) => done.into_iter().map(Ok).collect(),
+            Err(_) if jobs.len() > 1 => {
+                let mut answers = Vec::with_capacity(jobs.len());
+                for work in &works {
+                    answers.push(write_together(&db, &[*work]).await.map(|mut done| done.remove(0)));
+                }
+                answers
+            }
+            Err(err) => vec![Err(err)],
+        };
+        for (job, answer) in jobs.into_iter().zip(answers) {
+            let _ = job.answer.send(answer);
+        }
+    }
+}
+
+/// Writes the works in one transaction.
+async fn write_together(db: &DatabaseConnection, works: &[&Work]) -> Result<Vec<Done>, DbErr> {
+    let txn = store::begin_write(db).await?;
+    let mut done = Vec::with_capacity(works.len());
+    for work in works {
+        done.push(write(&txn, work).await?);
+    }
+    txn.commit().await?;
+    Ok(done)
+}
+
+async fn write(txn: &WriteTxn, work: &Work) -> Result<Done, DbErr> {
+    match work {
+        Work::Claim(claim) => {
+            let ClaimOrder {
+                shop_id,
+                order_number,
+                fingerprint,
+                token,
+            } = claim;
+            screenings::claim(txn, shop_id, order_number, fingerprint, token, Utc::now())
+                .await
+                .map(|claim| Done::Claim(Box::new(claim)))
+        }
+        Work::Finish(finish) => {
+            if !screenings::finish(txn, finish.id, &finish.token, finish.finished.clone()).await? {
+                return Ok(Done::Finish(false));
+            }
+            if let Some(exchange) = &finish.exchange {
+                oplux_exchanges::insert(txn, exchange.clone()).await?;
+            }
+            events::emit(txn, &finish.shop_id, EventType::ScreeningCreated, &finish.event).await?;
+            Ok(Done::Finish(true))
+        }
+    }
+}
