@@ -12,8 +12,9 @@
 //! first statement to its commit, and between statements its task waits to be polled
 //! again. On a request worker that wait is behind every other ready request (hundreds
 //! at peak), so one write's few milliseconds became tens and everyone queued behind it.
-//! The hot path's writes therefore run on the writer thread (`on_writer`): a runtime of
-//! their own, where a write's next step waits only for other writes.
+//! The hot path's writes therefore run on the writer thread (`on_writer`,
+//! `spawn_on_writer`; see `screening::writes`): a runtime of their own, where a write's
+//! next step waits only for other writes.
 //!
 //! How long writes wait to start is measured (`renkei_db_write_wait_seconds`), and how
 //! many are waiting at a moment (`renkei_db_write_queue`), so an operator sees the
