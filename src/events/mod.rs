@@ -59,6 +59,19 @@ impl EventType {
 /// per enabled webhook endpoint of the shop subscribed to its type (the outbox): the
 /// event and its deliveries exist exactly when the change they report does.
 pub async fn emit(db: &impl ConnectionTrait, shop_id: &str, kind: EventType, data: &Value) -> Result<EventRow, DbErr> {
+    let endpoints = webhooks::enabled_endpoints(db, shop_id).await?;
+    emit_to(db, shop_id, kind, data, &endpoints).await
+}
+
+/// `emit`, with the shop's enabled endpoints already read in the same transaction (a
+/// transaction writing many events of one shop reads them once).
+pub async fn emit_to(
+    db: &impl ConnectionTrait,
+    shop_id: &str,
+    kind: EventType,
+    data: &Value,
+    endpoints: &[EndpointRow],
+) -> Result<EventRow, DbErr> {
     let public_id = format!("evt_{}", random_token::<16>());
     let data = data.to_string();
     let event = events::insert(
@@ -73,9 +86,10 @@ pub async fn emit(db: &impl ConnectionTrait, shop_id: &str, kind: EventType, dat
         },
     )
     .await?;
-    let endpoints = webhooks::enabled_endpoints(db, shop_id).await?;
     let subscribed: Vec<&EndpointRow> = endpoints.iter().filter(|e| subscribes(e, kind)).collect();
-    enqueue(db, &event, &subscribed).await?;
+    if !subscribed.is_empty() {
+        enqueue(db, &event, &subscribed).await?;
+    }
     Ok(event)
 }
 

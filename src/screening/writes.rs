@@ -13,7 +13,7 @@
 //! The writers run on the writer thread (`store::write`): one on SQLite (one writer
 //! anyway), a few on PostgreSQL.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use chrono::Utc;
 use sea_orm::{DatabaseConnection, DbBackend, DbErr};
@@ -26,6 +26,7 @@ use crate::{
         self,
         oplux_exchanges::{self, NewExchange},
         screenings::{self, Claim, Finished},
+        webhooks::{self, EndpointRow},
         write::WriteTxn,
     },
 };
@@ -172,14 +173,16 @@ async fn write_batches(db: DatabaseConnection, queue: Arc<Mutex<mpsc::UnboundedR
 async fn write_together(db: &DatabaseConnection, works: &[&Work]) -> Result<Vec<Done>, DbErr> {
     let txn = store::begin_write(db).await?;
     let mut done = Vec::with_capacity(works.len());
+    // Each shop's enabled webhook endpoints, read once per transaction.
+    let mut endpoints: HashMap<String, Vec<EndpointRow>> = HashMap::new();
     for work in works {
-        done.push(write(&txn, work).await?);
+        done.push(write(&txn, work, &mut endpoints).await?);
     }
     txn.commit().await?;
     Ok(done)
 }
 
-async fn write(txn: &WriteTxn, work: &Work) -> Result<Done, DbErr> {
+async fn write(txn: &WriteTxn, work: &Work, endpoints: &mut HashMap<String, Vec<EndpointRow>>) -> Result<Done, DbErr> {
     match work {
         Work::Claim(claim) => {
             let ClaimOrder {
@@ -199,7 +202,19 @@ async fn write(txn: &WriteTxn, work: &Work) -> Result<Done, DbErr> {
             if let Some(exchange) = &finish.exchange {
                 oplux_exchanges::insert(txn, exchange.clone()).await?;
             }
-            events::emit(txn, &finish.shop_id, EventType::ScreeningCreated, &finish.event).await?;
+            if !endpoints.contains_key(&finish.shop_id) {
+                let enabled = webhooks::enabled_endpoints(txn, &finish.shop_id).await?;
+                endpoints.insert(finish.shop_id.clone(), enabled);
+            }
+            let enabled = endpoints.get(&finish.shop_id).map_or(&[][..], Vec::as_slice);
+            events::emit_to(
+                txn,
+                &finish.shop_id,
+                EventType::ScreeningCreated,
+                &finish.event,
+                enabled,
+            )
+            .await?;
             Ok(Done::Finish(true))
         }
     }
