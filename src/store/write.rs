@@ -12,9 +12,9 @@
 //! first statement to its commit, and between statements its task waits to be polled
 //! again. On a request worker that wait is behind every other ready request (hundreds
 //! at peak), so one write's few milliseconds became tens and everyone queued behind it.
-//! The hot path's writes therefore run on the writer thread (`on_writer`,
-//! `spawn_on_writer`; see `screening::writes`): a runtime of their own, where a write's
-//! next step waits only for other writes.
+//! The hot path's writes therefore run on the writer thread (`spawn_on_writer`; see
+//! `screening::writes`): a runtime of their own, where a write's next step waits only for
+//! other writes.
 //!
 //! How long writes wait to start is measured (`renkei_db_write_wait_seconds`), and how
 //! many are waiting at a moment (`renkei_db_write_queue`), so an operator sees the
@@ -68,20 +68,6 @@ static WRITER: LazyLock<tokio::runtime::Handle> = LazyLock::new(|| {
         .expect("the writer thread can be started");
     handle
 });
-
-/// Runs a write (a whole transaction, or one statement with its turn) on the writer
-/// thread and returns its result. Dropping the returned future does not cancel the
-/// write: once started, it commits or rolls back by itself.
-pub async fn on_writer<T, F>(write: F) -> Result<T, DbErr>
-where
-    T: Send + 'static,
-    F: Future<Output = Result<T, DbErr>> + Send + 'static,
-{
-    match WRITER.spawn(write).await {
-        Ok(result) => result,
-        Err(err) => Err(DbErr::Custom(format!("the write failed: {err}"))),
-    }
-}
 
 /// How long writes held the turn.
 static HOLDS: LazyLock<HistogramVec> = LazyLock::new(|| {
