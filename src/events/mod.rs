@@ -87,9 +87,7 @@ pub async fn emit_to(
     )
     .await?;
     let subscribed: Vec<&EndpointRow> = endpoints.iter().filter(|e| subscribes(e, kind)).collect();
-    if !subscribed.is_empty() {
-        enqueue(db, &event, &subscribed).await?;
-    }
+    enqueue(db, &event, &subscribed).await?;
     Ok(event)
 }
 

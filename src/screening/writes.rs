@@ -42,7 +42,6 @@ pub struct ScreeningWrites {
 }
 
 /// A claim of an order's row.
-#[derive(Clone)]
 struct ClaimOrder {
     shop_id: String,
     order_number: String,
@@ -51,7 +50,6 @@ struct ClaimOrder {
 }
 
 /// The finish of a claimed row, with the registration's exchange and the event.
-#[derive(Clone)]
 pub struct FinishOrder {
     pub id: i64,
     pub token: String,

@@ -88,7 +88,7 @@ where
 
 /// This process's turn to write to a SQLite file: the next writer's starts when it is
 /// dropped. Holds nothing on PostgreSQL.
-pub struct WriteTurn(Option<(OwnedSemaphorePermit, Instant)>);
+struct WriteTurn(Option<(OwnedSemaphorePermit, Instant)>);
 
 impl Drop for WriteTurn {
     fn drop(&mut self) {
@@ -98,9 +98,8 @@ impl Drop for WriteTurn {
     }
 }
 
-/// Waits for this process's turn to write (SQLite); at once on PostgreSQL. Hold it over
-/// one statement that writes outside a transaction (`begin_write` takes its own).
-pub async fn turn(db: &DatabaseConnection) -> WriteTurn {
+/// Waits for this process's turn to write (SQLite); at once on PostgreSQL.
+async fn turn(db: &DatabaseConnection) -> WriteTurn {
     let Some(queue) = queue(db) else {
         return WriteTurn(None);
     };
