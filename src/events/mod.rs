@@ -55,40 +55,63 @@ impl EventType {
     }
 }
 
+/// An event to append: what happened in which shop.
+pub struct Emit<'a> {
+    pub shop_id: &'a str,
+    pub kind: EventType,
+    pub data: &'a Value,
+}
+
 /// Appends an event to the shop's log, in the caller's transaction, with one delivery
 /// per enabled webhook endpoint of the shop subscribed to its type (the outbox): the
 /// event and its deliveries exist exactly when the change they report does.
 pub async fn emit(db: &impl ConnectionTrait, shop_id: &str, kind: EventType, data: &Value) -> Result<EventRow, DbErr> {
-    let endpoints = webhooks::enabled_endpoints(db, shop_id).await?;
-    emit_to(db, shop_id, kind, data, &endpoints).await
+    let endpoints = webhooks::enabled_endpoints(db, &[shop_id]).await?;
+    let mut rows = emit_all(db, &[Emit { shop_id, kind, data }], &endpoints).await?;
+    rows.pop().ok_or(DbErr::RecordNotInserted)
 }
 
-/// `emit`, with the shop's enabled endpoints already read in the same transaction (a
-/// transaction writing many events of one shop reads them once).
-pub async fn emit_to(
+/// `emit` for many events at once: one INSERT of the events and one of their
+/// deliveries. `endpoints` are the enabled endpoints of the events' shops, read in the
+/// same transaction. Returns the events' rows, in order.
+pub async fn emit_all(
     db: &impl ConnectionTrait,
-    shop_id: &str,
-    kind: EventType,
-    data: &Value,
+    emits: &[Emit<'_>],
     endpoints: &[EndpointRow],
-) -> Result<EventRow, DbErr> {
-    let public_id = format!("evt_{}", random_token::<16>());
-    let data = data.to_string();
-    let event = events::insert(
-        db,
-        NewEvent {
-            public_id: &public_id,
-            shop_id,
-            event_type: kind.as_str(),
-            data: &data,
-            // Microseconds: what PostgreSQL keeps, so a read-back is the same instant.
-            created_at: Utc::now().trunc_subsecs(6),
-        },
-    )
-    .await?;
-    let subscribed: Vec<&EndpointRow> = endpoints.iter().filter(|e| subscribes(e, kind)).collect();
-    enqueue(db, &event, &subscribed).await?;
-    Ok(event)
+) -> Result<Vec<EventRow>, DbErr> {
+    if emits.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Microseconds: what PostgreSQL keeps, so a read-back is the same instant.
+    let now = Utc::now().trunc_subsecs(6);
+    let written: Vec<(String, String)> = emits
+        .iter()
+        .map(|emit| (format!("evt_{}", random_token::<16>()), emit.data.to_string()))
+        .collect();
+    let new: Vec<NewEvent> = emits
+        .iter()
+        .zip(&written)
+        .map(|(emit, (public_id, data))| NewEvent {
+            public_id,
+            shop_id: emit.shop_id,
+            event_type: emit.kind.as_str(),
+            data,
+            created_at: now,
+        })
+        .collect();
+    let rows = events::insert(db, &new).await?;
+    let deliveries = rows
+        .iter()
+        .zip(emits)
+        .flat_map(|(event, emit)| {
+            endpoints
+                .iter()
+                .filter(move |e| e.shop_id == emit.shop_id && subscribes(e, emit.kind))
+                .map(move |endpoint| delivery(event, endpoint, now))
+        })
+        .collect();
+    webhooks::insert_deliveries(db, deliveries).await?;
+    Ok(rows)
 }
 
 /// Queues a delivery of `event` to each of `endpoints`; returns their ids.
@@ -100,17 +123,22 @@ pub async fn enqueue(
     let now = Utc::now().trunc_subsecs(6);
     let deliveries: Vec<NewDelivery> = endpoints
         .iter()
-        .map(|endpoint| NewDelivery {
-            public_id: format!("whd_{}", random_token::<16>()),
-            shop_id: event.shop_id.clone(),
-            endpoint_id: endpoint.id,
-            event_id: event.id,
-            at: now,
-        })
+        .map(|endpoint| delivery(event, endpoint, now))
         .collect();
     let ids = deliveries.iter().map(|d| d.public_id.clone()).collect();
     webhooks::insert_deliveries(db, deliveries).await?;
     Ok(ids)
+}
+
+/// A new delivery of `event` to `endpoint`, due at once.
+fn delivery(event: &EventRow, endpoint: &EndpointRow, now: DateTime<Utc>) -> NewDelivery {
+    NewDelivery {
+        public_id: format!("whd_{}", random_token::<16>()),
+        shop_id: event.shop_id.clone(),
+        endpoint_id: endpoint.id,
+        event_id: event.id,
+        at: now,
+    }
 }
 
 /// The event types an endpoint subscribed to, as stored.

@@ -13,7 +13,7 @@
 //! The writers run on the writer thread (`store::write`): one on SQLite (one writer
 //! anyway), a few on PostgreSQL.
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
 use chrono::Utc;
 use sea_orm::{DatabaseConnection, DbBackend, DbErr};
@@ -21,12 +21,12 @@ use serde_json::Value;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::{
-    events::{self, EventType},
+    events::{self, Emit, EventType},
     store::{
         self,
         oplux_exchanges::{self, NewExchange},
-        screenings::{self, Claim, Finished},
-        webhooks::{self, EndpointRow},
+        screenings::{self, Claim, Finish, Finished, NewClaim},
+        webhooks,
         write::WriteTxn,
     },
 };
@@ -167,53 +167,85 @@ async fn write_batches(db: DatabaseConnection, queue: Arc<Mutex<mpsc::UnboundedR
     }
 }
 
-/// Writes the works in one transaction.
+/// Writes the works in one transaction, with one statement per kind of write: the
+/// claims, the finishes, their exchanges, the shops' webhook endpoints, the events and
+/// their deliveries. A batch costs a handful of statements however many it holds.
 async fn write_together(db: &DatabaseConnection, works: &[&Work]) -> Result<Vec<Done>, DbErr> {
     let txn = store::begin_write(db).await?;
-    let mut done = Vec::with_capacity(works.len());
-    // Each shop's enabled webhook endpoints, read once per transaction.
-    let mut endpoints: HashMap<String, Vec<EndpointRow>> = HashMap::new();
-    for work in works {
-        done.push(write(&txn, work, &mut endpoints).await?);
-    }
+    let claims: Vec<NewClaim> = works
+        .iter()
+        .filter_map(|work| match work {
+            Work::Claim(claim) => Some(NewClaim {
+                shop_id: &claim.shop_id,
+                order_number: &claim.order_number,
+                fingerprint: &claim.fingerprint,
+                token: &claim.token,
+            }),
+            Work::Finish(_) => None,
+        })
+        .collect();
+    let finishes: Vec<&FinishOrder> = works
+        .iter()
+        .filter_map(|work| match work {
+            Work::Finish(finish) => Some(&**finish),
+            Work::Claim(_) => None,
+        })
+        .collect();
+    let mut claimed = screenings::claim(&txn, &claims, Utc::now()).await?.into_iter();
+    let held = finish_all(&txn, &finishes).await?;
     txn.commit().await?;
-    Ok(done)
+    let mut held = held.into_iter();
+    works
+        .iter()
+        .map(|work| {
+            let done = match work {
+                Work::Claim(_) => claimed.next().map(|claim| Done::Claim(Box::new(claim))),
+                Work::Finish(_) => held.next().map(Done::Finish),
+            };
+            done.ok_or_else(|| DbErr::Custom("a write of the batch was not answered".into()))
+        })
+        .collect()
 }
 
-async fn write(txn: &WriteTxn, work: &Work, endpoints: &mut HashMap<String, Vec<EndpointRow>>) -> Result<Done, DbErr> {
-    match work {
-        Work::Claim(claim) => {
-            let ClaimOrder {
-                shop_id,
-                order_number,
-                fingerprint,
-                token,
-            } = claim;
-            screenings::claim(txn, shop_id, order_number, fingerprint, token, Utc::now())
-                .await
-                .map(|claim| Done::Claim(Box::new(claim)))
-        }
-        Work::Finish(finish) => {
-            if !screenings::finish(txn, finish.id, &finish.token, finish.finished.clone()).await? {
-                return Ok(Done::Finish(false));
-            }
-            if let Some(exchange) = &finish.exchange {
-                oplux_exchanges::insert(txn, exchange.clone()).await?;
-            }
-            if !endpoints.contains_key(&finish.shop_id) {
-                let enabled = webhooks::enabled_endpoints(txn, &finish.shop_id).await?;
-                endpoints.insert(finish.shop_id.clone(), enabled);
-            }
-            let enabled = endpoints.get(&finish.shop_id).map_or(&[][..], Vec::as_slice);
-            events::emit_to(
-                txn,
-                &finish.shop_id,
-                EventType::ScreeningCreated,
-                &finish.event,
-                enabled,
-            )
-            .await?;
-            Ok(Done::Finish(true))
-        }
+/// Finishes the rows, then appends the exchanges and the `screening.created` events of
+/// those still held. Returns, in order, whether each request still held its row.
+async fn finish_all(txn: &WriteTxn, finishes: &[&FinishOrder]) -> Result<Vec<bool>, DbErr> {
+    if finishes.is_empty() {
+        return Ok(Vec::new());
     }
+    let rows: Vec<Finish> = finishes
+        .iter()
+        .map(|finish| Finish {
+            id: finish.id,
+            token: &finish.token,
+            done: &finish.finished,
+        })
+        .collect();
+    let held = screenings::finish(txn, &rows).await?;
+    let written: Vec<&FinishOrder> = finishes
+        .iter()
+        .zip(&held)
+        .filter(|(_, held)| **held)
+        .map(|(finish, _)| *finish)
+        .collect();
+    let exchanges = written.iter().filter_map(|finish| finish.exchange.clone()).collect();
+    oplux_exchanges::insert_many(txn, exchanges).await?;
+    let mut shops: Vec<&str> = written.iter().map(|finish| finish.shop_id.as_str()).collect();
+    shops.sort_unstable();
+    shops.dedup();
+    let endpoints = if shops.is_empty() {
+        Vec::new()
+    } else {
+        webhooks::enabled_endpoints(txn, &shops).await?
+    };
+    let emits: Vec<Emit> = written
+        .iter()
+        .map(|finish| Emit {
+            shop_id: &finish.shop_id,
+            kind: EventType::ScreeningCreated,
+            data: &finish.event,
+        })
+        .collect();
+    events::emit_all(txn, &emits, &endpoints).await?;
+    Ok(held)
 }

@@ -1,9 +1,10 @@
 //! The shop's event log.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::entities::event;
@@ -19,17 +20,24 @@ pub struct NewEvent<'a> {
     pub created_at: DateTime<Utc>,
 }
 
-pub async fn insert(db: &impl ConnectionTrait, new: NewEvent<'_>) -> Result<EventRow, DbErr> {
-    event::ActiveModel {
-        public_id: Set(new.public_id.to_string()),
-        shop_id: Set(new.shop_id.to_string()),
-        event_type: Set(new.event_type.to_string()),
-        data: Set(new.data.to_string()),
-        created_at: Set(new.created_at),
-        ..Default::default()
+/// Appends events in one statement; returns their rows, in order.
+pub async fn insert(db: &impl ConnectionTrait, new: &[NewEvent<'_>]) -> Result<Vec<EventRow>, DbErr> {
+    let mut rows: HashMap<String, EventRow> = HashMap::new();
+    for chunk in super::statement_chunks(new) {
+        let models = chunk.iter().map(|new| event::ActiveModel {
+            public_id: Set(new.public_id.to_string()),
+            shop_id: Set(new.shop_id.to_string()),
+            event_type: Set(new.event_type.to_string()),
+            data: Set(new.data.to_string()),
+            created_at: Set(new.created_at),
+            ..Default::default()
+        });
+        let inserted = event::Entity::insert_many(models).exec_with_returning(db).await?;
+        rows.extend(inserted.into_iter().map(|row| (row.public_id.clone(), row)));
     }
-    .insert(db)
-    .await
+    new.iter()
+        .map(|new| rows.remove(new.public_id).ok_or(DbErr::RecordNotInserted))
+        .collect()
 }
 
 /// The shop's events, newest first, before the row id `before` (exclusive) when given.

@@ -83,6 +83,33 @@ fn pool_options(url: &str, config: &DatabaseConfig, schema: Option<&str>) -> Con
     options
 }
 
+/// The most rows one multi-row statement writes.
+const MAX_ROWS_PER_STATEMENT: usize = 64;
+
+/// How many rows each multi-row statement of a batch of `rows` writes: powers of two up
+/// to 64, largest first (100 rows: 64, 32, 4). A statement's text depends on its number
+/// of rows, and each text is prepared once per connection and kept in the connection's
+/// statement cache: with these sizes a batch of any size uses one of seven texts per
+/// kind of statement, so the cache neither churns nor grows with the batch sizes.
+pub fn statement_sizes(rows: usize) -> impl Iterator<Item = usize> {
+    let mut left = rows;
+    std::iter::from_fn(move || {
+        let size = 1 << left.min(MAX_ROWS_PER_STATEMENT).checked_ilog2()?;
+        left -= size;
+        Some(size)
+    })
+}
+
+/// `rows` cut into the slices of `statement_sizes`.
+pub fn statement_chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = rows;
+    statement_sizes(rows.len()).map(move |size| {
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        chunk
+    })
+}
+
 /// Brings the schema up to date.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
@@ -137,4 +164,21 @@ pub fn pool_usage(db: &DatabaseConnection) -> PoolUsage {
 /// Whether the connected database is PostgreSQL.
 pub fn is_postgres(db: &impl ConnectionTrait) -> bool {
     db.get_database_backend() == sea_orm::DatabaseBackend::Postgres
+}
+
+#[cfg(test)]
+mod tests {
+    use super::statement_sizes;
+
+    #[test]
+    fn a_batch_is_cut_into_powers_of_two_up_to_64() {
+        let sizes = |rows| statement_sizes(rows).collect::<Vec<_>>();
+        assert_eq!(sizes(0), Vec::<usize>::new());
+        assert_eq!(sizes(1), [1]);
+        assert_eq!(sizes(7), [4, 2, 1]);
+        assert_eq!(sizes(64), [64]);
+        assert_eq!(sizes(100), [64, 32, 4]);
+        assert_eq!(sizes(256), [64, 64, 64, 64]);
+        assert_eq!(statement_sizes(1000).sum::<usize>(), 1000);
+    }
 }

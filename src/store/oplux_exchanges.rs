@@ -2,8 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::entities::oplux_exchange;
@@ -41,7 +40,18 @@ impl NewExchange {
 }
 
 pub async fn insert(db: &impl ConnectionTrait, new: NewExchange) -> Result<(), DbErr> {
-    new.active_model().insert(db).await?;
+    insert_many(db, vec![new]).await
+}
+
+/// Appends exchanges in one statement.
+pub async fn insert_many(db: &impl ConnectionTrait, new: Vec<NewExchange>) -> Result<(), DbErr> {
+    let rows = new.len();
+    let mut models = new.into_iter().map(NewExchange::active_model);
+    for size in super::statement_sizes(rows) {
+        oplux_exchange::Entity::insert_many(models.by_ref().take(size))
+            .exec_without_returning(db)
+            .await?;
+    }
     Ok(())
 }
 

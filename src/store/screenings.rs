@@ -1,10 +1,12 @@
 //! Screening records: claimed (pending) before O-PLUX is called, then finished (done).
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, OnConflict},
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Value,
+    sea_query::{Alias, Expr, ExprTrait, IntoIden, OnConflict, Query, TableRef, UpdateStatement, ValueTuple},
 };
 
 use super::entities::screening;
@@ -21,46 +23,70 @@ pub enum Claim {
     Exists(ScreeningRow),
 }
 
-pub async fn claim(
-    db: &impl ConnectionTrait,
-    shop_id: &str,
-    order_number: &str,
-    fingerprint: &str,
-    token: &str,
-    at: DateTime<Utc>,
-) -> Result<Claim, DbErr> {
-    let inserted = screening::ActiveModel {
-        shop_id: Set(shop_id.to_string()),
-        order_number: Set(order_number.to_string()),
-        state: Set(PENDING.to_string()),
-        fingerprint: Set(fingerprint.to_string()),
-        claim_token: Set(token.to_string()),
-        claimed_at: Set(at),
-        screened: Set(false),
-        reasons: Set("[]".to_string()),
-        warnings: Set("[]".to_string()),
-        forced_by_thanks_offer: Set(false),
-        ..Default::default()
-    };
-    // ON CONFLICT DO NOTHING: an existing order is not an error, so the claim can share a
-    // transaction with others (a failed statement would abort it on PostgreSQL).
-    let inserted = screening::Entity::insert(inserted)
-        .on_conflict(
-            OnConflict::columns([screening::Column::ShopId, screening::Column::OrderNumber])
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_with_returning(db)
-        .await;
-    match inserted {
-        Ok(row) => Ok(Claim::Claimed(row)),
-        // Nothing inserted (sea-orm reports a RETURNING without a row as not found).
-        Err(DbErr::RecordNotInserted | DbErr::RecordNotFound(_)) => find(db, shop_id, order_number)
-            .await?
-            .map(Claim::Exists)
-            .ok_or(DbErr::RecordNotFound(format!("screening of order {order_number}"))),
-        Err(err) => Err(err),
+/// A claim of an order's row, to be written.
+pub struct NewClaim<'a> {
+    pub shop_id: &'a str,
+    pub order_number: &'a str,
+    pub fingerprint: &'a str,
+    pub token: &'a str,
+}
+
+/// Claims the orders' rows in one statement (a multi-row `INSERT … ON CONFLICT DO
+/// NOTHING`), then reads the rows of those that existed in one more. Returns a claim per
+/// order, in order. An existing order is not an error, so the claims can share a
+/// transaction with other writes (a failed statement would abort it on PostgreSQL).
+pub async fn claim(db: &impl ConnectionTrait, claims: &[NewClaim<'_>], at: DateTime<Utc>) -> Result<Vec<Claim>, DbErr> {
+    // Inserted rows by their token (unique per request); the others existed.
+    let mut claimed: HashMap<String, ScreeningRow> = HashMap::new();
+    for chunk in super::statement_chunks(claims) {
+        let models = chunk.iter().map(|claim| screening::ActiveModel {
+            shop_id: Set(claim.shop_id.to_string()),
+            order_number: Set(claim.order_number.to_string()),
+            state: Set(PENDING.to_string()),
+            fingerprint: Set(claim.fingerprint.to_string()),
+            claim_token: Set(claim.token.to_string()),
+            claimed_at: Set(at),
+            screened: Set(false),
+            reasons: Set("[]".to_string()),
+            warnings: Set("[]".to_string()),
+            forced_by_thanks_offer: Set(false),
+            ..Default::default()
+        });
+        let inserted = screening::Entity::insert_many(models)
+            .on_conflict(
+                OnConflict::columns([screening::Column::ShopId, screening::Column::OrderNumber])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_with_returning(db)
+            .await?;
+        claimed.extend(inserted.into_iter().map(|row| (row.claim_token.clone(), row)));
     }
+    let existed: Vec<&NewClaim> = claims.iter().filter(|c| !claimed.contains_key(c.token)).collect();
+    let mut existing = HashMap::new();
+    for chunk in super::statement_chunks(&existed) {
+        let keys = chunk.iter().fold(Condition::any(), |any, claim| {
+            any.add(
+                Condition::all()
+                    .add(screening::Column::ShopId.eq(claim.shop_id))
+                    .add(screening::Column::OrderNumber.eq(claim.order_number)),
+            )
+        });
+        for row in screening::Entity::find().filter(keys).all(db).await? {
+            existing.insert((row.shop_id.clone(), row.order_number.clone()), row);
+        }
+    }
+    claims
+        .iter()
+        .map(|claim| match claimed.remove(claim.token) {
+            Some(row) => Ok(Claim::Claimed(row)),
+            None => existing
+                .get(&(claim.shop_id.to_string(), claim.order_number.to_string()))
+                .cloned()
+                .map(Claim::Exists)
+                .ok_or_else(|| DbErr::RecordNotFound(format!("screening of order {}", claim.order_number))),
+        })
+        .collect()
 }
 
 pub async fn find(db: &impl ConnectionTrait, shop_id: &str, order_number: &str) -> Result<Option<ScreeningRow>, DbErr> {
@@ -108,36 +134,77 @@ pub struct Finished {
     pub parent_screening: Option<String>,
 }
 
-/// Finishes a row this request holds. Returns whether it still held it.
-pub async fn finish(db: &impl ConnectionTrait, id: i64, token: &str, done: Finished) -> Result<bool, DbErr> {
-    let result = screening::Entity::update_many()
-        .col_expr(screening::Column::State, Expr::value(DONE))
-        .col_expr(screening::Column::Screened, Expr::value(done.screened))
-        .col_expr(screening::Column::SkipReason, Expr::value(done.skip_reason))
-        .col_expr(screening::Column::Result, Expr::value(done.result))
-        .col_expr(screening::Column::Reasons, Expr::value(done.reasons))
-        .col_expr(screening::Column::Decision, Expr::value(done.decision))
-        .col_expr(screening::Column::RedirectUrl, Expr::value(done.redirect_url))
-        .col_expr(
-            screening::Column::ForcedByThanksOffer,
-            Expr::value(done.forced_by_thanks_offer),
+/// A finish of a row its request holds.
+pub struct Finish<'a> {
+    pub id: i64,
+    pub token: &'a str,
+    pub done: &'a Finished,
+}
+
+impl Finished {
+    /// The columns a finish writes, with their values.
+    fn columns(&self) -> [(screening::Column, Value); 14] {
+        use screening::Column::*;
+        [
+            (Screened, self.screened.into()),
+            (SkipReason, self.skip_reason.clone().into()),
+            (Result, self.result.clone().into()),
+            (Reasons, self.reasons.clone().into()),
+            (Decision, self.decision.clone().into()),
+            (RedirectUrl, self.redirect_url.clone().into()),
+            (ForcedByThanksOffer, self.forced_by_thanks_offer.into()),
+            (OpluxEventId, self.oplux_event_id.clone().into()),
+            (ParentOrderNumber, self.parent_order_number.clone().into()),
+            (ErrorDetail, self.error_detail.clone().into()),
+            (OpluxLatencyMs, self.oplux_latency_ms.into()),
+            (ScreenedAt, self.screened_at.into()),
+            (Warnings, self.warnings.clone().into()),
+            (ParentScreening, self.parent_screening.clone().into()),
+        ]
+    }
+}
+
+/// Finishes rows their requests hold, in one statement (`UPDATE … FROM (VALUES …)`):
+/// a row is written only while it is pending and still holds the request's token.
+/// Returns, in order, whether each request still held its row.
+pub async fn finish(db: &impl ConnectionTrait, finishes: &[Finish<'_>]) -> Result<Vec<bool>, DbErr> {
+    let mut held = HashSet::new();
+    for chunk in super::statement_chunks(finishes) {
+        for row in db.query_all(&finish_statement(chunk)).await? {
+            held.insert(row.try_get::<i64>("", "id")?);
+        }
+    }
+    Ok(finishes.iter().map(|finish| held.contains(&finish.id)).collect())
+}
+
+/// The `UPDATE … FROM (VALUES …) RETURNING id` of these finishes (at least one).
+fn finish_statement(finishes: &[Finish<'_>]) -> UpdateStatement {
+    // The VALUES list's columns are named column1, column2, … on both databases:
+    // the row id, the token, then the finished columns.
+    let list = Alias::new("finished");
+    let value = |n: usize| Expr::col((list.clone(), Alias::new(format!("column{n}"))));
+    let rows = finishes.iter().map(|finish| {
+        let mut values: Vec<Value> = vec![finish.id.into(), finish.token.into()];
+        values.extend(finish.done.columns().into_iter().map(|(_, value)| value));
+        ValueTuple::Many(values)
+    });
+    let mut update = Query::update();
+    update
+        .table(screening::Entity)
+        .value(screening::Column::State, DONE)
+        .from(TableRef::ValuesList(rows.collect(), list.clone().into_iden()))
+        .and_where(Expr::col((screening::Entity, screening::Column::Id)).equals((list.clone(), Alias::new("column1"))))
+        .and_where(Expr::col((screening::Entity, screening::Column::State)).eq(PENDING))
+        .and_where(
+            Expr::col((screening::Entity, screening::Column::ClaimToken)).equals((list.clone(), Alias::new("column2"))),
         )
-        .col_expr(screening::Column::OpluxEventId, Expr::value(done.oplux_event_id))
-        .col_expr(
-            screening::Column::ParentOrderNumber,
-            Expr::value(done.parent_order_number),
-        )
-        .col_expr(screening::Column::ErrorDetail, Expr::value(done.error_detail))
-        .col_expr(screening::Column::OpluxLatencyMs, Expr::value(done.oplux_latency_ms))
-        .col_expr(screening::Column::ScreenedAt, Expr::value(done.screened_at))
-        .col_expr(screening::Column::Warnings, Expr::value(done.warnings))
-        .col_expr(screening::Column::ParentScreening, Expr::value(done.parent_screening))
-        .filter(screening::Column::Id.eq(id))
-        .filter(screening::Column::State.eq(PENDING))
-        .filter(screening::Column::ClaimToken.eq(token))
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected == 1)
+        .returning_col(screening::Column::Id);
+    if let Some(first) = finishes.first() {
+        for (n, (column, _)) in first.done.columns().into_iter().enumerate() {
+            update.value(column, value(n + 3));
+        }
+    }
+    update
 }
 
 /// Releases a claim that could not be finished (so a retry can screen at once).

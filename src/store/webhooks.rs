@@ -80,9 +80,10 @@ pub async fn list_endpoints(
 }
 
 /// The shop's enabled endpoints (the caller filters by event type).
-pub async fn enabled_endpoints(db: &impl ConnectionTrait, shop_id: &str) -> Result<Vec<EndpointRow>, DbErr> {
+/// The enabled endpoints of these shops, oldest first.
+pub async fn enabled_endpoints(db: &impl ConnectionTrait, shop_ids: &[&str]) -> Result<Vec<EndpointRow>, DbErr> {
     webhook_endpoint::Entity::find()
-        .filter(webhook_endpoint::Column::ShopId.eq(shop_id))
+        .filter(webhook_endpoint::Column::ShopId.is_in(shop_ids.iter().copied()))
         .filter(webhook_endpoint::Column::Enabled.eq(true))
         .order_by_asc(webhook_endpoint::Column::Id)
         .all(db)
@@ -159,10 +160,8 @@ pub struct NewDelivery {
 }
 
 pub async fn insert_deliveries(db: &impl ConnectionTrait, new: Vec<NewDelivery>) -> Result<(), DbErr> {
-    if new.is_empty() {
-        return Ok(());
-    }
-    let models = new.into_iter().map(|d| webhook_delivery::ActiveModel {
+    let rows = new.len();
+    let mut models = new.into_iter().map(|d| webhook_delivery::ActiveModel {
         public_id: Set(d.public_id),
         shop_id: Set(d.shop_id),
         endpoint_id: Set(d.endpoint_id),
@@ -176,9 +175,11 @@ pub async fn insert_deliveries(db: &impl ConnectionTrait, new: Vec<NewDelivery>)
         updated_at: Set(d.at),
         ..Default::default()
     });
-    webhook_delivery::Entity::insert_many(models)
-        .exec_without_returning(db)
-        .await?;
+    for size in super::statement_sizes(rows) {
+        webhook_delivery::Entity::insert_many(models.by_ref().take(size))
+            .exec_without_returning(db)
+            .await?;
+    }
     Ok(())
 }
 

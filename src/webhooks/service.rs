@@ -449,7 +449,7 @@ impl Webhooks<'_> {
                     .await?
                     .ok_or_else(|| not_found(id))?,
             ],
-            None => rows::enabled_endpoints(&txn, actor.shop_id)
+            None => rows::enabled_endpoints(&txn, &[actor.shop_id])
                 .await?
                 .into_iter()
                 .filter(|e| events::subscribes(e, kind))

@@ -21,6 +21,7 @@ on_both_databases!(
     a_replay_returns_the_stored_answer_without_calling_o_plux,
     a_different_request_for_a_screened_order_number_is_409,
     concurrent_duplicates_on_two_replicas_call_o_plux_once,
+    a_burst_of_orders_from_two_shops_is_stored_and_reported_per_shop,
     a_wrong_shape_is_422_with_every_field_no_call_and_nothing_stored,
     screenings_are_found_by_result_and_time_and_per_shop,
     repeated_failures_open_the_circuit_breaker,
@@ -365,6 +366,119 @@ async fn concurrent_duplicates_on_two_replicas_call_o_plux_once(backend: Backend
     assert!(bodies.iter().all(|b| b == &bodies[0]));
     assert_eq!(bodies[0]["result"], "REVIEW");
     assert_eq!(shop.mock.events_for("CC-1").await, 1);
+}
+
+/// A burst of orders of two shops, each sent twice at once: the writes of many
+/// requests share transactions and statements (group commit), and still every order is
+/// screened once, answered with what is stored, and reported to its own shop only.
+async fn a_burst_of_orders_from_two_shops_is_stored_and_reported_per_shop(backend: Backend) {
+    const ORDERS: usize = 30;
+    let mock = Mock::start(Duration::from_millis(100), 0.0).await;
+    let app = spawn_app_with(backend, |config| {
+        mock.allow_in(config);
+        // The deliveries stay queued: this test counts them, nothing receives them.
+        config.webhook_poll_interval = Duration::from_secs(3600);
+    })
+    .await;
+    let scopes = [
+        "accounts:write",
+        "payment-methods:write",
+        "screenings:write",
+        "screenings:read",
+        "webhooks:read",
+        "webhooks:write",
+    ];
+    let send =
+        |request: reqwest::RequestBuilder, token: &str, body: Value| request.bearer_auth(token).json(&body).send();
+    let mut shops = Vec::new();
+    for name in ["shop-a", "shop-b"] {
+        let token = app.token(name, &scopes).await;
+        for (path, body) in [
+            ("/api/v1/provider-accounts/o-plux", account(&mock.url())),
+            (
+                "/api/v1/payment-methods/cod",
+                json!({"kind": "cash_on_delivery", "display_name": "代引き", "oplux_screening": true}),
+            ),
+        ] {
+            let response = send(app.http.put(app.url(path)), &token, body).await.unwrap();
+            assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+        }
+        let endpoint = json!({"url": format!("https://hooks.{name}.example.jp/in"), "events": ["screening.created"]});
+        let endpoint = send(app.http.post(app.url("/api/v1/webhook-endpoints")), &token, endpoint)
+            .await
+            .unwrap();
+        assert_eq!(endpoint.status(), 201);
+        let endpoint: Value = endpoint.json().await.unwrap();
+        shops.push((name, token, endpoint["id"].as_str().unwrap().to_string()));
+    }
+    let get = |path: String, token: &str| {
+        let request = app.get(&path, token).send();
+        async move {
+            let response = request.await.unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let mut requests = Vec::new();
+    for n in 0..ORDERS {
+        for (name, token, _) in &shops {
+            let number = format!("{name}-{n}");
+            for _ in 0..2 {
+                let body = order(&number, "cod", (n % 4) as u8);
+                let request = send(app.http.post(app.url("/api/v1/fraud-screenings")), token, body);
+                let number = number.clone();
+                requests.push(async move { (number, request.await.unwrap()) });
+            }
+        }
+    }
+    let mut answers: std::collections::HashMap<String, Vec<(u16, Value)>> = Default::default();
+    for (number, response) in futures_util::future::join_all(requests).await {
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap();
+        answers.entry(number).or_default().push((status, body));
+    }
+    assert_eq!(answers.len(), 2 * ORDERS);
+    for (number, answered) in &answers {
+        let mut statuses: Vec<u16> = answered.iter().map(|(status, _)| *status).collect();
+        statuses.sort();
+        assert_eq!(statuses, [200, 201], "{number}: {answered:?}");
+        assert_eq!(answered[0].1, answered[1].1, "{number}: the replay differs");
+        assert_eq!(mock.events_for(number).await, 1, "{number}");
+    }
+    for (name, token, endpoint) in &shops {
+        let own = |number: &Value| number.as_str().unwrap().starts_with(&format!("{name}-"));
+        for n in 0..ORDERS {
+            let number = format!("{name}-{n}");
+            let stored = get(format!("/api/v1/fraud-screenings/{number}"), token).await;
+            assert_eq!(stored, answers[&number][0].1, "{number}");
+            let exchanges = get(format!("/api/v1/fraud-screenings/{number}/exchanges"), token).await;
+            assert_eq!(exchanges["items"].as_array().unwrap().len(), 1, "{number}: {exchanges}");
+        }
+        let events = get("/api/v1/events?limit=200".into(), token).await;
+        let created: Vec<&Value> = events["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == "screening.created")
+            .collect();
+        assert_eq!(created.len(), ORDERS, "{name}: {events}");
+        assert!(
+            created.iter().all(|e| own(&e["data"]["order_number"])),
+            "{name}: {events}"
+        );
+        let path = format!("/api/v1/webhook-endpoints/{endpoint}/deliveries?limit=200");
+        let deliveries = get(path, token).await;
+        let mut delivered: Vec<&str> = deliveries["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["event_id"].as_str().unwrap())
+            .collect();
+        delivered.sort();
+        let mut expected: Vec<&str> = created.iter().map(|e| e["id"].as_str().unwrap()).collect();
+        expected.sort();
+        assert_eq!(delivered, expected, "{name}: one delivery per event of its own");
+    }
 }
 
 async fn a_wrong_shape_is_422_with_every_field_no_call_and_nothing_stored(backend: Backend) {
