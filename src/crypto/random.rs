@@ -20,9 +20,31 @@ pub fn random_token<const N: usize>() -> String {
 
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    hex_in(bytes, b"0123456789abcdef")
+}
+
+/// Upper-case hex of `bytes`.
+pub fn hex_upper(bytes: &[u8]) -> String {
+    hex_in(bytes, b"0123456789ABCDEF")
+}
+
+fn hex_in(bytes: &[u8], digits: &[u8; 16]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(digits[usize::from(b >> 4)]));
+        out.push(char::from(digits[usize::from(b & 0x0f)]));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{hex, hex_upper};
+
+    #[test]
+    fn hex_is_two_digits_per_byte_in_either_case() {
+        assert_eq!(hex(&[0x00, 0x0a, 0xff, 0x5c]), "000aff5c");
+        assert_eq!(hex_upper(&[0x00, 0x0a, 0xff, 0x5c]), "000AFF5C");
+        assert_eq!(hex(&[]), "");
+    }
 }

@@ -11,6 +11,7 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::{
     core::Settlement,
+    crypto::random::hex_upper,
     screening::{
         input::{Email, Tel, Typed},
         request::{Address, Customer, Device, Name, Order, ScreenedOrder, Sex},
@@ -35,11 +36,7 @@ pub const RESULT_ERROR: i64 = 20;
 
 /// Upper-case hex of the SHA-256 of `text` (UTF-8), as O-PLUX hashes.
 pub fn sha256_upper(text: &str) -> String {
-    digest(&SHA256, text.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect()
+    hex_upper(digest(&SHA256, text.as_bytes()).as_ref())
 }
 
 /// `yyyy/MM/dd HH:mm:ss` in Japan time (UTC+9).
@@ -262,25 +259,42 @@ pub fn event_request(credentials: &Credentials<'_>, screened: &ScreenedOrder<'_>
     event.insert("event_id_for_shop".into(), Value::from(order.order_number.as_str()));
     event.insert("event_type".into(), Value::from(EVENT_TYPE));
     device_signals(order.device.as_ref(), &mut event);
-    event.insert(
-        "ec".into(),
-        json!({
-            "media_code": MEDIA_CODE,
-            "settle": settle(order, screened.settlement),
-            "customers": {"buyer": buyer(&order.customer), "deliveries": deliveries(order)},
-            "items": items(order),
-        }),
+    // Built from owned parts: `json!` would copy every nested value it is given.
+    let customers = object([
+        ("buyer", buyer(&order.customer)),
+        ("deliveries", Value::Array(deliveries(order))),
+    ]);
+    let ec = object([
+        ("media_code", Value::from(MEDIA_CODE)),
+        ("settle", settle(order, screened.settlement)),
+        ("customers", customers),
+        ("items", Value::Array(items(order))),
+    ]);
+    event.insert("ec".into(), ec);
+    let signature = signature(
+        credentials.source_id,
+        credentials.merchant_id,
+        &request_datetime,
+        credentials.secret_key,
     );
-    json!({
-        "info": {
-            "version": VERSION,
-            "shop_id": credentials.merchant_id,
-            "hash_method": HASH_METHOD,
-            "request_datetime": request_datetime,
-            "signature": signature(credentials.source_id, credentials.merchant_id, &request_datetime, credentials.secret_key),
-        },
-        "telegram": {"event": event}
-    })
+    let info = object([
+        ("version", Value::from(VERSION)),
+        ("shop_id", Value::from(credentials.merchant_id)),
+        ("hash_method", Value::from(HASH_METHOD)),
+        ("request_datetime", Value::from(request_datetime)),
+        ("signature", Value::from(signature)),
+    ]);
+    object([("info", info), ("telegram", object([("event", Value::Object(event))]))])
+}
+
+/// A JSON object of these members, in this order.
+fn object<const N: usize>(members: [(&str, Value); N]) -> Value {
+    Value::Object(
+        members
+            .into_iter()
+            .map(|(key, value)| (key.to_string(), value))
+            .collect(),
+    )
 }
 
 /// O-PLUX's automatic screening result (自動審査結果).
