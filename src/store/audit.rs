@@ -1,10 +1,7 @@
 //! The audit log: who changed what, when, and which fields — never a value.
 
 use chrono::Utc;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 
 use super::entities::audit_event;
 
@@ -46,12 +43,8 @@ pub async fn list(
     before: Option<i64>,
     limit: u64,
 ) -> Result<Vec<AuditEvent>, DbErr> {
-    let mut query = audit_event::Entity::find()
-        .filter(audit_event::Column::ShopId.eq(shop_id))
-        .order_by_desc(audit_event::Column::Id)
-        .limit(limit);
-    if let Some(before) = before {
-        query = query.filter(audit_event::Column::Id.lt(before));
-    }
-    query.all(db).await
+    let query = audit_event::Entity::find().filter(audit_event::Column::ShopId.eq(shop_id));
+    super::newest_first(query, audit_event::Column::Id, before, limit)
+        .all(db)
+        .await
 }

@@ -3,9 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 
 use super::entities::event;
 
@@ -47,14 +45,10 @@ pub async fn list(
     before: Option<i64>,
     limit: u64,
 ) -> Result<Vec<EventRow>, DbErr> {
-    let mut query = event::Entity::find()
-        .filter(event::Column::ShopId.eq(shop_id))
-        .order_by_desc(event::Column::Id)
-        .limit(limit);
-    if let Some(before) = before {
-        query = query.filter(event::Column::Id.lt(before));
-    }
-    query.all(db).await
+    let query = event::Entity::find().filter(event::Column::ShopId.eq(shop_id));
+    super::newest_first(query, event::Column::Id, before, limit)
+        .all(db)
+        .await
 }
 
 pub async fn find(db: &impl ConnectionTrait, shop_id: &str, public_id: &str) -> Result<Option<EventRow>, DbErr> {

@@ -23,7 +23,10 @@ pub use write::{WriteTxn, begin_write};
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, RuntimeErr, SqlErr};
+use sea_orm::{
+    ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, RuntimeErr, Select, SqlErr,
+};
 
 use crate::core::Secret;
 
@@ -108,6 +111,26 @@ pub fn statement_chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
         rest = tail;
         chunk
     })
+}
+
+/// A keyset page of `query`: newest first by the row id `id`, before the id `before`
+/// (exclusive) when given, at most `limit` rows.
+pub fn newest_first<E: EntityTrait>(query: Select<E>, id: E::Column, before: Option<i64>, limit: u64) -> Select<E> {
+    let query = query.order_by_desc(id).limit(limit);
+    match before {
+        Some(before) => query.filter(id.lt(before)),
+        None => query,
+    }
+}
+
+/// A keyset page of `query`: oldest first by the row id `id`, after the id `after`
+/// (exclusive) when given, at most `limit` rows.
+pub fn oldest_first<E: EntityTrait>(query: Select<E>, id: E::Column, after: Option<i64>, limit: u64) -> Select<E> {
+    let query = query.order_by_asc(id).limit(limit);
+    match after {
+        Some(after) => query.filter(id.gt(after)),
+        None => query,
+    }
 }
 
 /// Brings the schema up to date.

@@ -1,9 +1,7 @@
 //! The history of exchanges with O-PLUX per order: appended, never changed.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 
 use super::entities::oplux_exchange;
 
@@ -63,13 +61,10 @@ pub async fn list(
     after: Option<i64>,
     limit: u64,
 ) -> Result<Vec<ExchangeRow>, DbErr> {
-    let mut query = oplux_exchange::Entity::find()
+    let query = oplux_exchange::Entity::find()
         .filter(oplux_exchange::Column::ShopId.eq(shop_id))
-        .filter(oplux_exchange::Column::OrderNumber.eq(order_number))
-        .order_by_asc(oplux_exchange::Column::Id)
-        .limit(limit);
-    if let Some(after) = after {
-        query = query.filter(oplux_exchange::Column::Id.gt(after));
-    }
-    query.all(db).await
+        .filter(oplux_exchange::Column::OrderNumber.eq(order_number));
+    super::oldest_first(query, oplux_exchange::Column::Id, after, limit)
+        .all(db)
+        .await
 }

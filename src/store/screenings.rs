@@ -303,9 +303,7 @@ pub async fn search(
 ) -> Result<Vec<ScreeningRow>, DbErr> {
     let mut query = screening::Entity::find()
         .filter(screening::Column::ShopId.eq(shop_id))
-        .filter(screening::Column::State.eq(DONE))
-        .order_by_desc(screening::Column::Id)
-        .limit(limit);
+        .filter(screening::Column::State.eq(DONE));
     if let Some(result) = &filter.result {
         query = query.filter(screening::Column::Result.eq(result));
     }
@@ -321,8 +319,7 @@ pub async fn search(
     if let Some(to) = filter.to {
         query = query.filter(screening::Column::ScreenedAt.lt(to));
     }
-    if let Some(before) = before {
-        query = query.filter(screening::Column::Id.lt(before));
-    }
-    query.all(db).await
+    super::newest_first(query, screening::Column::Id, before, limit)
+        .all(db)
+        .await
 }

@@ -69,14 +69,10 @@ pub async fn list_endpoints(
     after: Option<i64>,
     limit: u64,
 ) -> Result<Vec<EndpointRow>, DbErr> {
-    let mut query = webhook_endpoint::Entity::find()
-        .filter(webhook_endpoint::Column::ShopId.eq(shop_id))
-        .order_by_asc(webhook_endpoint::Column::Id)
-        .limit(limit);
-    if let Some(after) = after {
-        query = query.filter(webhook_endpoint::Column::Id.gt(after));
-    }
-    query.all(db).await
+    let query = webhook_endpoint::Entity::find().filter(webhook_endpoint::Column::ShopId.eq(shop_id));
+    super::oldest_first(query, webhook_endpoint::Column::Id, after, limit)
+        .all(db)
+        .await
 }
 
 /// The shop's enabled endpoints (the caller filters by event type).
@@ -296,14 +292,10 @@ pub async fn list_deliveries(
     before: Option<i64>,
     limit: u64,
 ) -> Result<Vec<DeliveryRow>, DbErr> {
-    let mut query = webhook_delivery::Entity::find()
-        .filter(webhook_delivery::Column::EndpointId.eq(endpoint_id))
-        .order_by_desc(webhook_delivery::Column::Id)
-        .limit(limit);
-    if let Some(before) = before {
-        query = query.filter(webhook_delivery::Column::Id.lt(before));
-    }
-    query.all(db).await
+    let query = webhook_delivery::Entity::find().filter(webhook_delivery::Column::EndpointId.eq(endpoint_id));
+    super::newest_first(query, webhook_delivery::Column::Id, before, limit)
+        .all(db)
+        .await
 }
 
 /// The attempts of these deliveries, oldest first.
