@@ -71,7 +71,7 @@ pub async fn emit(db: &impl ConnectionTrait, shop_id: &str, kind: EventType, dat
     rows.pop().ok_or(DbErr::RecordNotInserted)
 }
 
-/// `emit` for many events at once: one INSERT of the events and one of their
+/// `emit` for many events at once: multi-row INSERTs of the events and of their
 /// deliveries. `endpoints` are the enabled endpoints of the events' shops, read in the
 /// same transaction. Returns the events' rows, in order.
 pub async fn emit_all(

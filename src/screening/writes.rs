@@ -167,9 +167,10 @@ async fn write_batches(db: DatabaseConnection, queue: Arc<Mutex<mpsc::UnboundedR
     }
 }
 
-/// Writes the works in one transaction, with one statement per kind of write: the
-/// claims, the finishes, their exchanges, the shops' webhook endpoints, the events and
-/// their deliveries. A batch costs a handful of statements however many it holds.
+/// Writes the works in one transaction, with one statement per kind of write (per 64
+/// rows): the claims, the finishes, their exchanges, the shops' webhook endpoints, the
+/// events and their deliveries. A batch costs a handful of statements however many it
+/// holds.
 async fn write_together(db: &DatabaseConnection, works: &[&Work]) -> Result<Vec<Done>, DbErr> {
     let txn = store::begin_write(db).await?;
     let claims: Vec<NewClaim> = works

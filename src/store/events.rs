@@ -18,7 +18,8 @@ pub struct NewEvent<'a> {
     pub created_at: DateTime<Utc>,
 }
 
-/// Appends events in one statement; returns their rows, in order.
+/// Appends events with multi-row statements (`super::statement_sizes`); returns their
+/// rows, in order.
 pub async fn insert(db: &impl ConnectionTrait, new: &[NewEvent<'_>]) -> Result<Vec<EventRow>, DbErr> {
     let mut rows: HashMap<String, EventRow> = HashMap::new();
     for chunk in super::statement_chunks(new) {

@@ -41,7 +41,7 @@ pub async fn insert(db: &impl ConnectionTrait, new: NewExchange) -> Result<(), D
     insert_many(db, vec![new]).await
 }
 
-/// Appends exchanges in one statement.
+/// Appends exchanges with multi-row statements (`super::statement_sizes`).
 pub async fn insert_many(db: &impl ConnectionTrait, new: Vec<NewExchange>) -> Result<(), DbErr> {
     let rows = new.len();
     let mut models = new.into_iter().map(NewExchange::active_model);

@@ -31,8 +31,9 @@ pub struct NewClaim<'a> {
     pub token: &'a str,
 }
 
-/// Claims the orders' rows in one statement (a multi-row `INSERT … ON CONFLICT DO
-/// NOTHING`), then reads the rows of those that existed in one more. Returns a claim per
+/// Claims the orders' rows with multi-row `INSERT … ON CONFLICT DO NOTHING` statements
+/// (up to 64 rows each: `super::statement_sizes`), then reads the rows of those that
+/// existed. Returns a claim per
 /// order, in order. An existing order is not an error, so the claims can share a
 /// transaction with other writes (a failed statement would abort it on PostgreSQL).
 pub async fn claim(db: &impl ConnectionTrait, claims: &[NewClaim<'_>], at: DateTime<Utc>) -> Result<Vec<Claim>, DbErr> {
@@ -164,7 +165,8 @@ impl Finished {
     }
 }
 
-/// Finishes rows their requests hold, in one statement (`UPDATE … FROM (VALUES …)`):
+/// Finishes rows their requests hold, with `UPDATE … FROM (VALUES …)` statements of up
+/// to 64 rows:
 /// a row is written only while it is pending and still holds the request's token.
 /// Returns, in order, whether each request still held its row.
 pub async fn finish(db: &impl ConnectionTrait, finishes: &[Finish<'_>]) -> Result<Vec<bool>, DbErr> {
