@@ -100,14 +100,16 @@ pub async fn emit_all(
         })
         .collect();
     let rows = events::insert(db, &new).await?;
+    // Each endpoint's subscriptions, read once rather than once per event.
+    let subscribed: Vec<(&EndpointRow, Vec<EventType>)> = endpoints.iter().map(|e| (e, subscriptions(e))).collect();
     let deliveries = rows
         .iter()
         .zip(emits)
         .flat_map(|(event, emit)| {
-            endpoints
+            subscribed
                 .iter()
-                .filter(move |e| e.shop_id == emit.shop_id && subscribes(e, emit.kind))
-                .map(move |endpoint| delivery(event, endpoint, now))
+                .filter(move |(e, kinds)| e.shop_id == emit.shop_id && kinds.contains(&emit.kind))
+                .map(move |(endpoint, _)| delivery(event, endpoint, now))
         })
         .collect();
     webhooks::insert_deliveries(db, deliveries).await?;

@@ -33,9 +33,9 @@ pub struct NewClaim<'a> {
 
 /// Claims the orders' rows with multi-row `INSERT … ON CONFLICT DO NOTHING` statements
 /// (up to 64 rows each: `super::statement_sizes`), then reads the rows of those that
-/// existed. Returns a claim per
-/// order, in order. An existing order is not an error, so the claims can share a
-/// transaction with other writes (a failed statement would abort it on PostgreSQL).
+/// existed. Returns a claim per order, in order. An existing order is not an error, so
+/// the claims can share a transaction with other writes (a failed statement would abort
+/// it on PostgreSQL).
 pub async fn claim(db: &impl ConnectionTrait, claims: &[NewClaim<'_>], at: DateTime<Utc>) -> Result<Vec<Claim>, DbErr> {
     // Inserted rows by their token (unique per request); the others existed.
     let mut claimed: HashMap<String, ScreeningRow> = HashMap::new();
@@ -117,7 +117,6 @@ pub async fn take_over(
 }
 
 /// The outcome of a screening, written once.
-#[derive(Debug, Clone)]
 pub struct Finished {
     pub screened: bool,
     pub skip_reason: Option<String>,
@@ -166,8 +165,8 @@ impl Finished {
 }
 
 /// Finishes rows their requests hold, with `UPDATE … FROM (VALUES …)` statements of up
-/// to 64 rows:
-/// a row is written only while it is pending and still holds the request's token.
+/// to 64 rows: a row is written only while it is pending and still holds the request's
+/// token.
 /// Returns, in order, whether each request still held its row.
 pub async fn finish(db: &impl ConnectionTrait, finishes: &[Finish<'_>]) -> Result<Vec<bool>, DbErr> {
     let mut held = HashSet::new();
