@@ -62,6 +62,25 @@ pub struct Emit<'a> {
     pub data: &'a Value,
 }
 
+impl Emit<'_> {
+    /// The event's row, with a new id, as written at `now`.
+    pub fn new_event(&self, now: DateTime<Utc>) -> NewEvent {
+        NewEvent {
+            public_id: format!("evt_{}", random_token::<16>()),
+            shop_id: self.shop_id.to_string(),
+            event_type: self.kind.as_str(),
+            data: self.data.to_string(),
+            created_at: now,
+        }
+    }
+}
+
+/// The instant events are written at, in microseconds: what PostgreSQL keeps, so a
+/// read-back is the same instant.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
 /// Appends an event to the shop's log, in the caller's transaction, with one delivery
 /// per enabled webhook endpoint of the shop subscribed to its type (the outbox): the
 /// event and its deliveries exist exactly when the change they report does.
@@ -82,23 +101,8 @@ pub async fn emit_all(
     if emits.is_empty() {
         return Ok(Vec::new());
     }
-    // Microseconds: what PostgreSQL keeps, so a read-back is the same instant.
-    let now = Utc::now().trunc_subsecs(6);
-    let written: Vec<(String, String)> = emits
-        .iter()
-        .map(|emit| (format!("evt_{}", random_token::<16>()), emit.data.to_string()))
-        .collect();
-    let new: Vec<NewEvent> = emits
-        .iter()
-        .zip(&written)
-        .map(|(emit, (public_id, data))| NewEvent {
-            public_id,
-            shop_id: emit.shop_id,
-            event_type: emit.kind.as_str(),
-            data,
-            created_at: now,
-        })
-        .collect();
+    let now = now();
+    let new: Vec<NewEvent> = emits.iter().map(|emit| emit.new_event(now)).collect();
     let rows = events::insert(db, &new).await?;
     // Each endpoint's subscriptions, read once rather than once per event.
     let subscribed: Vec<(&EndpointRow, Vec<EventType>)> = endpoints.iter().map(|e| (e, subscriptions(e))).collect();
@@ -122,7 +126,7 @@ pub async fn enqueue(
     event: &EventRow,
     endpoints: &[&EndpointRow],
 ) -> Result<Vec<String>, DbErr> {
-    let now = Utc::now().trunc_subsecs(6);
+    let now = now();
     let deliveries: Vec<NewDelivery> = endpoints
         .iter()
         .map(|endpoint| delivery(event, endpoint, now))

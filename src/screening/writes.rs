@@ -16,7 +16,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use sea_orm::{DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr};
 use serde_json::Value;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
@@ -25,9 +25,8 @@ use crate::{
     store::{
         self,
         oplux_exchanges::{self, NewExchange},
-        screenings::{self, Claim, Finish, Finished, NewClaim},
+        screenings::{self, Claim, Finish, Finished, NewClaim, Reported},
         webhooks,
-        write::WriteTxn,
     },
 };
 
@@ -170,9 +169,11 @@ async fn write_batches(db: DatabaseConnection, queue: Arc<Mutex<mpsc::UnboundedR
 /// Writes the works in one transaction, with one statement per kind of write (per 64
 /// rows): the claims, the finishes, their exchanges, the shops' webhook endpoints, the
 /// events and their deliveries. A batch costs a handful of statements however many it
-/// holds.
+/// holds. On PostgreSQL a finish and everything it reports is one statement
+/// (`screenings::finish_reporting`), and a batch that is one statement (claims or
+/// finishes alone, at most 64) runs without BEGIN and COMMIT: the statement is atomic by
+/// itself, and two round trips fewer matter at peak.
 async fn write_together(db: &DatabaseConnection, works: &[&Work]) -> Result<Vec<Done>, DbErr> {
-    let txn = store::begin_write(db).await?;
     let claims: Vec<NewClaim> = works
         .iter()
         .filter_map(|work| match work {
@@ -192,9 +193,22 @@ async fn write_together(db: &DatabaseConnection, works: &[&Work]) -> Result<Vec<
             Work::Claim(_) => None,
         })
         .collect();
-    let mut claimed = screenings::claim(&txn, &claims, Utc::now()).await?.into_iter();
-    let held = finish_all(&txn, &finishes).await?;
-    txn.commit().await?;
+    let one_statement = db.get_database_backend() == DbBackend::Postgres
+        && (claims.is_empty() || finishes.is_empty())
+        && works.len() <= store::MAX_ROWS_PER_STATEMENT;
+    let (claimed, held) = if one_statement {
+        (
+            screenings::claim(db, &claims, Utc::now()).await?,
+            finish_all(db, &finishes).await?,
+        )
+    } else {
+        let txn = store::begin_write(db).await?;
+        let claimed = screenings::claim(&*txn, &claims, Utc::now()).await?;
+        let held = finish_all(&*txn, &finishes).await?;
+        txn.commit().await?;
+        (claimed, held)
+    };
+    let mut claimed = claimed.into_iter();
     let mut held = held.into_iter();
     works
         .iter()
@@ -210,7 +224,7 @@ async fn write_together(db: &DatabaseConnection, works: &[&Work]) -> Result<Vec<
 
 /// Finishes the rows, then appends the exchanges and the `screening.created` events of
 /// those still held. Returns, in order, whether each request still held its row.
-async fn finish_all(txn: &WriteTxn, finishes: &[&FinishOrder]) -> Result<Vec<bool>, DbErr> {
+async fn finish_all(db: &impl ConnectionTrait, finishes: &[&FinishOrder]) -> Result<Vec<bool>, DbErr> {
     if finishes.is_empty() {
         return Ok(Vec::new());
     }
@@ -222,7 +236,20 @@ async fn finish_all(txn: &WriteTxn, finishes: &[&FinishOrder]) -> Result<Vec<boo
             done: &finish.finished,
         })
         .collect();
-    let held = screenings::finish(txn, &rows).await?;
+    if db.get_database_backend() == DbBackend::Postgres {
+        let now = events::now();
+        let reported: Vec<Reported> = finishes
+            .iter()
+            .zip(rows)
+            .map(|(finish, row)| Reported {
+                finish: row,
+                exchange: finish.exchange.as_ref(),
+                event: created(finish).new_event(now),
+            })
+            .collect();
+        return screenings::finish_reporting(db, &reported).await;
+    }
+    let held = screenings::finish(db, &rows).await?;
     let written: Vec<&FinishOrder> = finishes
         .iter()
         .zip(&held)
@@ -230,23 +257,25 @@ async fn finish_all(txn: &WriteTxn, finishes: &[&FinishOrder]) -> Result<Vec<boo
         .map(|(finish, _)| *finish)
         .collect();
     let exchanges = written.iter().filter_map(|finish| finish.exchange.clone()).collect();
-    oplux_exchanges::insert_many(txn, exchanges).await?;
+    oplux_exchanges::insert_many(db, exchanges).await?;
     let mut shops: Vec<&str> = written.iter().map(|finish| finish.shop_id.as_str()).collect();
     shops.sort_unstable();
     shops.dedup();
     let endpoints = if shops.is_empty() {
         Vec::new()
     } else {
-        webhooks::enabled_endpoints(txn, &shops).await?
+        webhooks::enabled_endpoints(db, &shops).await?
     };
-    let emits: Vec<Emit> = written
-        .iter()
-        .map(|finish| Emit {
-            shop_id: &finish.shop_id,
-            kind: EventType::ScreeningCreated,
-            data: &finish.event,
-        })
-        .collect();
-    events::emit_all(txn, &emits, &endpoints).await?;
+    let emits: Vec<Emit> = written.iter().map(|finish| created(finish)).collect();
+    events::emit_all(db, &emits, &endpoints).await?;
     Ok(held)
+}
+
+/// The `screening.created` event of a finish.
+fn created(finish: &FinishOrder) -> Emit<'_> {
+    Emit {
+        shop_id: &finish.shop_id,
+        kind: EventType::ScreeningCreated,
+        data: &finish.event,
+    }
 }

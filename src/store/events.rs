@@ -10,32 +10,38 @@ use super::entities::event;
 pub use event::Model as EventRow;
 
 /// One event to append.
-pub struct NewEvent<'a> {
-    pub public_id: &'a str,
-    pub shop_id: &'a str,
-    pub event_type: &'a str,
-    pub data: &'a str,
+pub struct NewEvent {
+    pub public_id: String,
+    pub shop_id: String,
+    pub event_type: &'static str,
+    pub data: String,
     pub created_at: DateTime<Utc>,
+}
+
+impl NewEvent {
+    pub fn active_model(&self) -> event::ActiveModel {
+        event::ActiveModel {
+            public_id: Set(self.public_id.clone()),
+            shop_id: Set(self.shop_id.clone()),
+            event_type: Set(self.event_type.to_string()),
+            data: Set(self.data.clone()),
+            created_at: Set(self.created_at),
+            ..Default::default()
+        }
+    }
 }
 
 /// Appends events with multi-row statements (`super::statement_sizes`); returns their
 /// rows, in order.
-pub async fn insert(db: &impl ConnectionTrait, new: &[NewEvent<'_>]) -> Result<Vec<EventRow>, DbErr> {
+pub async fn insert(db: &impl ConnectionTrait, new: &[NewEvent]) -> Result<Vec<EventRow>, DbErr> {
     let mut rows: HashMap<String, EventRow> = HashMap::new();
     for chunk in super::statement_chunks(new) {
-        let models = chunk.iter().map(|new| event::ActiveModel {
-            public_id: Set(new.public_id.to_string()),
-            shop_id: Set(new.shop_id.to_string()),
-            event_type: Set(new.event_type.to_string()),
-            data: Set(new.data.to_string()),
-            created_at: Set(new.created_at),
-            ..Default::default()
-        });
+        let models = chunk.iter().map(NewEvent::active_model);
         let inserted = event::Entity::insert_many(models).exec_with_returning(db).await?;
         rows.extend(inserted.into_iter().map(|row| (row.public_id.clone(), row)));
     }
     new.iter()
-        .map(|new| rows.remove(new.public_id).ok_or(DbErr::RecordNotInserted))
+        .map(|new| rows.remove(&new.public_id).ok_or(DbErr::RecordNotInserted))
         .collect()
 }
 

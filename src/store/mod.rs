@@ -24,8 +24,9 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, RuntimeErr, Select, SqlErr,
+    ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, EntityTrait,
+    Iterable, QueryFilter, QueryOrder, QuerySelect, RuntimeErr, Select, SqlErr,
+    sea_query::{Alias, Expr, ExprTrait, InsertStatement, Query, SelectStatement, ValueTuple},
 };
 
 use crate::core::Secret;
@@ -87,7 +88,7 @@ fn pool_options(url: &str, config: &DatabaseConfig, schema: Option<&str>) -> Con
 }
 
 /// The most rows one multi-row statement writes.
-const MAX_ROWS_PER_STATEMENT: usize = 64;
+pub const MAX_ROWS_PER_STATEMENT: usize = 64;
 
 /// How many rows each multi-row statement of a batch of `rows` writes: powers of two up
 /// to 64, largest first (100 rows: 64, 32, 4). A statement's text depends on its number
@@ -111,6 +112,42 @@ pub fn statement_chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
         rest = tail;
         chunk
     })
+}
+
+/// PostgreSQL, in a `WITH` statement: `INSERT INTO … SELECT … FROM (VALUES (key, …), …)
+/// WHERE key IN (keys)`: of the models, those whose key the query `keys` returns (the
+/// rows an earlier part of the statement wrote). A model without a key (`None`) is
+/// never inserted: it keeps a statement's text the same whatever part of its rows have
+/// something to insert. The models are built alike (the same columns set); `None` when
+/// there are none.
+pub fn insert_where_kept<A: ActiveModelTrait>(
+    models: &[(Option<i64>, A)],
+    keys: SelectStatement,
+) -> Option<InsertStatement> {
+    let (_, first) = models.first()?;
+    let columns: Vec<<A::Entity as EntityTrait>::Column> = <A::Entity as EntityTrait>::Column::iter()
+        .filter(|column| first.get(*column).is_set())
+        .collect();
+    let list = Alias::new("kept");
+    let rows = models.iter().map(|(key, model)| {
+        let mut values: Vec<sea_orm::Value> = vec![(*key).into()];
+        values.extend(columns.iter().filter_map(|column| model.get(*column).into_value()));
+        ValueTuple::Many(values)
+    });
+    // The VALUES list's columns are named column1, column2, …: the key, then the columns.
+    let value = |n: usize| Expr::col((list.clone(), Alias::new(format!("column{n}"))));
+    let mut select = Query::select();
+    select
+        .from_values(rows, list.clone())
+        .exprs((0..columns.len()).map(|n| value(n + 2)))
+        .and_where(value(1).in_subquery(keys));
+    let mut insert = Query::insert();
+    insert
+        .into_table(A::Entity::default())
+        .columns(columns)
+        .select_from(select)
+        .ok()?;
+    Some(insert)
 }
 
 /// A keyset page of `query`: newest first by the row id `id`, before the id `before`

@@ -5,7 +5,7 @@ use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, LockBehavior, LockType},
+    sea_query::{Alias, Expr, ExprTrait, InsertStatement, JoinType, LockBehavior, LockType, Query},
 };
 
 use super::entities::{webhook_attempt, webhook_delivery, webhook_endpoint};
@@ -153,6 +153,61 @@ pub struct NewDelivery {
     pub endpoint_id: i64,
     pub event_id: i64,
     pub at: DateTime<Utc>,
+}
+
+/// PostgreSQL, in a `WITH` statement: the deliveries, due at once, of the events of
+/// `events` (a part of the statement returning the events' `id`, `shop_id`,
+/// `event_type` and `created_at`) to every enabled endpoint of their shop subscribed to
+/// their type. `events::emit_all` does the same in Rust on SQLite; the subscription test
+/// is `events::subscribes`'s: the endpoint's JSON list holds the type's name.
+pub fn deliveries_of(events: Alias) -> InsertStatement {
+    use webhook_delivery::Column as D;
+    use webhook_endpoint::Column as E;
+    let endpoint = Alias::new("endpoint");
+    let event = |column: &str| Expr::col((events.clone(), Alias::new(column)));
+    let mut select = Query::select();
+    select
+        // `whd_` and 16 random bytes in URL-safe base64 without padding, as
+        // `crypto::random_token::<16>` writes them.
+        .expr(Expr::cust(
+            "'whd_' || rtrim(translate(encode(uuid_send(gen_random_uuid()), 'base64'), '+/', '-_'), '=')",
+        ))
+        .expr(event("shop_id"))
+        .expr(Expr::col((endpoint.clone(), E::Id)))
+        .expr(event("id"))
+        .expr(Expr::val(PENDING))
+        .expr(Expr::val(0))
+        .exprs([event("created_at"), event("created_at"), event("created_at")])
+        .from(events.clone())
+        .join_as(
+            JoinType::InnerJoin,
+            webhook_endpoint::Entity,
+            endpoint.clone(),
+            Condition::all()
+                .add(Expr::col((endpoint.clone(), E::ShopId)).equals((events.clone(), Alias::new("shop_id"))))
+                .add(Expr::col((endpoint.clone(), E::Enabled)).eq(true))
+                .add(Expr::cust_with_exprs(
+                    "$1::jsonb @> jsonb_build_array($2)",
+                    [Expr::col((endpoint, E::Events)), event("event_type")],
+                )),
+        );
+    let mut insert = Query::insert();
+    insert
+        .into_table(webhook_delivery::Entity)
+        .columns([
+            D::PublicId,
+            D::ShopId,
+            D::EndpointId,
+            D::EventId,
+            D::Status,
+            D::Attempts,
+            D::NextAttemptAt,
+            D::CreatedAt,
+            D::UpdatedAt,
+        ])
+        .select_from(select)
+        .expect("nine columns selected for nine");
+    insert
 }
 
 pub async fn insert_deliveries(db: &impl ConnectionTrait, new: Vec<NewDelivery>) -> Result<(), DbErr> {

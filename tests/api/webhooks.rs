@@ -12,6 +12,7 @@ use crate::{
         Backend, TestApp,
         accounts::Pki,
         assert_problem, dump_tables, error_fields,
+        oplux::{Mock, account, order},
         receiver::{Received, Receiver},
         session::{ADMIN_SCOPES, Session},
         spawn_app_with, spawn_on, test_master_keys,
@@ -470,4 +471,67 @@ on_both_databases!(
     an_event_is_redelivered_on_request,
     the_event_log_lists_account_changes_by_field_name,
     webhooks_need_their_scopes,
+    a_screening_is_delivered_only_to_the_enabled_endpoints_subscribed_to_it,
 );
+
+async fn a_screening_is_delivered_only_to_the_enabled_endpoints_subscribed_to_it(backend: Backend) {
+    let receiver = Receiver::start().await;
+    let mock = Mock::start(Duration::ZERO, 0.0).await;
+    let session = session_with(backend, |config| {
+        quick(&receiver)(config);
+        mock.allow_in(config);
+    })
+    .await;
+    let configured = [
+        ("/api/v1/provider-accounts/o-plux", account(&mock.url())),
+        (
+            "/api/v1/payment-methods/cod",
+            json!({"kind": "cash_on_delivery", "display_name": "代引き", "oplux_screening": true}),
+        ),
+    ];
+    for (path, body) in configured {
+        let response = session.put_json(path, &body).await;
+        assert!(response.status().is_success(), "{path}");
+    }
+    // Created after the set-up, so that only the screening is sent.
+    let subscribed = create_endpoint(&session, &receiver.url, &["screening.created"]).await;
+    let other_type = create_endpoint(&session, &receiver.url, &["provider_account.updated"]).await;
+    let disabled = create_endpoint(&session, &receiver.url, &["screening.created"]).await;
+    let path = format!("/api/v1/webhook-endpoints/{}", disabled["id"].as_str().unwrap());
+    assert_eq!(
+        session.patch_json(&path, &json!({"enabled": false})).await.status(),
+        200
+    );
+
+    let response = session
+        .post_json("/api/v1/fraud-screenings", &order("W-1", "cod", 0))
+        .await;
+    assert_eq!(response.status(), 201);
+    let received = receiver.wait_for(1).await;
+    let body = received[0].json();
+    assert!(verifies(&received[0], subscribed["secret"].as_str().unwrap()));
+    assert_eq!(body["type"], "screening.created");
+    assert_eq!(body["data"]["order_number"], "W-1");
+    assert_eq!(received[0].header("Renkei-Event-Id"), body["id"]);
+
+    let delivered = wait_for_status(&session, subscribed["id"].as_str().unwrap(), "delivered").await;
+    assert_eq!(delivered["event_id"], body["id"]);
+    let id = delivered["id"].as_str().unwrap();
+    let token = id.strip_prefix("whd_").unwrap_or_default();
+    assert!(
+        token.len() == 22 && token.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+        "a delivery id is whd_ and 16 random bytes in URL-safe base64: {id}"
+    );
+    for endpoint in [&other_type, &disabled] {
+        assert_eq!(
+            deliveries(&session, endpoint["id"].as_str().unwrap()).await,
+            Vec::<Value>::new()
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        receiver.received().len(),
+        1,
+        "only the subscribed, enabled endpoint is sent the event"
+    );
+}
