@@ -13,7 +13,10 @@
 //! The writers run on the writer thread (`store::write`): one on SQLite (one writer
 //! anyway), a few on PostgreSQL.
 
-use std::sync::Arc;
+use std::{
+    sync::{Arc, LazyLock},
+    time::Instant,
+};
 
 use chrono::Utc;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr};
@@ -22,6 +25,7 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::{
     events::{self, Emit, EventType},
+    metrics::HistogramVec,
     store::{
         self,
         oplux_exchanges::{self, NewExchange},
@@ -34,6 +38,21 @@ use crate::{
 const BATCH: usize = 256;
 /// Concurrent writers on PostgreSQL.
 const POSTGRES_WRITERS: usize = 4;
+
+/// How long a screening's claim or finish took from being queued to its commit: the
+/// database's share of a screening's latency, batch wait included.
+static WRITES: LazyLock<HistogramVec> = LazyLock::new(|| {
+    HistogramVec::new(
+        "renkei_screening_write_seconds",
+        "Time from queueing a screening's claim or finish to the commit that holds it (group commit included).",
+        &["write"],
+    )
+});
+
+/// Renders the screening writes' metrics.
+pub fn render_metrics(out: &mut String) {
+    WRITES.render(out);
+}
 
 /// Where the screening service sends its writes.
 pub struct ScreeningWrites {
@@ -121,13 +140,20 @@ impl ScreeningWrites {
     /// Queues a write and waits for the commit that holds it. A request that goes away
     /// does not cancel its write.
     async fn submit(&self, work: Work) -> Result<Done, DbErr> {
+        let kind = match work {
+            Work::Claim(_) => "claim",
+            Work::Finish(_) => "finish",
+        };
+        let queued = Instant::now();
         let (answer, answered) = oneshot::channel();
         self.jobs
             .send(Job { work, answer })
             .map_err(|_| DbErr::Custom("the screening writer has stopped".into()))?;
-        answered
+        let done = answered
             .await
-            .map_err(|_| DbErr::Custom("the screening writer stopped before writing".into()))?
+            .map_err(|_| DbErr::Custom("the screening writer stopped before writing".into()))?;
+        WRITES.observe(&[kind], queued.elapsed().as_secs_f64());
+        done
     }
 }
 
@@ -170,9 +196,9 @@ async fn write_batches(db: DatabaseConnection, queue: Arc<Mutex<mpsc::UnboundedR
 /// rows): the claims, the finishes, their exchanges, the shops' webhook endpoints, the
 /// events and their deliveries. A batch costs a handful of statements however many it
 /// holds. On PostgreSQL a finish and everything it reports is one statement
-/// (`screenings::finish_reporting`), and a batch that is one statement (claims or
-/// finishes alone, at most 64) runs without BEGIN and COMMIT: the statement is atomic by
-/// itself, and two round trips fewer matter at peak.
+/// (`screenings::finish_reporting`). A batch that is a single statement still runs
+/// inside BEGIN and COMMIT: without them batches were quicker at low load but smaller
+/// under a wave of orders, and the wave's tail longer (bench/RESULTS.md, session 6).
 async fn write_together(db: &DatabaseConnection, works: &[&Work]) -> Result<Vec<Done>, DbErr> {
     let claims: Vec<NewClaim> = works
         .iter()
@@ -193,21 +219,10 @@ async fn write_together(db: &DatabaseConnection, works: &[&Work]) -> Result<Vec<
             Work::Claim(_) => None,
         })
         .collect();
-    let one_statement = db.get_database_backend() == DbBackend::Postgres
-        && (claims.is_empty() || finishes.is_empty())
-        && works.len() <= store::MAX_ROWS_PER_STATEMENT;
-    let (claimed, held) = if one_statement {
-        (
-            screenings::claim(db, &claims, Utc::now()).await?,
-            finish_all(db, &finishes).await?,
-        )
-    } else {
-        let txn = store::begin_write(db).await?;
-        let claimed = screenings::claim(&*txn, &claims, Utc::now()).await?;
-        let held = finish_all(&*txn, &finishes).await?;
-        txn.commit().await?;
-        (claimed, held)
-    };
+    let txn = store::begin_write(db).await?;
+    let claimed = screenings::claim(&*txn, &claims, Utc::now()).await?;
+    let held = finish_all(&*txn, &finishes).await?;
+    txn.commit().await?;
     let mut claimed = claimed.into_iter();
     let mut held = held.into_iter();
     works

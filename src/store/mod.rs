@@ -88,7 +88,7 @@ fn pool_options(url: &str, config: &DatabaseConfig, schema: Option<&str>) -> Con
 }
 
 /// The most rows one multi-row statement writes.
-pub const MAX_ROWS_PER_STATEMENT: usize = 64;
+const MAX_ROWS_PER_STATEMENT: usize = 64;
 
 /// How many rows each multi-row statement of a batch of `rows` writes: powers of two up
 /// to 64, largest first (100 rows: 64, 32, 4). A statement's text depends on its number

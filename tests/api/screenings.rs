@@ -211,6 +211,17 @@ async fn ok_hold_review_and_ng_follow_the_configured_actions(backend: Backend) {
         "{metrics}"
     );
     assert!(metrics.contains("renkei_oplux_request_duration_seconds_count{outcome=\"answered\"} 7"));
+    // The writes' histogram is the process's (tests share it): at least these seven each.
+    for write in ["claim", "finish"] {
+        let prefix = format!("renkei_screening_write_seconds_count{{write=\"{write}\"}} ");
+        let count: u64 = metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in {metrics}"))
+            .parse()
+            .unwrap();
+        assert!(count >= 7, "{write}: {count}");
+    }
 }
 
 async fn a_timeout_and_a_500_give_error_with_the_on_error_action_in_time(backend: Backend) {

@@ -113,5 +113,6 @@ fn render_metrics(state: &AppState) -> String {
         ],
     );
     crate::store::write::render_metrics(&mut text);
+    crate::screening::writes::render_metrics(&mut text);
     text
 }
