@@ -1,14 +1,9 @@
 -- POST /api/v1/fraud-screenings with a new order number per request (no replays).
 -- Env: BENCH_TOKEN (bearer token), BENCH_RUN (a prefix unique to this run).
-local threads = {}
+dofile("bench/stagger.lua") -- setup() numbers the threads (tid); the first requests' delay()
 local counter = 0
 local token = os.getenv("BENCH_TOKEN")
 local run = os.getenv("BENCH_RUN") or "run"
-
-function setup(thread)
-  table.insert(threads, thread)
-  thread:set("tid", #threads)
-end
 
 function request()
   counter = counter + 1

@@ -5,10 +5,12 @@
 //! a few milliseconds. Written one transaction each, they queued behind each other for the
 //! database (SQLite's single writer; a PostgreSQL pool connection per transaction), and
 //! the last of a wave waited for all the others' commits. Here a writer takes every claim
-//! and finish waiting when it is free and writes them in one transaction: a wave costs a
-//! few commits. Each request still gets its own answer, only after the commit that holds
-//! its write. When a shared transaction fails, each of its writes is tried again alone, so
-//! one bad write cannot fail the others.
+//! and finish waiting when it is free and writes them together: a wave costs a few
+//! commits. On PostgreSQL a batch is one statement, without BEGIN and COMMIT (a single
+//! round trip: the round trips, not the statements' work, were most of a write's time
+//! at peak; bench/RESULTS.md, session 7). Each request still gets its own answer, only
+//! after the commit that holds its write. When a shared write fails, each of its writes
+//! is tried again alone, so one bad write cannot fail the others.
 //!
 //! The writers run on the writer thread (`store::write`): one on SQLite (one writer
 //! anyway), a few on PostgreSQL.
@@ -192,13 +194,13 @@ async fn write_batches(db: DatabaseConnection, queue: Arc<Mutex<mpsc::UnboundedR
     }
 }
 
-/// Writes the works in one transaction, with one statement per kind of write (per 64
-/// rows): the claims, the finishes, their exchanges, the shops' webhook endpoints, the
-/// events and their deliveries. A batch costs a handful of statements however many it
-/// holds. On PostgreSQL a finish and everything it reports is one statement
-/// (`screenings::finish_reporting`). A batch that is a single statement still runs
-/// inside BEGIN and COMMIT: without them batches were quicker at low load but smaller
-/// under a wave of orders, and the wave's tail longer (bench/RESULTS.md, session 6).
+/// Writes the works together. On PostgreSQL a batch of at most 64 claims and 64 finishes
+/// is one statement (`screenings::claim_and_finish`) without BEGIN and COMMIT: a single
+/// round trip however many it holds, where a transaction took four. Other batches (all of
+/// SQLite's) are one transaction with one statement per kind of write (per 64 rows): the
+/// claims, the finishes, their exchanges, the shops' webhook endpoints, the events and
+/// their deliveries; on PostgreSQL a finish and everything it reports is one statement
+/// (`screenings::finish_reporting`).
 async fn write_together(db: &DatabaseConnection, works: &[&Work]) -> Result<Vec<Done>, DbErr> {
     let claims: Vec<NewClaim> = works
         .iter()
@@ -219,10 +221,18 @@ async fn write_together(db: &DatabaseConnection, works: &[&Work]) -> Result<Vec<
             Work::Claim(_) => None,
         })
         .collect();
-    let txn = store::begin_write(db).await?;
-    let claimed = screenings::claim(&*txn, &claims, Utc::now()).await?;
-    let held = finish_all(&*txn, &finishes).await?;
-    txn.commit().await?;
+    let one_statement = db.get_database_backend() == DbBackend::Postgres
+        && claims.len() <= screenings::MAX_CLAIM_AND_FINISH
+        && finishes.len() <= screenings::MAX_CLAIM_AND_FINISH;
+    let (claimed, held) = if one_statement {
+        screenings::claim_and_finish(db, &claims, &reported(&finishes), Utc::now()).await?
+    } else {
+        let txn = store::begin_write(db).await?;
+        let claimed = screenings::claim(&*txn, &claims, Utc::now()).await?;
+        let held = finish_all(&*txn, &finishes).await?;
+        txn.commit().await?;
+        (claimed, held)
+    };
     let mut claimed = claimed.into_iter();
     let mut held = held.into_iter();
     works
@@ -243,27 +253,10 @@ async fn finish_all(db: &impl ConnectionTrait, finishes: &[&FinishOrder]) -> Res
     if finishes.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<Finish> = finishes
-        .iter()
-        .map(|finish| Finish {
-            id: finish.id,
-            token: &finish.token,
-            done: &finish.finished,
-        })
-        .collect();
     if db.get_database_backend() == DbBackend::Postgres {
-        let now = events::now();
-        let reported: Vec<Reported> = finishes
-            .iter()
-            .zip(rows)
-            .map(|(finish, row)| Reported {
-                finish: row,
-                exchange: finish.exchange.as_ref(),
-                event: created(finish).new_event(now),
-            })
-            .collect();
-        return screenings::finish_reporting(db, &reported).await;
+        return screenings::finish_reporting(db, &reported(finishes)).await;
     }
+    let rows: Vec<Finish> = finishes.iter().map(|finish| row(finish)).collect();
     let held = screenings::finish(db, &rows).await?;
     let written: Vec<&FinishOrder> = finishes
         .iter()
@@ -284,6 +277,28 @@ async fn finish_all(db: &impl ConnectionTrait, finishes: &[&FinishOrder]) -> Res
     let emits: Vec<Emit> = written.iter().map(|finish| created(finish)).collect();
     events::emit_all(db, &emits, &endpoints).await?;
     Ok(held)
+}
+
+/// The row a finish writes.
+fn row(finish: &FinishOrder) -> Finish<'_> {
+    Finish {
+        id: finish.id,
+        token: &finish.token,
+        done: &finish.finished,
+    }
+}
+
+/// The finishes with what they report, for PostgreSQL's statements.
+fn reported<'a>(finishes: &[&'a FinishOrder]) -> Vec<Reported<'a>> {
+    let now = events::now();
+    finishes
+        .iter()
+        .map(|finish| Reported {
+            finish: row(finish),
+            exchange: finish.exchange.as_ref(),
+            event: created(finish).new_event(now),
+        })
+        .collect()
 }
 
 /// The `screening.created` event of a finish.

@@ -5,10 +5,11 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Value,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, Iterable, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Value,
     sea_query::{
-        Alias, CommonTableExpression, Expr, ExprTrait, IntoIden, OnConflict, Query, SubQueryStatement, TableRef,
-        UpdateStatement, ValueTuple, WithClause, WithQuery,
+        Alias, CommonTableExpression, Expr, ExprTrait, InsertStatement, IntoIden, OnConflict, Query, SubQueryStatement,
+        TableRef, UnionType, UpdateStatement, ValueTuple, WithClause,
     },
 };
 
@@ -48,29 +49,48 @@ pub async fn claim(db: &impl ConnectionTrait, claims: &[NewClaim<'_>], at: DateT
     // Inserted rows by their token (unique per request); the others existed.
     let mut claimed: HashMap<String, ScreeningRow> = HashMap::new();
     for chunk in super::statement_chunks(claims) {
-        let models = chunk.iter().map(|claim| screening::ActiveModel {
-            shop_id: Set(claim.shop_id.to_string()),
-            order_number: Set(claim.order_number.to_string()),
-            state: Set(PENDING.to_string()),
-            fingerprint: Set(claim.fingerprint.to_string()),
-            claim_token: Set(claim.token.to_string()),
-            claimed_at: Set(at),
-            screened: Set(false),
-            reasons: Set("[]".to_string()),
-            warnings: Set("[]".to_string()),
-            forced_by_thanks_offer: Set(false),
-            ..Default::default()
-        });
-        let inserted = screening::Entity::insert_many(models)
-            .on_conflict(
-                OnConflict::columns([screening::Column::ShopId, screening::Column::OrderNumber])
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .exec_with_returning(db)
-            .await?;
-        claimed.extend(inserted.into_iter().map(|row| (row.claim_token.clone(), row)));
+        for row in db.query_all(&claim_statement(chunk, at)).await? {
+            let row = ScreeningRow::from_query_result(&row, "")?;
+            claimed.insert(row.claim_token.clone(), row);
+        }
     }
+    claims_of(db, claims, claimed).await
+}
+
+/// The `INSERT … ON CONFLICT DO NOTHING RETURNING` of these claims: the inserted rows,
+/// with every column (`ROW_COLUMNS`).
+fn claim_statement(claims: &[NewClaim<'_>], at: DateTime<Utc>) -> InsertStatement {
+    let models = claims.iter().map(|claim| screening::ActiveModel {
+        shop_id: Set(claim.shop_id.to_string()),
+        order_number: Set(claim.order_number.to_string()),
+        state: Set(PENDING.to_string()),
+        fingerprint: Set(claim.fingerprint.to_string()),
+        claim_token: Set(claim.token.to_string()),
+        claimed_at: Set(at),
+        screened: Set(false),
+        reasons: Set("[]".to_string()),
+        warnings: Set("[]".to_string()),
+        forced_by_thanks_offer: Set(false),
+        ..Default::default()
+    });
+    let mut insert = screening::Entity::insert_many(models)
+        .on_conflict(
+            OnConflict::columns([screening::Column::ShopId, screening::Column::OrderNumber])
+                .do_nothing()
+                .to_owned(),
+        )
+        .into_query();
+    insert.returning(Query::returning().columns(screening::Column::iter()));
+    insert
+}
+
+/// The claims' answers, in order: the rows inserted for them (by token), else the rows
+/// that existed, read now.
+async fn claims_of(
+    db: &impl ConnectionTrait,
+    claims: &[NewClaim<'_>],
+    mut claimed: HashMap<String, ScreeningRow>,
+) -> Result<Vec<Claim>, DbErr> {
     let existed: Vec<&NewClaim> = claims.iter().filter(|c| !claimed.contains_key(c.token)).collect();
     let mut existing = HashMap::new();
     for chunk in super::statement_chunks(&existed) {
@@ -202,20 +222,98 @@ pub struct Reported<'a> {
 pub async fn finish_reporting(db: &impl ConnectionTrait, reported: &[Reported<'_>]) -> Result<Vec<bool>, DbErr> {
     let mut held = HashSet::new();
     for chunk in super::statement_chunks(reported) {
-        for row in db.query_all(&finish_reporting_statement(chunk)?).await? {
+        let mut with = WithClause::new();
+        add_finish_reporting(&mut with, chunk)?;
+        let held_ids = Query::select()
+            .column(screening::Column::Id)
+            .from(Alias::new(HELD))
+            .to_owned();
+        for row in db.query_all(&with.query(held_ids)).await? {
             held.insert(row.try_get::<i64>("", "id")?);
         }
     }
     Ok(reported.iter().map(|r| held.contains(&r.finish.id)).collect())
 }
 
-fn finish_reporting_statement(reported: &[Reported<'_>]) -> Result<WithQuery, DbErr> {
+/// The most claims, and the most finishes, `claim_and_finish` takes.
+pub const MAX_CLAIM_AND_FINISH: usize = super::MAX_ROWS_PER_STATEMENT;
+
+/// PostgreSQL: a batch's claims and its finishes with their reports (at most
+/// `MAX_CLAIM_AND_FINISH` of each) in one `WITH` statement: one round trip, with no
+/// BEGIN and COMMIT around it, as a statement is atomic by itself. Only claims whose order
+/// existed cost a second statement, which reads those rows (a statement does not see
+/// rows committed while it runs). Returns the claims and whether each finish's request
+/// still held its row, in order.
+pub async fn claim_and_finish(
+    db: &impl ConnectionTrait,
+    claims: &[NewClaim<'_>],
+    reported: &[Reported<'_>],
+    at: DateTime<Utc>,
+) -> Result<(Vec<Claim>, Vec<bool>), DbErr> {
+    if claims.len() > MAX_CLAIM_AND_FINISH || reported.len() > MAX_CLAIM_AND_FINISH {
+        return Err(DbErr::Custom(format!(
+            "a statement takes at most {MAX_CLAIM_AND_FINISH} claims and {MAX_CLAIM_AND_FINISH} finishes"
+        )));
+    }
+    // Each part's rows, tagged with the part: the inserted claims, the rows finished.
+    let tagged = |part: &str| {
+        Query::select()
+            .expr_as(Expr::cust(format!("'{part}'")), Alias::new("part"))
+            .columns(screening::Column::iter())
+            .from(Alias::new(part))
+            .to_owned()
+    };
+    let mut with = WithClause::new();
+    let mut parts = Vec::new();
+    if !claims.is_empty() {
+        with.cte(cte(CLAIMED, claim_statement(claims, at).into()));
+        parts.push(tagged(CLAIMED));
+    }
+    if !reported.is_empty() {
+        add_finish_reporting(&mut with, reported)?;
+        parts.push(tagged(HELD));
+    }
+    let mut parts = parts.into_iter();
+    let Some(mut query) = parts.next() else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    for part in parts {
+        query.union(UnionType::All, part);
+    }
+    let mut claimed = HashMap::new();
+    let mut held = HashSet::new();
+    for row in db.query_all(&with.query(query)).await? {
+        let part: String = row.try_get("", "part")?;
+        let row = ScreeningRow::from_query_result(&row, "")?;
+        if part == CLAIMED {
+            claimed.insert(row.claim_token.clone(), row);
+        } else {
+            held.insert(row.id);
+        }
+    }
+    let claims = claims_of(db, claims, claimed).await?;
+    Ok((claims, reported.iter().map(|r| held.contains(&r.finish.id)).collect()))
+}
+
+/// The parts of a `WITH` statement.
+const CLAIMED: &str = "claimed";
+const HELD: &str = "held";
+
+fn cte(name: &str, query: SubQueryStatement) -> CommonTableExpression {
+    CommonTableExpression::new()
+        .table_name(Alias::new(name))
+        .query(query)
+        .to_owned()
+}
+
+/// Adds the finishes (at most 64) and their reports to a `WITH` statement: `held`, the
+/// rows finished (every column), then the exchanges, `new_events` and their deliveries.
+fn add_finish_reporting(with: &mut WithClause, reported: &[Reported<'_>]) -> Result<(), DbErr> {
     let unbuilt = || DbErr::Custom("the finish statement could not be built".into());
-    let held = Alias::new("held");
     let new_events = Alias::new("new_events");
     let held_ids = Query::select()
         .column(screening::Column::Id)
-        .from(held.clone())
+        .from(Alias::new(HELD))
         .to_owned();
     let finishes: Vec<Finish> = reported.iter().map(|r| r.finish).collect();
     // A finish without an exchange gets a row without a key (`insert_where_kept`), so the
@@ -238,23 +336,18 @@ fn finish_reporting_statement(reported: &[Reported<'_>]) -> Result<WithQuery, Db
         event::Column::EventType,
         event::Column::CreatedAt,
     ]));
-    let part = |name: &str, query: SubQueryStatement| {
-        CommonTableExpression::new()
-            .table_name(Alias::new(name))
-            .query(query)
-            .to_owned()
-    };
-    let mut with = WithClause::new();
-    with.cte(part("held", finish_statement(&finishes).into()))
-        .cte(part(
+    let mut held = finish_statement(&finishes);
+    held.returning(Query::returning().columns(screening::Column::iter()));
+    with.cte(cte(HELD, held.into()))
+        .cte(cte(
             "exchanges",
-            super::insert_where_kept(&exchanges, held_ids.clone())
+            super::insert_where_kept(&exchanges, held_ids)
                 .ok_or_else(unbuilt)?
                 .into(),
         ))
-        .cte(part("new_events", insert_events.into()))
-        .cte(part("deliveries", webhooks::deliveries_of(new_events).into()));
-    Ok(with.query(held_ids))
+        .cte(cte("new_events", insert_events.into()))
+        .cte(cte("deliveries", webhooks::deliveries_of(new_events).into()));
+    Ok(())
 }
 
 /// The `UPDATE … FROM (VALUES …) RETURNING id` of these finishes (at least one).

@@ -938,3 +938,113 @@ async fn a_refused_signature_keeps_o_pluxs_code_in_reasons(backend: Backend) {
     assert_eq!(screening["result"], "ERROR");
     assert_eq!(screening["reasons"][0]["code"], "Authentication.InvalidSignature");
 }
+
+/// On PostgreSQL a batch of claims and finishes is one statement (`claim_and_finish`):
+/// new orders are claimed, an order that exists is answered with its row as it is after
+/// the statement, and only the finishes whose request still holds the row are written,
+/// with their exchange and their event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_batch_of_claims_and_finishes_is_one_statement() {
+    use chrono::Utc;
+    use renkei::store::{
+        events::NewEvent,
+        oplux_exchanges::{self, NewExchange},
+        screenings::{self, Claim, Finish, Finished, NewClaim, Reported},
+    };
+    let app = crate::support::spawn_app(Backend::Postgres).await;
+    let db = &app.db;
+    renkei::store::shops::ensure(db, "shop-a").await.unwrap();
+    let claim = |order_number: &'static str, token: &'static str| NewClaim {
+        shop_id: "shop-a",
+        order_number,
+        fingerprint: "f",
+        token,
+    };
+    let now = Utc::now();
+    let (first, held) = screenings::claim_and_finish(db, &[claim("A", "ta"), claim("B", "tb")], &[], now)
+        .await
+        .unwrap();
+    assert!(held.is_empty());
+    let ids: Vec<i64> = first
+        .iter()
+        .map(|claim| match claim {
+            Claim::Claimed(row) => row.id,
+            Claim::Exists(row) => panic!("{} existed", row.order_number),
+        })
+        .collect();
+    let done = Finished {
+        screened: true,
+        skip_reason: None,
+        result: Some("OK".into()),
+        reasons: "[]".into(),
+        decision: "create_order".into(),
+        redirect_url: None,
+        forced_by_thanks_offer: false,
+        oplux_event_id: Some("E1".into()),
+        parent_order_number: None,
+        error_detail: None,
+        oplux_latency_ms: Some(5),
+        screened_at: now,
+        warnings: "[]".into(),
+        parent_screening: None,
+    };
+    let exchange = NewExchange {
+        shop_id: "shop-a".into(),
+        order_number: "A".into(),
+        kind: "register",
+        at: now,
+        latency_ms: Some(5),
+        outcome: "answered",
+        http_status: Some(200),
+        codes: "[]".into(),
+    };
+    let event = |public_id: &str| NewEvent {
+        public_id: public_id.into(),
+        shop_id: "shop-a".into(),
+        event_type: "screening.created",
+        data: "{}".into(),
+        created_at: now,
+    };
+    let reported = [
+        // A's request holds its row; B's token is not the one that claimed it.
+        Reported {
+            finish: Finish {
+                id: ids[0],
+                token: "ta",
+                done: &done,
+            },
+            exchange: Some(&exchange),
+            event: event("evt_a"),
+        },
+        Reported {
+            finish: Finish {
+                id: ids[1],
+                token: "other",
+                done: &done,
+            },
+            exchange: Some(&exchange),
+            event: event("evt_b"),
+        },
+    ];
+    let (second, held) = screenings::claim_and_finish(db, &[claim("C", "tc"), claim("A", "ta2")], &reported, now)
+        .await
+        .unwrap();
+    assert_eq!(held, [true, false]);
+    match &second[..] {
+        [Claim::Claimed(c), Claim::Exists(a)] => {
+            assert_eq!((c.order_number.as_str(), c.state.as_str()), ("C", screenings::PENDING));
+            assert_eq!((a.id, a.state.as_str()), (ids[0], screenings::DONE));
+            assert_eq!(a.result.as_deref(), Some("OK"));
+        }
+        _ => panic!("C claimed and A existing expected"),
+    }
+    let b = screenings::find(db, "shop-a", "B").await.unwrap().unwrap();
+    assert_eq!(b.state, screenings::PENDING);
+    assert_eq!(
+        oplux_exchanges::list(db, "shop-a", "A", None, 10).await.unwrap().len(),
+        1
+    );
+    let events = renkei::store::events::list(db, "shop-a", None, 10).await.unwrap();
+    let events: Vec<&str> = events.iter().map(|e| e.public_id.as_str()).collect();
+    assert_eq!(events, ["evt_a"]);
+}
