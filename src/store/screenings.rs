@@ -58,7 +58,7 @@ pub async fn claim(db: &impl ConnectionTrait, claims: &[NewClaim<'_>], at: DateT
 }
 
 /// The `INSERT … ON CONFLICT DO NOTHING RETURNING` of these claims: the inserted rows,
-/// with every column (`ROW_COLUMNS`).
+/// with every column of the entity, in its order (as `claim_and_finish`'s `held` part).
 fn claim_statement(claims: &[NewClaim<'_>], at: DateTime<Utc>) -> InsertStatement {
     let models = claims.iter().map(|claim| screening::ActiveModel {
         shop_id: Set(claim.shop_id.to_string()),
