@@ -284,11 +284,11 @@ pub async fn claim_and_finish(
     let mut held = HashSet::new();
     for row in db.query_all(&with.query(query)).await? {
         let part: String = row.try_get("", "part")?;
-        let row = ScreeningRow::from_query_result(&row, "")?;
         if part == CLAIMED {
+            let row = ScreeningRow::from_query_result(&row, "")?;
             claimed.insert(row.claim_token.clone(), row);
         } else {
-            held.insert(row.id);
+            held.insert(row.try_get::<i64>("", "id")?);
         }
     }
     let claims = claims_of(db, claims, claimed).await?;
