@@ -12,7 +12,7 @@ use crate::{
     crypto::random_token,
     store::{
         events::{self, EventRow, NewEvent},
-        webhooks::{self, EndpointRow, NewDelivery},
+        webhooks::{self, EndpointRow, NewDelivery, NewEventDelivery},
     },
 };
 
@@ -120,6 +120,28 @@ pub async fn emit_all(
     Ok(rows)
 }
 
+/// The deliveries `emit_all` queues, for events not written yet: to every endpoint of
+/// `endpoints` (the enabled endpoints of their shops) of the event's shop subscribed to
+/// its type, naming each event by its public id (`webhooks::insert_event_deliveries`).
+pub fn deliveries_of_new(new: &[&NewEvent], endpoints: &[EndpointRow]) -> Vec<NewEventDelivery> {
+    let subscribed: Vec<(&EndpointRow, Vec<EventType>)> = endpoints.iter().map(|e| (e, subscriptions(e))).collect();
+    new.iter()
+        .flat_map(|event| {
+            let kind = EventType::parse(event.event_type);
+            subscribed
+                .iter()
+                .filter(move |(e, kinds)| e.shop_id == event.shop_id && kind.is_some_and(|k| kinds.contains(&k)))
+                .map(move |(endpoint, _)| NewEventDelivery {
+                    public_id: delivery_id(),
+                    shop_id: event.shop_id.clone(),
+                    endpoint_id: endpoint.id,
+                    event_public_id: event.public_id.clone(),
+                    at: event.created_at,
+                })
+        })
+        .collect()
+}
+
 /// Queues a delivery of `event` to each of `endpoints`; returns their ids.
 pub async fn enqueue(
     db: &impl ConnectionTrait,
@@ -139,12 +161,17 @@ pub async fn enqueue(
 /// A new delivery of `event` to `endpoint`, due at once.
 fn delivery(event: &EventRow, endpoint: &EndpointRow, now: DateTime<Utc>) -> NewDelivery {
     NewDelivery {
-        public_id: format!("whd_{}", random_token::<16>()),
+        public_id: delivery_id(),
         shop_id: event.shop_id.clone(),
         endpoint_id: endpoint.id,
         event_id: event.id,
         at: now,
     }
+}
+
+/// A new delivery's public id.
+fn delivery_id() -> String {
+    format!("whd_{}", random_token::<16>())
 }
 
 /// The event types an endpoint subscribed to, as stored.

@@ -21,7 +21,7 @@ use std::{
 };
 
 use chrono::Utc;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{DatabaseConnection, DbBackend, DbErr, FromQueryResult, QueryTrait};
 use serde_json::Value;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
@@ -30,9 +30,10 @@ use crate::{
     metrics::HistogramVec,
     store::{
         self,
-        oplux_exchanges::{self, NewExchange},
+        events::NewEvent,
+        oplux_exchanges::NewExchange,
         screenings::{self, Claim, Finish, Finished, NewClaim, Reported},
-        webhooks,
+        webhooks::{self, EndpointRow},
     },
 };
 
@@ -59,6 +60,14 @@ pub fn render_metrics(out: &mut String) {
 /// Where the screening service sends its writes.
 pub struct ScreeningWrites {
     jobs: mpsc::UnboundedSender<Job>,
+    /// SQLite's checkpoints beside the writer (`store::write::checkpoints`).
+    checkpoints: tokio::task::AbortHandle,
+}
+
+impl Drop for ScreeningWrites {
+    fn drop(&mut self) {
+        self.checkpoints.abort();
+    }
 }
 
 /// A claim of an order's row.
@@ -105,10 +114,12 @@ impl ScreeningWrites {
             DbBackend::Sqlite => 1,
             _ => POSTGRES_WRITERS,
         };
+        let connection = store::write::writer_connection(db);
         for _ in 0..writers {
-            store::write::spawn_on_writer(write_batches(db.clone(), queue.clone()));
+            store::write::spawn_on_writer(write_batches(connection.clone(), queue.clone()));
         }
-        Self { jobs }
+        let checkpoints = tokio::spawn(store::write::checkpoints(db.clone())).abort_handle();
+        Self { jobs, checkpoints }
     }
 
     /// Claims the order's row (see `store::screenings::claim`).
@@ -194,13 +205,14 @@ async fn write_batches(db: DatabaseConnection, queue: Arc<Mutex<mpsc::UnboundedR
     }
 }
 
-/// Writes the works together. On PostgreSQL a batch of at most 64 claims and 64 finishes
-/// is one statement (`screenings::claim_and_finish`) without BEGIN and COMMIT: a single
-/// round trip however many it holds, where a transaction took four. Other batches (all of
-/// SQLite's) are one transaction with one statement per kind of write (per 64 rows): the
-/// claims, the finishes, their exchanges, the shops' webhook endpoints, the events and
-/// their deliveries; on PostgreSQL a finish and everything it reports is one statement
-/// (`screenings::finish_reporting`).
+/// Writes the works together. On SQLite a batch is one write transaction of two scripts
+/// (`store::write::script_transaction`): the enabled webhook endpoints of the finishes'
+/// shops, then every write and COMMIT (`screenings::claim_and_finish_statements`); a
+/// batch of claims only is one script. On PostgreSQL a batch of at most 64 claims and
+/// 64 finishes is one statement (`screenings::claim_and_finish`) without BEGIN and
+/// COMMIT: a single round trip however many it holds, where a transaction took four.
+/// Larger batches are one transaction: the claims, then per 64 finishes one statement
+/// with everything they report (`screenings::finish_reporting`).
 async fn write_together(db: &DatabaseConnection, works: &[&Work]) -> Result<Vec<Done>, DbErr> {
     let claims: Vec<NewClaim> = works
         .iter()
@@ -221,17 +233,23 @@ async fn write_together(db: &DatabaseConnection, works: &[&Work]) -> Result<Vec<
             Work::Claim(_) => None,
         })
         .collect();
-    let one_statement = db.get_database_backend() == DbBackend::Postgres
-        && claims.len() <= screenings::MAX_CLAIM_AND_FINISH
-        && finishes.len() <= screenings::MAX_CLAIM_AND_FINISH;
-    let (claimed, held) = if one_statement {
-        screenings::claim_and_finish(db, &claims, &reported(&finishes), Utc::now()).await?
-    } else {
-        let txn = store::begin_write(db).await?;
-        let claimed = screenings::claim(&*txn, &claims, Utc::now()).await?;
-        let held = finish_all(&*txn, &finishes).await?;
-        txn.commit().await?;
-        (claimed, held)
+    let reported = reported(&finishes);
+    let (claimed, held) = match db.get_database_backend() {
+        DbBackend::Sqlite => write_script(db, &claims, &reported).await?,
+        _ if claims.len() <= screenings::MAX_CLAIM_AND_FINISH && finishes.len() <= screenings::MAX_CLAIM_AND_FINISH => {
+            screenings::claim_and_finish(db, &claims, &reported, Utc::now()).await?
+        }
+        _ => {
+            let txn = store::begin_write(db).await?;
+            let claimed = screenings::claim(&*txn, &claims, Utc::now()).await?;
+            let held = if reported.is_empty() {
+                Vec::new()
+            } else {
+                screenings::finish_reporting(&*txn, &reported).await?
+            };
+            txn.commit().await?;
+            (claimed, held)
+        }
     };
     let mut claimed = claimed.into_iter();
     let mut held = held.into_iter();
@@ -247,36 +265,35 @@ async fn write_together(db: &DatabaseConnection, works: &[&Work]) -> Result<Vec<
         .collect()
 }
 
-/// Finishes the rows, then appends the exchanges and the `screening.created` events of
-/// those still held. Returns, in order, whether each request still held its row.
-async fn finish_all(db: &impl ConnectionTrait, finishes: &[&FinishOrder]) -> Result<Vec<bool>, DbErr> {
-    if finishes.is_empty() {
-        return Ok(Vec::new());
-    }
-    if db.get_database_backend() == DbBackend::Postgres {
-        return screenings::finish_reporting(db, &reported(finishes)).await;
-    }
-    let rows: Vec<Finish> = finishes.iter().map(|finish| row(finish)).collect();
-    let held = screenings::finish(db, &rows).await?;
-    let written: Vec<&FinishOrder> = finishes
-        .iter()
-        .zip(&held)
-        .filter(|(_, held)| **held)
-        .map(|(finish, _)| *finish)
-        .collect();
-    let exchanges = written.iter().filter_map(|finish| finish.exchange.clone()).collect();
-    oplux_exchanges::insert_many(db, exchanges).await?;
-    let mut shops: Vec<&str> = written.iter().map(|finish| finish.shop_id.as_str()).collect();
+/// SQLite: a batch as one write transaction of scripts on `db`, the writer's own
+/// connection (`store::write::writer_connection`). The first script reads the enabled
+/// endpoints of the finishes' shops, in the transaction, so that an endpoint added
+/// before the commit gets its deliveries; the second writes. Returns the claims and
+/// whether each finish's request still held its row, in order.
+pub async fn write_script(
+    db: &DatabaseConnection,
+    claims: &[NewClaim<'_>],
+    reported: &[Reported<'_>],
+) -> Result<(Vec<screenings::Claim>, Vec<bool>), DbErr> {
+    let mut shops: Vec<&str> = reported.iter().map(|r| r.event.shop_id.as_str()).collect();
     shops.sort_unstable();
     shops.dedup();
-    let endpoints = if shops.is_empty() {
+    let first = if shops.is_empty() {
         Vec::new()
     } else {
-        webhooks::enabled_endpoints(db, &shops).await?
+        vec![webhooks::enabled_endpoints_query(&shops).build(DbBackend::Sqlite)]
     };
-    let emits: Vec<Emit> = written.iter().map(|finish| created(finish)).collect();
-    events::emit_all(db, &emits, &endpoints).await?;
-    Ok(held)
+    let (_, rows) = store::write::script_transaction(db, first, |rows| {
+        let endpoints = rows
+            .iter()
+            .map(|row| EndpointRow::from_query_result(row, ""))
+            .collect::<Result<Vec<_>, _>>()?;
+        let events: Vec<&NewEvent> = reported.iter().map(|r| &r.event).collect();
+        let deliveries = events::deliveries_of_new(&events, &endpoints);
+        screenings::claim_and_finish_statements(claims, reported, &deliveries, Utc::now())
+    })
+    .await?;
+    screenings::claim_and_finish_answers(claims, reported, &rows)
 }
 
 /// The row a finish writes.

@@ -5,11 +5,11 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, Iterable, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, Value,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, Iterable, QueryFilter,
+    QueryOrder, QueryResult, QuerySelect, QueryTrait, Statement, Value,
     sea_query::{
-        Alias, CommonTableExpression, Expr, ExprTrait, InsertStatement, IntoIden, OnConflict, Query, SubQueryStatement,
-        TableRef, UnionType, UpdateStatement, ValueTuple, WithClause,
+        Alias, CommonTableExpression, Expr, ExprTrait, InsertStatement, IntoIden, OnConflict, Query, SelectStatement,
+        SubQueryStatement, TableRef, UnionType, UpdateStatement, ValueTuple, WithClause,
     },
 };
 
@@ -17,7 +17,7 @@ use super::{
     entities::{event, screening},
     events::NewEvent,
     oplux_exchanges::NewExchange,
-    webhooks,
+    webhooks::{self, NewEventDelivery},
 };
 
 pub use screening::Model as ScreeningRow;
@@ -60,6 +60,13 @@ pub async fn claim(db: &impl ConnectionTrait, claims: &[NewClaim<'_>], at: DateT
 /// The `INSERT … ON CONFLICT DO NOTHING RETURNING` of these claims: the inserted rows,
 /// with every column of the entity, in its order (as `claim_and_finish`'s `held` part).
 fn claim_statement(claims: &[NewClaim<'_>], at: DateTime<Utc>) -> InsertStatement {
+    let mut insert = claim_insert(claims, at);
+    insert.returning(Query::returning().columns(screening::Column::iter()));
+    insert
+}
+
+/// The `INSERT … ON CONFLICT DO NOTHING` of these claims.
+fn claim_insert(claims: &[NewClaim<'_>], at: DateTime<Utc>) -> InsertStatement {
     let models = claims.iter().map(|claim| screening::ActiveModel {
         shop_id: Set(claim.shop_id.to_string()),
         order_number: Set(claim.order_number.to_string()),
@@ -73,15 +80,13 @@ fn claim_statement(claims: &[NewClaim<'_>], at: DateTime<Utc>) -> InsertStatemen
         forced_by_thanks_offer: Set(false),
         ..Default::default()
     });
-    let mut insert = screening::Entity::insert_many(models)
+    screening::Entity::insert_many(models)
         .on_conflict(
             OnConflict::columns([screening::Column::ShopId, screening::Column::OrderNumber])
                 .do_nothing()
                 .to_owned(),
         )
-        .into_query();
-    insert.returning(Query::returning().columns(screening::Column::iter()));
-    insert
+        .into_query()
 }
 
 /// The claims' answers, in order: the rows inserted for them (by token), else the rows
@@ -89,22 +94,40 @@ fn claim_statement(claims: &[NewClaim<'_>], at: DateTime<Utc>) -> InsertStatemen
 async fn claims_of(
     db: &impl ConnectionTrait,
     claims: &[NewClaim<'_>],
-    mut claimed: HashMap<String, ScreeningRow>,
+    claimed: HashMap<String, ScreeningRow>,
 ) -> Result<Vec<Claim>, DbErr> {
     let existed: Vec<&NewClaim> = claims.iter().filter(|c| !claimed.contains_key(c.token)).collect();
     let mut existing = HashMap::new();
     for chunk in super::statement_chunks(&existed) {
-        let keys = chunk.iter().fold(Condition::any(), |any, claim| {
-            any.add(
-                Condition::all()
-                    .add(screening::Column::ShopId.eq(claim.shop_id))
-                    .add(screening::Column::OrderNumber.eq(claim.order_number)),
-            )
-        });
-        for row in screening::Entity::find().filter(keys).all(db).await? {
+        for row in screening::Entity::find()
+            .filter(keys_of(chunk.iter().copied()))
+            .all(db)
+            .await?
+        {
             existing.insert((row.shop_id.clone(), row.order_number.clone()), row);
         }
     }
+    answers(claims, claimed, existing)
+}
+
+/// The rows of these claims' orders.
+fn keys_of<'a, 'b: 'a>(claims: impl IntoIterator<Item = &'a NewClaim<'b>>) -> Condition {
+    claims.into_iter().fold(Condition::any(), |any, claim| {
+        any.add(
+            Condition::all()
+                .add(screening::Column::ShopId.eq(claim.shop_id))
+                .add(screening::Column::OrderNumber.eq(claim.order_number)),
+        )
+    })
+}
+
+/// The claims' answers, in order: the rows inserted for them (by token), else the rows
+/// of their orders that existed (by shop and order number).
+fn answers(
+    claims: &[NewClaim<'_>],
+    mut claimed: HashMap<String, ScreeningRow>,
+    existing: HashMap<(String, String), ScreeningRow>,
+) -> Result<Vec<Claim>, DbErr> {
     claims
         .iter()
         .map(|claim| match claimed.remove(claim.token) {
@@ -191,20 +214,6 @@ impl Finished {
             (ParentScreening, self.parent_screening.clone().into()),
         ]
     }
-}
-
-/// Finishes rows their requests hold, with `UPDATE … FROM (VALUES …)` statements of up
-/// to 64 rows: a row is written only while it is pending and still holds the request's
-/// token.
-/// Returns, in order, whether each request still held its row.
-pub async fn finish(db: &impl ConnectionTrait, finishes: &[Finish<'_>]) -> Result<Vec<bool>, DbErr> {
-    let mut held = HashSet::new();
-    for chunk in super::statement_chunks(finishes) {
-        for row in db.query_all(&finish_statement(chunk)).await? {
-            held.insert(row.try_get::<i64>("", "id")?);
-        }
-    }
-    Ok(finishes.iter().map(|finish| held.contains(&finish.id)).collect())
 }
 
 /// A finish with what it writes beside the row while its request holds it: the exchange
@@ -295,9 +304,10 @@ pub async fn claim_and_finish(
     Ok((claims, reported.iter().map(|r| held.contains(&r.finish.id)).collect()))
 }
 
-/// The parts of a `WITH` statement.
+/// The parts of a `WITH` statement, and the tags of a script's rows.
 const CLAIMED: &str = "claimed";
 const HELD: &str = "held";
+const CLAIM: &str = "claim";
 
 fn cte(name: &str, query: SubQueryStatement) -> CommonTableExpression {
     CommonTableExpression::new()
@@ -309,13 +319,32 @@ fn cte(name: &str, query: SubQueryStatement) -> CommonTableExpression {
 /// Adds the finishes (at most 64) and their reports to a `WITH` statement: `held`, the
 /// rows finished (every column), then the exchanges, `new_events` and their deliveries.
 fn add_finish_reporting(with: &mut WithClause, reported: &[Reported<'_>]) -> Result<(), DbErr> {
-    let unbuilt = || DbErr::Custom("the finish statement could not be built".into());
     let new_events = Alias::new("new_events");
     let held_ids = Query::select()
         .column(screening::Column::Id)
         .from(Alias::new(HELD))
         .to_owned();
+    let (exchanges, mut insert_events) = reports(reported, held_ids)?;
+    insert_events.returning(Query::returning().columns([
+        event::Column::Id,
+        event::Column::ShopId,
+        event::Column::EventType,
+        event::Column::CreatedAt,
+    ]));
     let finishes: Vec<Finish> = reported.iter().map(|r| r.finish).collect();
+    let mut held = finish_statement(&finishes);
+    held.returning(Query::returning().columns(screening::Column::iter()));
+    with.cte(cte(HELD, held.into()))
+        .cte(cte("exchanges", exchanges.into()))
+        .cte(cte("new_events", insert_events.into()))
+        .cte(cte("deliveries", webhooks::deliveries_of(new_events).into()));
+    Ok(())
+}
+
+/// The inserts of the finishes' exchanges and events (at most 64 each), of those whose
+/// row id the query `held_ids` returns (`super::insert_where_kept`).
+fn reports(reported: &[Reported<'_>], held_ids: SelectStatement) -> Result<(InsertStatement, InsertStatement), DbErr> {
+    let unbuilt = || DbErr::Custom("the finish statement could not be built".into());
     // A finish without an exchange gets a row without a key (`insert_where_kept`), so the
     // statement's text depends on its number of rows only.
     let exchanges: Vec<_> = reported
@@ -329,28 +358,103 @@ fn add_finish_reporting(with: &mut WithClause, reported: &[Reported<'_>]) -> Res
         .iter()
         .map(|r| (Some(r.finish.id), r.event.active_model()))
         .collect();
-    let mut insert_events = super::insert_where_kept(&events, held_ids.clone()).ok_or_else(unbuilt)?;
-    insert_events.returning(Query::returning().columns([
-        event::Column::Id,
-        event::Column::ShopId,
-        event::Column::EventType,
-        event::Column::CreatedAt,
-    ]));
-    let mut held = finish_statement(&finishes);
-    held.returning(Query::returning().columns(screening::Column::iter()));
-    with.cte(cte(HELD, held.into()))
-        .cte(cte(
-            "exchanges",
-            super::insert_where_kept(&exchanges, held_ids)
-                .ok_or_else(unbuilt)?
-                .into(),
-        ))
-        .cte(cte("new_events", insert_events.into()))
-        .cte(cte("deliveries", webhooks::deliveries_of(new_events).into()));
-    Ok(())
+    Ok((
+        super::insert_where_kept(&exchanges, held_ids.clone()).ok_or_else(unbuilt)?,
+        super::insert_where_kept(&events, held_ids).ok_or_else(unbuilt)?,
+    ))
 }
 
-/// The `UPDATE … FROM (VALUES …) RETURNING id` of these finishes (at least one).
+/// SQLite: a batch's claims and finishes with their reports, as the statements of one
+/// write script (`write::script_transaction`), any number of each: per 64 claims, their
+/// `INSERT … ON CONFLICT DO NOTHING`; per 64 finishes, their `UPDATE … RETURNING` of the
+/// rows still held, tagged `held`, and the exchanges and events of those rows; then
+/// `deliveries`, the events' deliveries (`events::deliveries_of_new`); last, per 64
+/// claims, the rows of their orders, tagged `claim` (inserted or not), as the script
+/// leaves them. `claim_and_finish_answers` reads the script's rows.
+pub fn claim_and_finish_statements(
+    claims: &[NewClaim<'_>],
+    reported: &[Reported<'_>],
+    deliveries: &[NewEventDelivery],
+    at: DateTime<Utc>,
+) -> Result<Vec<Statement>, DbErr> {
+    let sqlite = DbBackend::Sqlite;
+    let mut statements: Vec<Statement> = super::statement_chunks(claims)
+        .map(|chunk| sqlite.build(&claim_insert(chunk, at)))
+        .collect();
+    for chunk in super::statement_chunks(reported) {
+        let finishes: Vec<Finish> = chunk.iter().map(|r| r.finish).collect();
+        let mut update = finish_statement(&finishes);
+        update.returning(Query::returning().exprs([
+            Expr::cust(format!("'{HELD}' AS part")),
+            Expr::col(screening::Column::Id),
+        ]));
+        // After the update, a row its request held is done and still has its token.
+        let tokens = finishes.iter().fold(Condition::any(), |any, finish| {
+            any.add(
+                Condition::all()
+                    .add(screening::Column::Id.eq(finish.id))
+                    .add(screening::Column::ClaimToken.eq(finish.token)),
+            )
+        });
+        let held_ids = Query::select()
+            .column(screening::Column::Id)
+            .from(screening::Entity)
+            .and_where(screening::Column::State.eq(DONE))
+            .cond_where(tokens)
+            .to_owned();
+        let (exchanges, events) = reports(chunk, held_ids)?;
+        statements.extend([sqlite.build(&update), sqlite.build(&exchanges), sqlite.build(&events)]);
+    }
+    for chunk in super::statement_chunks(deliveries) {
+        statements.extend(webhooks::insert_event_deliveries(chunk).map(|insert| sqlite.build(&insert)));
+    }
+    // Read last, a claim's row is as the script leaves it (finished by it, perhaps).
+    for chunk in super::statement_chunks(claims) {
+        let rows = Query::select()
+            .expr_as(Expr::cust(format!("'{CLAIM}'")), Alias::new("part"))
+            .columns(screening::Column::iter().map(|c| (screening::Entity, c)))
+            .from(screening::Entity)
+            .cond_where(keys_of(chunk))
+            .to_owned();
+        statements.push(sqlite.build(&rows));
+    }
+    Ok(statements)
+}
+
+/// The claims and whether each finish's request still held its row, in order, from the
+/// rows of `claim_and_finish_statements`' script.
+pub fn claim_and_finish_answers(
+    claims: &[NewClaim<'_>],
+    reported: &[Reported<'_>],
+    rows: &[QueryResult],
+) -> Result<(Vec<Claim>, Vec<bool>), DbErr> {
+    let tokens: HashSet<&str> = claims.iter().map(|claim| claim.token).collect();
+    let mut claimed = HashMap::new();
+    let mut existing = HashMap::new();
+    let mut held = HashSet::new();
+    for row in rows {
+        let part: String = row.try_get("", "part")?;
+        if part == HELD {
+            held.insert(row.try_get::<i64>("", "id")?);
+        } else {
+            // A row inserted for one claim is the existing row of a duplicate claim of
+            // the same order in the batch.
+            let row = ScreeningRow::from_query_result(row, "")?;
+            if tokens.contains(row.claim_token.as_str()) {
+                claimed.insert(row.claim_token.clone(), row.clone());
+            }
+            existing.insert((row.shop_id.clone(), row.order_number.clone()), row);
+        }
+    }
+    Ok((
+        answers(claims, claimed, existing)?,
+        reported.iter().map(|r| held.contains(&r.finish.id)).collect(),
+    ))
+}
+
+/// The `UPDATE … FROM (VALUES …)` of these finishes (at least one): a row is written
+/// only while it is pending and still holds the request's token. Callers add what it
+/// returns.
 fn finish_statement(finishes: &[Finish<'_>]) -> UpdateStatement {
     // The VALUES list's columns are named column1, column2, … on both databases:
     // the row id, the token, then the finished columns.
@@ -370,8 +474,7 @@ fn finish_statement(finishes: &[Finish<'_>]) -> UpdateStatement {
         .and_where(Expr::col((screening::Entity, screening::Column::State)).eq(PENDING))
         .and_where(
             Expr::col((screening::Entity, screening::Column::ClaimToken)).equals((list.clone(), Alias::new("column2"))),
-        )
-        .returning_col(screening::Column::Id);
+        );
     if let Some(first) = finishes.first() {
         for (n, (column, _)) in first.done.columns().into_iter().enumerate() {
             update.value(column, value(n + 3));

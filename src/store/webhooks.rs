@@ -4,11 +4,11 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Alias, Expr, ExprTrait, InsertStatement, JoinType, LockBehavior, LockType, Query},
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+    sea_query::{Alias, Expr, ExprTrait, InsertStatement, JoinType, LockBehavior, LockType, Query, ValueTuple},
 };
 
-use super::entities::{webhook_attempt, webhook_delivery, webhook_endpoint};
+use super::entities::{event, webhook_attempt, webhook_delivery, webhook_endpoint};
 
 pub use webhook_attempt::Model as AttemptRow;
 pub use webhook_delivery::Model as DeliveryRow;
@@ -78,12 +78,15 @@ pub async fn list_endpoints(
 /// The shop's enabled endpoints (the caller filters by event type).
 /// The enabled endpoints of these shops, oldest first.
 pub async fn enabled_endpoints(db: &impl ConnectionTrait, shop_ids: &[&str]) -> Result<Vec<EndpointRow>, DbErr> {
+    enabled_endpoints_query(shop_ids).all(db).await
+}
+
+/// The query of `enabled_endpoints`.
+pub fn enabled_endpoints_query(shop_ids: &[&str]) -> Select<webhook_endpoint::Entity> {
     webhook_endpoint::Entity::find()
         .filter(webhook_endpoint::Column::ShopId.is_in(shop_ids.iter().copied()))
         .filter(webhook_endpoint::Column::Enabled.eq(true))
         .order_by_asc(webhook_endpoint::Column::Id)
-        .all(db)
-        .await
 }
 
 pub async fn endpoints_by_id(db: &impl ConnectionTrait, ids: Vec<i64>) -> Result<Vec<EndpointRow>, DbErr> {
@@ -153,6 +156,67 @@ pub struct NewDelivery {
     pub endpoint_id: i64,
     pub event_id: i64,
     pub at: DateTime<Utc>,
+}
+
+/// A delivery, due at once, of an event written earlier in the same script, which it
+/// names by the event's public id.
+pub struct NewEventDelivery {
+    pub public_id: String,
+    pub shop_id: String,
+    pub endpoint_id: i64,
+    pub event_public_id: String,
+    pub at: DateTime<Utc>,
+}
+
+/// SQLite, in a write script (`write::script_transaction`): `INSERT INTO
+/// webhook_deliveries … SELECT … FROM (VALUES …) JOIN events`, the deliveries whose event
+/// was written (an event its script did not write, as its finish was lost, gets none).
+/// At most 64 rows (`super::statement_chunks`); `None` without any.
+pub fn insert_event_deliveries(new: &[NewEventDelivery]) -> Option<InsertStatement> {
+    use webhook_delivery::Column as D;
+    if new.is_empty() {
+        return None;
+    }
+    let list = Alias::new("due");
+    let value = |n: usize| Expr::col((list.clone(), Alias::new(format!("column{n}"))));
+    let rows = new.iter().map(|d| {
+        ValueTuple::Many(vec![
+            d.public_id.clone().into(),
+            d.shop_id.clone().into(),
+            d.endpoint_id.into(),
+            d.event_public_id.clone().into(),
+            d.at.into(),
+        ])
+    });
+    let mut select = Query::select();
+    select
+        .exprs([value(1), value(2), value(3)])
+        .expr(Expr::col((event::Entity, event::Column::Id)))
+        .expr(Expr::val(PENDING))
+        .expr(Expr::val(0))
+        .exprs([value(5), value(5), value(5)])
+        .from_values(rows, list.clone())
+        .inner_join(
+            event::Entity,
+            Expr::col((event::Entity, event::Column::PublicId)).equals((list, Alias::new("column4"))),
+        );
+    let mut insert = Query::insert();
+    insert
+        .into_table(webhook_delivery::Entity)
+        .columns([
+            D::PublicId,
+            D::ShopId,
+            D::EndpointId,
+            D::EventId,
+            D::Status,
+            D::Attempts,
+            D::NextAttemptAt,
+            D::CreatedAt,
+            D::UpdatedAt,
+        ])
+        .select_from(select)
+        .ok()?;
+    Some(insert)
 }
 
 /// PostgreSQL, in a `WITH` statement: the deliveries, due at once, of the events of

@@ -29,12 +29,13 @@ use std::{
         Arc, LazyLock, Mutex,
         atomic::{AtomicI64, Ordering},
     },
-    time::Instant,
+    time::{Duration, Instant},
 };
 
+use sea_orm::sqlx::sqlite::SqlitePoolOptions;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult,
-    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    SqliteTransactionMode, SqlxSqliteConnector, Statement, TransactionOptions, TransactionTrait,
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -84,6 +85,58 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     WRITER.spawn(task);
+}
+
+/// The connection the hot path's writer writes through: on SQLite a pool of one
+/// connection of its own, on PostgreSQL the shared pool.
+///
+/// A SQLite connection that finds the file changed by another connection since its last
+/// transaction drops its whole page cache and reads the pages again. Through the shared
+/// pool, each batch took whichever connection was idle, found its cache stale and read
+/// the b-tree pages it needed again (a fifth of the database thread's CPU at 64 / 50 ms,
+/// bench/RESULTS.md, session 8). The only writer's own connection keeps its cache: its
+/// own commits do not make it stale. Its commits do not checkpoint the WAL either
+/// (`wal_autocheckpoint=0`): a checkpoint copies pages to the database file and waits
+/// for `fsync`, and in a commit that wait fell on every write of the batch.
+/// `checkpoints` does it beside the writer.
+pub fn writer_connection(db: &DatabaseConnection) -> DatabaseConnection {
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return db.clone();
+    }
+    let shared = db.get_sqlite_connection_pool();
+    let options = (*shared.connect_options()).clone().pragma("wal_autocheckpoint", "0");
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(0)
+        .acquire_timeout(shared.options().get_acquire_timeout())
+        // A local file, closed only by the pool: no ping before each batch.
+        .test_before_acquire(false)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connect_lazy_with(options);
+    SqlxSqliteConnector::from_sqlx_sqlite_pool(pool)
+}
+
+/// How often `checkpoints` checkpoints the WAL.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// SQLite: checkpoints the WAL every `CHECKPOINT_EVERY` through the shared pool
+/// (`PASSIVE`: it copies what no reader still needs and never waits for the writer), so
+/// that the writer's commits need not (`writer_connection`). The WAL is reused from its
+/// start once a checkpoint has copied all of it, so it stays as large as a quarter of a
+/// second of writes. Runs until aborted; nothing on PostgreSQL.
+pub async fn checkpoints(db: DatabaseConnection) {
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return;
+    }
+    let mut every = tokio::time::interval(CHECKPOINT_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if let Err(err) = db.execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)").await {
+            tracing::warn!(error = %err, "the SQLite WAL could not be checkpointed");
+        }
+    }
 }
 
 /// This process's turn to write to a SQLite file: the next writer's starts when it is
@@ -171,6 +224,69 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
     };
     WAITS.observe(&[database], started.elapsed().as_secs_f64());
     Ok(WriteTxn { txn, _turn: turn })
+}
+
+/// SQLite: a write transaction in two scripts, each one exchange with the connection's
+/// worker thread, where a statement alone costs one (a hand-off to the worker and back,
+/// each a chance to wait for a core at peak). The first script is `BEGIN IMMEDIATE` and
+/// `first`; `then` builds the second from the first's rows, and the second ends with
+/// `COMMIT`. With nothing in `first`, `BEGIN IMMEDIATE` opens the second script and the
+/// transaction is a single exchange. Any error rolls the transaction back before it is
+/// returned. Returns the rows of both scripts.
+///
+/// `db` must be a connection of its own (`writer_connection`): the scripts and the
+/// rollback run on the same connection only when the pool has one.
+pub async fn script_transaction<F>(
+    db: &DatabaseConnection,
+    first: Vec<Statement>,
+    then: F,
+) -> Result<(Vec<QueryResult>, Vec<QueryResult>), DbErr>
+where
+    F: FnOnce(&[QueryResult]) -> Result<Vec<Statement>, DbErr>,
+{
+    let started = Instant::now();
+    let _turn = turn(db).await;
+    WAITS.observe(&["sqlite"], started.elapsed().as_secs_f64());
+    let result = async {
+        let (begun, first_rows) = if first.is_empty() {
+            (false, Vec::new())
+        } else {
+            (true, db.query_all_raw(script(Some(BEGIN), first, None)).await?)
+        };
+        let second = then(&first_rows)?;
+        let begin = (!begun).then_some(BEGIN);
+        let second_rows = db.query_all_raw(script(begin, second, Some("COMMIT"))).await?;
+        Ok((first_rows, second_rows))
+    }
+    .await;
+    if result.is_err() {
+        // Fails harmlessly when the error came before BEGIN or after COMMIT.
+        let _ = db.execute_unprepared("ROLLBACK").await;
+    }
+    result
+}
+
+const BEGIN: &str = "BEGIN IMMEDIATE";
+
+/// SQLite statements as one script: their texts joined, their values in order (`?`
+/// placeholders count on from one statement to the next).
+fn script(begin: Option<&str>, statements: Vec<Statement>, end: Option<&str>) -> Statement {
+    let mut sql = String::new();
+    let mut values = Vec::new();
+    for text in begin.into_iter() {
+        sql.push_str(text);
+        sql.push_str(";\n");
+    }
+    for statement in statements {
+        sql.push_str(&statement.sql);
+        sql.push_str(";\n");
+        values.extend(statement.values.map(|v| v.0).unwrap_or_default());
+    }
+    for text in end.into_iter() {
+        sql.push_str(text);
+        sql.push_str(";\n");
+    }
+    Statement::from_sql_and_values(DbBackend::Sqlite, sql, values)
 }
 
 /// Renders the write queue's metrics.

@@ -1048,3 +1048,177 @@ async fn a_postgres_batch_of_claims_and_finishes_is_one_statement() {
     let events: Vec<&str> = events.iter().map(|e| e.public_id.as_str()).collect();
     assert_eq!(events, ["evt_a"]);
 }
+
+/// On SQLite a batch is one write transaction of two scripts (`writes::write_script`):
+/// new orders are claimed, an order that exists (before the batch, or claimed by a
+/// duplicate in it) is answered with its row, only the finishes whose request still
+/// holds the row are written, with their exchange, their event and its delivery, and a
+/// failing script leaves nothing behind and the connection ready for the next.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_batch_is_one_transaction_of_scripts() {
+    use chrono::Utc;
+    use renkei::{
+        screening::writes::write_script,
+        store::{
+            events::NewEvent,
+            oplux_exchanges::{self, NewExchange},
+            screenings::{self, Claim, Finish, Finished, NewClaim, Reported},
+            webhooks::{self, NewEndpoint},
+        },
+    };
+    let app = crate::support::spawn_app(Backend::Sqlite).await;
+    let db = &renkei::store::write::writer_connection(&app.db);
+    renkei::store::shops::ensure(db, "shop-a").await.unwrap();
+    let claim = |order_number: &'static str, token: &'static str| NewClaim {
+        shop_id: "shop-a",
+        order_number,
+        fingerprint: "f",
+        token,
+    };
+    let claimed = |claims: &[Claim]| -> Vec<(String, bool)> {
+        claims
+            .iter()
+            .map(|claim| match claim {
+                Claim::Claimed(row) => (row.order_number.clone(), true),
+                Claim::Exists(row) => (row.order_number.clone(), false),
+            })
+            .collect()
+    };
+    let now = Utc::now();
+    let (first, held) = write_script(db, &[claim("A", "ta"), claim("B", "tb")], &[])
+        .await
+        .unwrap();
+    assert!(held.is_empty());
+    assert_eq!(claimed(&first), [("A".into(), true), ("B".into(), true)]);
+    let ids: Vec<i64> = first
+        .iter()
+        .map(|claim| match claim {
+            Claim::Claimed(row) | Claim::Exists(row) => row.id,
+        })
+        .collect();
+    let endpoint = webhooks::insert_endpoint(
+        db,
+        NewEndpoint {
+            public_id: "whe_1",
+            shop_id: "shop-a",
+            url: "http://127.0.0.1:9/hook",
+            description: None,
+            events: r#"["screening.created"]"#,
+            enabled: true,
+            sealed_secret: "sealed",
+            at: now,
+        },
+    )
+    .await
+    .unwrap();
+    let done = Finished {
+        screened: true,
+        skip_reason: None,
+        result: Some("OK".into()),
+        reasons: "[]".into(),
+        decision: "create_order".into(),
+        redirect_url: None,
+        forced_by_thanks_offer: false,
+        oplux_event_id: Some("E1".into()),
+        parent_order_number: None,
+        error_detail: None,
+        oplux_latency_ms: Some(5),
+        screened_at: now,
+        warnings: "[]".into(),
+        parent_screening: None,
+    };
+    let exchange = |order_number: &str| NewExchange {
+        shop_id: "shop-a".into(),
+        order_number: order_number.into(),
+        kind: "register",
+        at: now,
+        latency_ms: Some(5),
+        outcome: "answered",
+        http_status: Some(200),
+        codes: "[]".into(),
+    };
+    let (exchange_a, exchange_b) = (exchange("A"), exchange("B"));
+    let event = |public_id: &str| NewEvent {
+        public_id: public_id.into(),
+        shop_id: "shop-a".into(),
+        event_type: "screening.created",
+        data: "{}".into(),
+        created_at: now,
+    };
+    let reported = [
+        // A's request holds its row; B's token is not the one that claimed it.
+        Reported {
+            finish: Finish {
+                id: ids[0],
+                token: "ta",
+                done: &done,
+            },
+            exchange: Some(&exchange_a),
+            event: event("evt_a"),
+        },
+        Reported {
+            finish: Finish {
+                id: ids[1],
+                token: "other",
+                done: &done,
+            },
+            exchange: Some(&exchange_b),
+            event: event("evt_b"),
+        },
+    ];
+    let claims = [claim("C", "tc"), claim("A", "ta2"), claim("D", "td"), claim("D", "td2")];
+    let (second, held) = write_script(db, &claims, &reported).await.unwrap();
+    assert_eq!(held, [true, false]);
+    assert_eq!(
+        claimed(&second),
+        [
+            ("C".into(), true),
+            ("A".into(), false),
+            ("D".into(), true),
+            ("D".into(), false)
+        ]
+    );
+    match &second[..] {
+        [_, Claim::Exists(a), Claim::Claimed(d), Claim::Exists(d2)] => {
+            assert_eq!((a.id, a.state.as_str()), (ids[0], screenings::DONE));
+            assert_eq!(a.result.as_deref(), Some("OK"));
+            assert_eq!((d2.id, d2.claim_token.as_str()), (d.id, "td"));
+        }
+        _ => panic!("A and the second D existing expected"),
+    }
+    let b = screenings::find(db, "shop-a", "B").await.unwrap().unwrap();
+    assert_eq!(b.state, screenings::PENDING);
+    for (order, expected) in [("A", 1), ("B", 0)] {
+        let exchanges = oplux_exchanges::list(db, "shop-a", order, None, 10).await.unwrap();
+        assert_eq!(exchanges.len(), expected, "exchanges of {order}");
+    }
+    let events = renkei::store::events::list(db, "shop-a", None, 10).await.unwrap();
+    let public_ids: Vec<&str> = events.iter().map(|e| e.public_id.as_str()).collect();
+    assert_eq!(public_ids, ["evt_a"]);
+    let deliveries = webhooks::list_deliveries(db, endpoint.id, None, 10).await.unwrap();
+    assert_eq!(deliveries.len(), 1);
+    assert_eq!(deliveries[0].event_id, events[0].id);
+    assert!(deliveries[0].public_id.starts_with("whd_"));
+
+    // An event id already taken fails the script: the claim of E and C's finish in it
+    // are rolled back, and the next batch writes on the same connection.
+    let c_id = match &second[0] {
+        Claim::Claimed(row) => row.id,
+        Claim::Exists(row) => panic!("{} existed", row.order_number),
+    };
+    let failing = [Reported {
+        finish: Finish {
+            id: c_id,
+            token: "tc",
+            done: &done,
+        },
+        exchange: None,
+        event: event("evt_a"),
+    }];
+    assert!(write_script(db, &[claim("E", "te")], &failing).await.is_err());
+    assert!(screenings::find(db, "shop-a", "E").await.unwrap().is_none());
+    let c = screenings::find(db, "shop-a", "C").await.unwrap().unwrap();
+    assert_eq!(c.state, screenings::PENDING);
+    let (third, _) = write_script(db, &[claim("E", "te")], &[]).await.unwrap();
+    assert_eq!(claimed(&third), [("E".into(), true)]);
+}
