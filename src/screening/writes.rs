@@ -8,7 +8,9 @@
 //! and finish waiting when it is free and writes them together: a wave costs a few
 //! commits. On PostgreSQL a batch is one statement, without BEGIN and COMMIT (a single
 //! round trip: the round trips, not the statements' work, were most of a write's time
-//! at peak; bench/RESULTS.md, session 7). Each request still gets its own answer, only
+//! at peak; bench/RESULTS.md, session 7). On SQLite it is one transaction of two
+//! scripts on the writer's own connection (two hand-offs to sqlx's worker thread where
+//! a statement each took seven; session 8). Each request still gets its own answer, only
 //! after the commit that holds its write. When a shared write fails, each of its writes
 //! is tried again alone, so one bad write cannot fail the others.
 //!
