@@ -5,7 +5,9 @@ use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
-    sea_query::{Alias, Expr, ExprTrait, InsertStatement, JoinType, LockBehavior, LockType, Query, ValueTuple},
+    sea_query::{
+        Alias, Expr, ExprTrait, InsertStatement, JoinType, LockBehavior, LockType, Query, SelectStatement, ValueTuple,
+    },
 };
 
 use super::entities::{event, webhook_attempt, webhook_delivery, webhook_endpoint};
@@ -173,7 +175,6 @@ pub struct NewEventDelivery {
 /// was written (an event its script did not write, as its finish was lost, gets none).
 /// At most 64 rows (`super::statement_chunks`); `None` without any.
 pub fn insert_event_deliveries(new: &[NewEventDelivery]) -> Option<InsertStatement> {
-    use webhook_delivery::Column as D;
     if new.is_empty() {
         return None;
     }
@@ -200,32 +201,16 @@ pub fn insert_event_deliveries(new: &[NewEventDelivery]) -> Option<InsertStateme
             event::Entity,
             Expr::col((event::Entity, event::Column::PublicId)).equals((list, Alias::new("column4"))),
         );
-    let mut insert = Query::insert();
-    insert
-        .into_table(webhook_delivery::Entity)
-        .columns([
-            D::PublicId,
-            D::ShopId,
-            D::EndpointId,
-            D::EventId,
-            D::Status,
-            D::Attempts,
-            D::NextAttemptAt,
-            D::CreatedAt,
-            D::UpdatedAt,
-        ])
-        .select_from(select)
-        .ok()?;
-    Some(insert)
+    Some(insert_selected(select))
 }
 
 /// PostgreSQL, in a `WITH` statement: the deliveries, due at once, of the events of
 /// `events` (a part of the statement returning the events' `id`, `shop_id`,
 /// `event_type` and `created_at`) to every enabled endpoint of their shop subscribed to
-/// their type. `events::emit_all` does the same in Rust on SQLite; the subscription test
-/// is `events::subscribes`'s: the endpoint's JSON list holds the type's name.
+/// their type. On SQLite `events::emit_all` and `events::deliveries_of_new` do the same
+/// in Rust; the subscription test is `events::subscribes`'s: the endpoint's JSON list
+/// holds the type's name.
 pub fn deliveries_of(events: Alias) -> InsertStatement {
-    use webhook_delivery::Column as D;
     use webhook_endpoint::Column as E;
     let endpoint = Alias::new("endpoint");
     let event = |column: &str| Expr::col((events.clone(), Alias::new(column)));
@@ -255,6 +240,13 @@ pub fn deliveries_of(events: Alias) -> InsertStatement {
                     [Expr::col((endpoint, E::Events)), event("event_type")],
                 )),
         );
+    insert_selected(select)
+}
+
+/// `INSERT INTO webhook_deliveries … SELECT`: `select` gives the public id, shop, endpoint
+/// and event ids, status, attempts, and the due, created and updated instants.
+fn insert_selected(select: SelectStatement) -> InsertStatement {
+    use webhook_delivery::Column as D;
     let mut insert = Query::insert();
     insert
         .into_table(webhook_delivery::Entity)

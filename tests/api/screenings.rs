@@ -947,9 +947,8 @@ async fn a_refused_signature_keeps_o_pluxs_code_in_reasons(backend: Backend) {
 async fn a_postgres_batch_of_claims_and_finishes_is_one_statement() {
     use chrono::Utc;
     use renkei::store::{
-        events::NewEvent,
-        oplux_exchanges::{self, NewExchange},
-        screenings::{self, Claim, Finish, Finished, NewClaim, Reported},
+        oplux_exchanges,
+        screenings::{self, Claim, Finish, NewClaim, Reported},
     };
     let app = crate::support::spawn_app(Backend::Postgres).await;
     let db = &app.db;
@@ -972,39 +971,9 @@ async fn a_postgres_batch_of_claims_and_finishes_is_one_statement() {
             Claim::Exists(row) => panic!("{} existed", row.order_number),
         })
         .collect();
-    let done = Finished {
-        screened: true,
-        skip_reason: None,
-        result: Some("OK".into()),
-        reasons: "[]".into(),
-        decision: "create_order".into(),
-        redirect_url: None,
-        forced_by_thanks_offer: false,
-        oplux_event_id: Some("E1".into()),
-        parent_order_number: None,
-        error_detail: None,
-        oplux_latency_ms: Some(5),
-        screened_at: now,
-        warnings: "[]".into(),
-        parent_screening: None,
-    };
-    let exchange = NewExchange {
-        shop_id: "shop-a".into(),
-        order_number: "A".into(),
-        kind: "register",
-        at: now,
-        latency_ms: Some(5),
-        outcome: "answered",
-        http_status: Some(200),
-        codes: "[]".into(),
-    };
-    let event = |public_id: &str| NewEvent {
-        public_id: public_id.into(),
-        shop_id: "shop-a".into(),
-        event_type: "screening.created",
-        data: "{}".into(),
-        created_at: now,
-    };
+    let done = ok_finish(now);
+    let exchange = register_exchange("A", now);
+    let event = |public_id: &str| created_event(public_id, now);
     let reported = [
         // A's request holds its row; B's token is not the one that claimed it.
         Reported {
@@ -1060,9 +1029,8 @@ async fn a_sqlite_batch_is_one_transaction_of_scripts() {
     use renkei::{
         screening::writes::write_script,
         store::{
-            events::NewEvent,
-            oplux_exchanges::{self, NewExchange},
-            screenings::{self, Claim, Finish, Finished, NewClaim, Reported},
+            oplux_exchanges,
+            screenings::{self, Claim, Finish, NewClaim, Reported},
             webhooks::{self, NewEndpoint},
         },
     };
@@ -1111,40 +1079,9 @@ async fn a_sqlite_batch_is_one_transaction_of_scripts() {
     )
     .await
     .unwrap();
-    let done = Finished {
-        screened: true,
-        skip_reason: None,
-        result: Some("OK".into()),
-        reasons: "[]".into(),
-        decision: "create_order".into(),
-        redirect_url: None,
-        forced_by_thanks_offer: false,
-        oplux_event_id: Some("E1".into()),
-        parent_order_number: None,
-        error_detail: None,
-        oplux_latency_ms: Some(5),
-        screened_at: now,
-        warnings: "[]".into(),
-        parent_screening: None,
-    };
-    let exchange = |order_number: &str| NewExchange {
-        shop_id: "shop-a".into(),
-        order_number: order_number.into(),
-        kind: "register",
-        at: now,
-        latency_ms: Some(5),
-        outcome: "answered",
-        http_status: Some(200),
-        codes: "[]".into(),
-    };
-    let (exchange_a, exchange_b) = (exchange("A"), exchange("B"));
-    let event = |public_id: &str| NewEvent {
-        public_id: public_id.into(),
-        shop_id: "shop-a".into(),
-        event_type: "screening.created",
-        data: "{}".into(),
-        created_at: now,
-    };
+    let done = ok_finish(now);
+    let (exchange_a, exchange_b) = (register_exchange("A", now), register_exchange("B", now));
+    let event = |public_id: &str| created_event(public_id, now);
     let reported = [
         // A's request holds its row; B's token is not the one that claimed it.
         Reported {
@@ -1221,4 +1158,52 @@ async fn a_sqlite_batch_is_one_transaction_of_scripts() {
     assert_eq!(c.state, screenings::PENDING);
     let (third, _) = write_script(db, &[claim("E", "te")], &[]).await.unwrap();
     assert_eq!(claimed(&third), [("E".into(), true)]);
+}
+
+/// A finish's columns for the store-level batch tests: screened, OK.
+fn ok_finish(now: chrono::DateTime<chrono::Utc>) -> renkei::store::screenings::Finished {
+    renkei::store::screenings::Finished {
+        screened: true,
+        skip_reason: None,
+        result: Some("OK".into()),
+        reasons: "[]".into(),
+        decision: "create_order".into(),
+        redirect_url: None,
+        forced_by_thanks_offer: false,
+        oplux_event_id: Some("E1".into()),
+        parent_order_number: None,
+        error_detail: None,
+        oplux_latency_ms: Some(5),
+        screened_at: now,
+        warnings: "[]".into(),
+        parent_screening: None,
+    }
+}
+
+/// An answered registration of an order of shop-a, for the store-level batch tests.
+fn register_exchange(
+    order_number: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> renkei::store::oplux_exchanges::NewExchange {
+    renkei::store::oplux_exchanges::NewExchange {
+        shop_id: "shop-a".into(),
+        order_number: order_number.into(),
+        kind: "register",
+        at: now,
+        latency_ms: Some(5),
+        outcome: "answered",
+        http_status: Some(200),
+        codes: "[]".into(),
+    }
+}
+
+/// A `screening.created` event of shop-a, for the store-level batch tests.
+fn created_event(public_id: &str, now: chrono::DateTime<chrono::Utc>) -> renkei::store::events::NewEvent {
+    renkei::store::events::NewEvent {
+        public_id: public_id.into(),
+        shop_id: "shop-a".into(),
+        event_type: "screening.created",
+        data: "{}".into(),
+        created_at: now,
+    }
 }
