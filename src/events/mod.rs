@@ -104,16 +104,14 @@ pub async fn emit_all(
     let now = now();
     let new: Vec<NewEvent> = emits.iter().map(|emit| emit.new_event(now)).collect();
     let rows = events::insert(db, &new).await?;
-    // Each endpoint's subscriptions, read once rather than once per event.
-    let subscribed: Vec<(&EndpointRow, Vec<EventType>)> = endpoints.iter().map(|e| (e, subscriptions(e))).collect();
+    let subscribed = Subscribed::new(endpoints);
     let deliveries = rows
         .iter()
         .zip(emits)
         .flat_map(|(event, emit)| {
             subscribed
-                .iter()
-                .filter(move |(e, kinds)| e.shop_id == emit.shop_id && kinds.contains(&emit.kind))
-                .map(move |(endpoint, _)| delivery(event, endpoint, now))
+                .to(emit.shop_id, Some(emit.kind))
+                .map(move |endpoint| delivery(event, endpoint, now))
         })
         .collect();
     webhooks::insert_deliveries(db, deliveries).await?;
@@ -124,14 +122,12 @@ pub async fn emit_all(
 /// `endpoints` (the enabled endpoints of their shops) of the event's shop subscribed to
 /// its type, naming each event by its public id (`webhooks::insert_event_deliveries`).
 pub fn deliveries_of_new(new: &[&NewEvent], endpoints: &[EndpointRow]) -> Vec<NewEventDelivery> {
-    let subscribed: Vec<(&EndpointRow, Vec<EventType>)> = endpoints.iter().map(|e| (e, subscriptions(e))).collect();
+    let subscribed = Subscribed::new(endpoints);
     new.iter()
         .flat_map(|event| {
-            let kind = EventType::parse(event.event_type);
             subscribed
-                .iter()
-                .filter(move |(e, kinds)| e.shop_id == event.shop_id && kind.is_some_and(|k| kinds.contains(&k)))
-                .map(move |(endpoint, _)| NewEventDelivery {
+                .to(&event.shop_id, EventType::parse(event.event_type))
+                .map(move |endpoint| NewEventDelivery {
                     public_id: delivery_id(),
                     shop_id: event.shop_id.clone(),
                     endpoint_id: endpoint.id,
@@ -140,6 +136,23 @@ pub fn deliveries_of_new(new: &[&NewEvent], endpoints: &[EndpointRow]) -> Vec<Ne
                 })
         })
         .collect()
+}
+
+/// Endpoints with their subscriptions, read once rather than once per event.
+struct Subscribed<'a>(Vec<(&'a EndpointRow, Vec<EventType>)>);
+
+impl<'a> Subscribed<'a> {
+    fn new(endpoints: &'a [EndpointRow]) -> Self {
+        Self(endpoints.iter().map(|e| (e, subscriptions(e))).collect())
+    }
+
+    /// The endpoints that get an event of this shop and type (none for an unknown type).
+    fn to<'s>(&'s self, shop_id: &'s str, kind: Option<EventType>) -> impl Iterator<Item = &'a EndpointRow> + 's {
+        self.0
+            .iter()
+            .filter(move |(e, kinds)| e.shop_id == shop_id && kind.is_some_and(|k| kinds.contains(&k)))
+            .map(|(endpoint, _)| *endpoint)
+    }
 }
 
 /// Queues a delivery of `event` to each of `endpoints`; returns their ids.
