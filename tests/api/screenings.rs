@@ -948,17 +948,11 @@ async fn a_postgres_batch_of_claims_and_finishes_is_one_statement() {
     use chrono::Utc;
     use renkei::store::{
         oplux_exchanges,
-        screenings::{self, Claim, Finish, NewClaim, Reported},
+        screenings::{self, Claim},
     };
     let app = crate::support::spawn_app(Backend::Postgres).await;
     let db = &app.db;
     renkei::store::shops::ensure(db, "shop-a").await.unwrap();
-    let claim = |order_number: &'static str, token: &'static str| NewClaim {
-        shop_id: "shop-a",
-        order_number,
-        fingerprint: "f",
-        token,
-    };
     let now = Utc::now();
     let (first, held) = screenings::claim_and_finish(db, &[claim("A", "ta"), claim("B", "tb")], &[], now)
         .await
@@ -973,28 +967,7 @@ async fn a_postgres_batch_of_claims_and_finishes_is_one_statement() {
         .collect();
     let done = ok_finish(now);
     let exchange = register_exchange("A", now);
-    let event = |public_id: &str| created_event(public_id, now);
-    let reported = [
-        // A's request holds its row; B's token is not the one that claimed it.
-        Reported {
-            finish: Finish {
-                id: ids[0],
-                token: "ta",
-                done: &done,
-            },
-            exchange: Some(&exchange),
-            event: event("evt_a"),
-        },
-        Reported {
-            finish: Finish {
-                id: ids[1],
-                token: "other",
-                done: &done,
-            },
-            exchange: Some(&exchange),
-            event: event("evt_b"),
-        },
-    ];
+    let reported = held_and_lost(&ids, &done, [&exchange, &exchange], now);
     let (second, held) = screenings::claim_and_finish(db, &[claim("C", "tc"), claim("A", "ta2")], &reported, now)
         .await
         .unwrap();
@@ -1030,19 +1003,13 @@ async fn a_sqlite_batch_is_one_transaction_of_scripts() {
         screening::writes::write_script,
         store::{
             oplux_exchanges,
-            screenings::{self, Claim, Finish, NewClaim, Reported},
+            screenings::{self, Claim, Finish, Reported},
             webhooks::{self, NewEndpoint},
         },
     };
     let app = crate::support::spawn_app(Backend::Sqlite).await;
     let db = &renkei::store::write::writer_connection(&app.db);
     renkei::store::shops::ensure(db, "shop-a").await.unwrap();
-    let claim = |order_number: &'static str, token: &'static str| NewClaim {
-        shop_id: "shop-a",
-        order_number,
-        fingerprint: "f",
-        token,
-    };
     let claimed = |claims: &[Claim]| -> Vec<(String, bool)> {
         claims
             .iter()
@@ -1081,28 +1048,7 @@ async fn a_sqlite_batch_is_one_transaction_of_scripts() {
     .unwrap();
     let done = ok_finish(now);
     let (exchange_a, exchange_b) = (register_exchange("A", now), register_exchange("B", now));
-    let event = |public_id: &str| created_event(public_id, now);
-    let reported = [
-        // A's request holds its row; B's token is not the one that claimed it.
-        Reported {
-            finish: Finish {
-                id: ids[0],
-                token: "ta",
-                done: &done,
-            },
-            exchange: Some(&exchange_a),
-            event: event("evt_a"),
-        },
-        Reported {
-            finish: Finish {
-                id: ids[1],
-                token: "other",
-                done: &done,
-            },
-            exchange: Some(&exchange_b),
-            event: event("evt_b"),
-        },
-    ];
+    let reported = held_and_lost(&ids, &done, [&exchange_a, &exchange_b], now);
     let claims = [claim("C", "tc"), claim("A", "ta2"), claim("D", "td"), claim("D", "td2")];
     let (second, held) = write_script(db, &claims, &reported).await.unwrap();
     assert_eq!(held, [true, false]);
@@ -1150,7 +1096,7 @@ async fn a_sqlite_batch_is_one_transaction_of_scripts() {
             done: &done,
         },
         exchange: None,
-        event: event("evt_a"),
+        event: created_event("evt_a", now),
     }];
     assert!(write_script(db, &[claim("E", "te")], &failing).await.is_err());
     assert!(screenings::find(db, "shop-a", "E").await.unwrap().is_none());
@@ -1158,6 +1104,16 @@ async fn a_sqlite_batch_is_one_transaction_of_scripts() {
     assert_eq!(c.state, screenings::PENDING);
     let (third, _) = write_script(db, &[claim("E", "te")], &[]).await.unwrap();
     assert_eq!(claimed(&third), [("E".into(), true)]);
+}
+
+/// A claim of an order of shop-a, for the store-level batch tests.
+fn claim(order_number: &'static str, token: &'static str) -> renkei::store::screenings::NewClaim<'static> {
+    renkei::store::screenings::NewClaim {
+        shop_id: "shop-a",
+        order_number,
+        fingerprint: "f",
+        token,
+    }
 }
 
 /// A finish's columns for the store-level batch tests: screened, OK.
@@ -1195,6 +1151,27 @@ fn register_exchange(
         http_status: Some(200),
         codes: "[]".into(),
     }
+}
+
+/// The finishes of the store-level batch tests: A's request (token `ta`) holds its row,
+/// with event `evt_a`; B's finish carries a token that did not claim its row, with
+/// `evt_b`.
+fn held_and_lost<'a>(
+    ids: &[i64],
+    done: &'a renkei::store::screenings::Finished,
+    exchanges: [&'a renkei::store::oplux_exchanges::NewExchange; 2],
+    now: chrono::DateTime<chrono::Utc>,
+) -> [renkei::store::screenings::Reported<'a>; 2] {
+    use renkei::store::screenings::{Finish, Reported};
+    let finish = |id: i64, token: &'a str, exchange, public_id: &str| Reported {
+        finish: Finish { id, token, done },
+        exchange: Some(exchange),
+        event: created_event(public_id, now),
+    };
+    [
+        finish(ids[0], "ta", exchanges[0], "evt_a"),
+        finish(ids[1], "other", exchanges[1], "evt_b"),
+    ]
 }
 
 /// A `screening.created` event of shop-a, for the store-level batch tests.
