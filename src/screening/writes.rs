@@ -23,7 +23,7 @@ use std::{
 };
 
 use chrono::Utc;
-use sea_orm::{DatabaseConnection, DbBackend, DbErr, FromQueryResult, QueryTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, FromQueryResult, QueryTrait};
 use serde_json::Value;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
@@ -36,6 +36,7 @@ use crate::{
         oplux_exchanges::NewExchange,
         screenings::{self, Claim, Finish, Finished, NewClaim, Reported},
         webhooks::{self, EndpointRow},
+        write::WriterConnection,
     },
 };
 
@@ -116,9 +117,9 @@ impl ScreeningWrites {
             DbBackend::Sqlite => 1,
             _ => POSTGRES_WRITERS,
         };
-        let connection = store::write::writer_connection(db);
         for _ in 0..writers {
-            store::write::spawn_on_writer(write_batches(connection.clone(), queue.clone()));
+            let connection = WriterConnection::new(db);
+            store::write::spawn_on_writer(write_batches(connection, queue.clone()));
         }
         let checkpoints = tokio::spawn(store::write::checkpoints(db.clone())).abort_handle();
         Self { jobs, checkpoints }
@@ -173,7 +174,7 @@ impl ScreeningWrites {
 }
 
 /// One writer: takes every job waiting (at most `BATCH`), writes them together, answers.
-async fn write_batches(db: DatabaseConnection, queue: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>) {
+async fn write_batches(db: WriterConnection, queue: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>) {
     loop {
         let mut jobs = Vec::new();
         {
@@ -215,7 +216,7 @@ async fn write_batches(db: DatabaseConnection, queue: Arc<Mutex<mpsc::UnboundedR
 /// COMMIT: a single round trip however many it holds, where a transaction took four.
 /// Larger batches are one transaction: the claims, then per 64 finishes one statement
 /// with everything they report (`screenings::finish_reporting`).
-async fn write_together(db: &DatabaseConnection, works: &[&Work]) -> Result<Vec<Done>, DbErr> {
+async fn write_together(db: &WriterConnection, works: &[&Work]) -> Result<Vec<Done>, DbErr> {
     let claims: Vec<NewClaim> = works
         .iter()
         .filter_map(|work| match work {
@@ -242,15 +243,16 @@ async fn write_together(db: &DatabaseConnection, works: &[&Work]) -> Result<Vec<
             screenings::claim_and_finish(db, &claims, &reported, Utc::now()).await?
         }
         _ => {
-            let txn = store::begin_write(db).await?;
-            let claimed = screenings::claim(&*txn, &claims, Utc::now()).await?;
-            let held = if reported.is_empty() {
-                Vec::new()
-            } else {
-                screenings::finish_reporting(&*txn, &reported).await?
-            };
-            txn.commit().await?;
-            (claimed, held)
+            db.transaction(|txn| async {
+                let claimed = screenings::claim(txn, &claims, Utc::now()).await?;
+                let held = if reported.is_empty() {
+                    Vec::new()
+                } else {
+                    screenings::finish_reporting(txn, &reported).await?
+                };
+                Ok((claimed, held))
+            })
+            .await?
         }
     };
     let mut claimed = claimed.into_iter();
@@ -268,12 +270,12 @@ async fn write_together(db: &DatabaseConnection, works: &[&Work]) -> Result<Vec<
 }
 
 /// SQLite: a batch as one write transaction of scripts on `db`, the writer's own
-/// connection (`store::write::writer_connection`). The first script reads the enabled
+/// connection (`store::write::WriterConnection`). The first script reads the enabled
 /// endpoints of the finishes' shops, in the transaction, so that an endpoint added
 /// before the commit gets its deliveries; the second writes. Returns the claims and
 /// whether each finish's request still held its row, in order.
 pub async fn write_script(
-    db: &DatabaseConnection,
+    db: &WriterConnection,
     claims: &[NewClaim<'_>],
     reported: &[Reported<'_>],
 ) -> Result<(Vec<screenings::Claim>, Vec<bool>), DbErr> {
@@ -285,16 +287,17 @@ pub async fn write_script(
     } else {
         vec![webhooks::enabled_endpoints_query(&shops).build(DbBackend::Sqlite)]
     };
-    let (_, rows) = store::write::script_transaction(db, first, |rows| {
-        let endpoints = rows
-            .iter()
-            .map(|row| EndpointRow::from_query_result(row, ""))
-            .collect::<Result<Vec<_>, _>>()?;
-        let events: Vec<&NewEvent> = reported.iter().map(|r| &r.event).collect();
-        let deliveries = events::deliveries_of_new(&events, &endpoints);
-        screenings::claim_and_finish_statements(claims, reported, &deliveries, Utc::now())
-    })
-    .await?;
+    let (_, rows) = db
+        .script_transaction(first, |rows| {
+            let endpoints = rows
+                .iter()
+                .map(|row| EndpointRow::from_query_result(row, ""))
+                .collect::<Result<Vec<_>, _>>()?;
+            let events: Vec<&NewEvent> = reported.iter().map(|r| &r.event).collect();
+            let deliveries = events::deliveries_of_new(&events, &endpoints);
+            screenings::claim_and_finish_statements(claims, reported, &deliveries, Utc::now())
+        })
+        .await?;
     screenings::claim_and_finish_answers(claims, reported, &rows)
 }
 

@@ -32,11 +32,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use sea_orm::sqlx::sqlite::SqlitePoolOptions;
+use sea_orm::sqlx::{self, Connection, Executor, postgres::PgConnection, sqlite::SqliteConnection};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult,
-    SqliteTransactionMode, SqlxSqliteConnector, Statement, TransactionOptions, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult, RuntimeErr,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait, sea_query::Values,
 };
+use sea_query_sqlx::SqlxValues;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::metrics::HistogramVec;
@@ -87,34 +88,239 @@ where
     WRITER.spawn(task);
 }
 
-/// The connection the hot path's writer writes through: on SQLite a pool of one
-/// connection of its own, on PostgreSQL the shared pool.
+/// The connection one of the hot path's writers writes through: taken from the shared
+/// pool at its first write and kept, detached from the pool (which may open another in
+/// its place), until an error closes it and the next write takes a new one.
 ///
-/// A SQLite connection that finds the file changed by another connection since its last
-/// transaction drops its whole page cache and reads the pages again. Through the shared
-/// pool, each batch took whichever connection was idle, found its cache stale and read
-/// the b-tree pages it needed again (a fifth of the database thread's CPU at 64 / 50 ms,
-/// bench/RESULTS.md, session 8). The only writer's own connection keeps its cache: its
-/// own commits do not make it stale. Its commits do not checkpoint the WAL either
+/// Through a pool, every statement acquired a connection and gave it back, and sqlx
+/// pings a connection given back before another statement can take it: one more round
+/// trip per statement, to a PostgreSQL backend or to a SQLite connection's worker
+/// thread. On SQLite (a pool of one) the next statement waited for that ping; on
+/// PostgreSQL it took the pool's least recently used connection, so every backend of
+/// the pool served the writers in turn, none of them warm. Kept, a writer's connection
+/// does one round trip per statement and stays warm: the same backend and prepared
+/// statements, the same page cache.
+///
+/// On SQLite the writer's connection keeps its page cache across batches (a connection
+/// that finds the file changed by another connection drops its cache and reads the pages
+/// again; its own commits do not), and its commits do not checkpoint the WAL
 /// (`wal_autocheckpoint=0`): a checkpoint copies pages to the database file and waits
 /// for `fsync`, and in a commit that wait fell on every write of the batch.
 /// `checkpoints` does it beside the writer.
-pub fn writer_connection(db: &DatabaseConnection) -> DatabaseConnection {
-    if db.get_database_backend() != DbBackend::Sqlite {
-        return db.clone();
+///
+/// One writer's: its transactions assume that no other task uses it meanwhile.
+pub struct WriterConnection {
+    shared: DatabaseConnection,
+    own: tokio::sync::Mutex<Option<Own>>,
+}
+
+enum Own {
+    Sqlite(SqliteConnection),
+    Postgres(PgConnection),
+}
+
+/// How long closing a failed connection may take before it is dropped.
+const CLOSE_WITHIN: Duration = Duration::from_secs(5);
+
+impl WriterConnection {
+    /// A writer's connection to the shared pool's database; opened at its first write.
+    pub fn new(shared: &DatabaseConnection) -> Self {
+        Self {
+            shared: shared.clone(),
+            own: tokio::sync::Mutex::new(None),
+        }
     }
-    let shared = db.get_sqlite_connection_pool();
-    let options = (*shared.connect_options()).clone().pragma("wal_autocheckpoint", "0");
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .min_connections(0)
-        .acquire_timeout(shared.options().get_acquire_timeout())
-        // A local file, closed only by the pool: no ping before each batch.
-        .test_before_acquire(false)
-        .idle_timeout(None)
-        .max_lifetime(None)
-        .connect_lazy_with(options);
-    SqlxSqliteConnector::from_sqlx_sqlite_pool(pool)
+
+    /// The connection, taken from the shared pool when there is none.
+    async fn connection(&self) -> Result<tokio::sync::MutexGuard<'_, Option<Own>>, DbErr> {
+        let mut own = self.own.lock().await;
+        if own.is_none() {
+            *own = Some(self.open().await?);
+        }
+        Ok(own)
+    }
+
+    async fn open(&self) -> Result<Own, DbErr> {
+        let conn_err = |err| DbErr::Conn(RuntimeErr::SqlxError(Arc::new(err)));
+        match self.shared.get_database_backend() {
+            DbBackend::Sqlite => {
+                let pool = self.shared.get_sqlite_connection_pool();
+                let mut conn = pool.acquire().await.map_err(conn_err)?.detach();
+                conn.execute("PRAGMA wal_autocheckpoint = 0").await.map_err(conn_err)?;
+                Ok(Own::Sqlite(conn))
+            }
+            _ => {
+                let pool = self.shared.get_postgres_connection_pool();
+                Ok(Own::Postgres(pool.acquire().await.map_err(conn_err)?.detach()))
+            }
+        }
+    }
+
+    /// Returns `result`; an error closes the connection first, rolling back whatever it
+    /// had begun, so that the next write starts on a new one in a known state.
+    async fn checked<T>(own: &mut Option<Own>, result: Result<T, DbErr>) -> Result<T, DbErr> {
+        if result.is_err()
+            && let Some(conn) = own.take()
+        {
+            let closing = async {
+                match conn {
+                    Own::Sqlite(conn) => conn.close().await,
+                    Own::Postgres(conn) => conn.close().await,
+                }
+            };
+            let _ = tokio::time::timeout(CLOSE_WITHIN, closing).await;
+        }
+        result
+    }
+
+    /// `checked`, for an error that came between statements.
+    async fn check<T>(&self, result: Result<T, DbErr>) -> Result<T, DbErr> {
+        if result.is_err() {
+            let mut own = self.own.lock().await;
+            return Self::checked(&mut own, result).await;
+        }
+        result
+    }
+
+    /// Waits for this process's turn to write (SQLite; at once on PostgreSQL).
+    async fn turn(&self) -> WriteTurn {
+        let started = Instant::now();
+        let turn = turn(&self.shared).await;
+        WAITS.observe(&[database(&self.shared)], started.elapsed().as_secs_f64());
+        turn
+    }
+
+    /// `BEGIN` (`BEGIN IMMEDIATE` after this process's turn, on SQLite), `work` on this
+    /// connection, `COMMIT`. An error closes the connection, which rolls back.
+    pub async fn transaction<'a, T, F, Fut>(&'a self, work: F) -> Result<T, DbErr>
+    where
+        F: FnOnce(&'a Self) -> Fut,
+        Fut: Future<Output = Result<T, DbErr>>,
+    {
+        let _turn = self.turn().await;
+        let begin = match self.shared.get_database_backend() {
+            DbBackend::Sqlite => BEGIN,
+            _ => "BEGIN",
+        };
+        let result = async {
+            self.execute_unprepared(begin).await?;
+            let done = work(self).await?;
+            self.execute_unprepared("COMMIT").await?;
+            Ok(done)
+        }
+        .await;
+        self.check(result).await
+    }
+
+    /// SQLite: a write transaction in two scripts, each one exchange with the
+    /// connection's worker thread, where a statement alone costs one (a hand-off to the
+    /// worker and back, each a chance to wait for a core at peak). The first script is
+    /// `BEGIN IMMEDIATE` and `first`; `then` builds the second from the first's rows, and
+    /// the second ends with `COMMIT`. With nothing in `first`, `BEGIN IMMEDIATE` opens
+    /// the second script and the transaction is a single exchange. An error closes the
+    /// connection, which rolls back. Returns the rows of both scripts.
+    pub async fn script_transaction<F>(
+        &self,
+        first: Vec<Statement>,
+        then: F,
+    ) -> Result<(Vec<QueryResult>, Vec<QueryResult>), DbErr>
+    where
+        F: FnOnce(&[QueryResult]) -> Result<Vec<Statement>, DbErr>,
+    {
+        let _turn = self.turn().await;
+        let result = async {
+            let (begun, first_rows) = if first.is_empty() {
+                (false, Vec::new())
+            } else {
+                (true, self.query_all_raw(script(Some(BEGIN), first, None)).await?)
+            };
+            let second = then(&first_rows)?;
+            let begin = (!begun).then_some(BEGIN);
+            let second_rows = self.query_all_raw(script(begin, second, Some("COMMIT"))).await?;
+            Ok((first_rows, second_rows))
+        }
+        .await;
+        self.check(result).await
+    }
+}
+
+/// Runs `$run` with `$conn` the open connection, whichever the database, then
+/// `WriterConnection::checked`.
+macro_rules! on_connection {
+    ($self:ident, $conn:ident => $run:expr) => {{
+        let mut own = $self.connection().await?;
+        let result = match own.as_mut() {
+            Some(Own::Sqlite($conn)) => $run,
+            Some(Own::Postgres($conn)) => $run,
+            None => Err(DbErr::Custom("the writer's connection is not open".into())),
+        };
+        WriterConnection::checked(&mut own, result).await
+    }};
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for WriterConnection {
+    fn get_database_backend(&self) -> DbBackend {
+        self.shared.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        on_connection!(self, conn => sqlx_query(&stmt).execute(&mut *conn).await.map(Into::into).map_err(exec_err))
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        on_connection!(self, conn => conn.execute(sql).await.map(Into::into).map_err(exec_err))
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        on_connection!(self, conn => sqlx_query(&stmt)
+            .fetch_optional(&mut *conn)
+            .await
+            .map(|row| row.map(Into::into))
+            .map_err(query_err))
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        on_connection!(self, conn => sqlx_query(&stmt).fetch_all(&mut *conn).await.map(results).map_err(query_err))
+    }
+
+    fn support_returning(&self) -> bool {
+        self.shared.support_returning()
+    }
+
+    fn is_mock_connection(&self) -> bool {
+        false
+    }
+}
+
+/// A sea-query statement as sqlx's, its values bound in order.
+fn sqlx_query<DB>(stmt: &Statement) -> sqlx::query::Query<'_, DB, SqlxValues>
+where
+    DB: sqlx::Database,
+    SqlxValues: sqlx::IntoArguments<DB>,
+{
+    let values = stmt.values.clone().unwrap_or(Values(Vec::new()));
+    sqlx::query_with(sqlx::AssertSqlSafe(stmt.sql.as_str()), SqlxValues(values))
+}
+
+fn query_err(err: sqlx::Error) -> DbErr {
+    DbErr::Query(RuntimeErr::SqlxError(Arc::new(err)))
+}
+
+fn exec_err(err: sqlx::Error) -> DbErr {
+    DbErr::Exec(RuntimeErr::SqlxError(Arc::new(err)))
+}
+
+fn results<R: Into<QueryResult>>(rows: Vec<R>) -> Vec<QueryResult> {
+    rows.into_iter().map(Into::into).collect()
+}
+
+fn database(db: &DatabaseConnection) -> &'static str {
+    match db.get_database_backend() {
+        DbBackend::Sqlite => "sqlite",
+        _ => "postgres",
+    }
 }
 
 /// How often `checkpoints` checkpoints the WAL.
@@ -122,7 +328,7 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 /// SQLite: checkpoints the WAL every `CHECKPOINT_EVERY` through the shared pool
 /// (`PASSIVE`: it copies what no reader still needs and never waits for the writer), so
-/// that the writer's commits need not (`writer_connection`). The WAL is reused from its
+/// that the writer's commits need not (`WriterConnection`). The WAL is reused from its
 /// start once a checkpoint has copied all of it, so it stays as large as a quarter of a
 /// second of writes. Runs until aborted; nothing on PostgreSQL.
 pub async fn checkpoints(db: DatabaseConnection) {
@@ -218,52 +424,8 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
         })
         .await?;
-    let database = match db.get_database_backend() {
-        DbBackend::Sqlite => "sqlite",
-        _ => "postgres",
-    };
-    WAITS.observe(&[database], started.elapsed().as_secs_f64());
+    WAITS.observe(&[database(db)], started.elapsed().as_secs_f64());
     Ok(WriteTxn { txn, _turn: turn })
-}
-
-/// SQLite: a write transaction in two scripts, each one exchange with the connection's
-/// worker thread, where a statement alone costs one (a hand-off to the worker and back,
-/// each a chance to wait for a core at peak). The first script is `BEGIN IMMEDIATE` and
-/// `first`; `then` builds the second from the first's rows, and the second ends with
-/// `COMMIT`. With nothing in `first`, `BEGIN IMMEDIATE` opens the second script and the
-/// transaction is a single exchange. Any error rolls the transaction back before it is
-/// returned. Returns the rows of both scripts.
-///
-/// `db` must be a connection of its own (`writer_connection`): the scripts and the
-/// rollback run on the same connection only when the pool has one.
-pub async fn script_transaction<F>(
-    db: &DatabaseConnection,
-    first: Vec<Statement>,
-    then: F,
-) -> Result<(Vec<QueryResult>, Vec<QueryResult>), DbErr>
-where
-    F: FnOnce(&[QueryResult]) -> Result<Vec<Statement>, DbErr>,
-{
-    let started = Instant::now();
-    let _turn = turn(db).await;
-    WAITS.observe(&["sqlite"], started.elapsed().as_secs_f64());
-    let result = async {
-        let (begun, first_rows) = if first.is_empty() {
-            (false, Vec::new())
-        } else {
-            (true, db.query_all_raw(script(Some(BEGIN), first, None)).await?)
-        };
-        let second = then(&first_rows)?;
-        let begin = (!begun).then_some(BEGIN);
-        let second_rows = db.query_all_raw(script(begin, second, Some("COMMIT"))).await?;
-        Ok((first_rows, second_rows))
-    }
-    .await;
-    if result.is_err() {
-        // Fails harmlessly when the error came before BEGIN or after COMMIT.
-        let _ = db.execute_unprepared("ROLLBACK").await;
-    }
-    result
 }
 
 const BEGIN: &str = "BEGIN IMMEDIATE";

@@ -40,6 +40,7 @@ on_both_databases!(
     a_thanks_offer_forces_the_order_when_o_plux_fails,
     an_o_plux_error_answer_keeps_every_error_code_in_reasons,
     a_refused_signature_keeps_o_pluxs_code_in_reasons,
+    the_writer_keeps_its_connection_until_an_error_rolls_it_back,
 );
 
 struct Shop {
@@ -1008,7 +1009,7 @@ async fn a_sqlite_batch_is_one_transaction_of_scripts() {
         },
     };
     let app = crate::support::spawn_app(Backend::Sqlite).await;
-    let db = &renkei::store::write::writer_connection(&app.db);
+    let db = &renkei::store::write::WriterConnection::new(&app.db);
     renkei::store::shops::ensure(db, "shop-a").await.unwrap();
     let claimed = |claims: &[Claim]| -> Vec<(String, bool)> {
         claims
@@ -1104,6 +1105,59 @@ async fn a_sqlite_batch_is_one_transaction_of_scripts() {
     assert_eq!(c.state, screenings::PENDING);
     let (third, _) = write_script(db, &[claim("E", "te")], &[]).await.unwrap();
     assert_eq!(claimed(&third), [("E".into(), true)]);
+}
+
+/// The screening writer's connection (`store::write::WriterConnection`) is one
+/// connection, kept from write to write (a temporary table, which only its own
+/// connection sees, stays); an error in a transaction closes it, which rolls the
+/// transaction back, and the next write opens another (the temporary table is gone).
+async fn the_writer_keeps_its_connection_until_an_error_rolls_it_back(backend: Backend) {
+    use renkei::store::{screenings, write::WriterConnection};
+    use sea_orm::ConnectionTrait;
+    let app = crate::support::spawn_app(backend).await;
+    let writer = WriterConnection::new(&app.db);
+    renkei::store::shops::ensure(&writer, "shop-a").await.unwrap();
+    writer
+        .execute_unprepared("CREATE TEMPORARY TABLE kept (n INTEGER)")
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        writer
+            .execute_unprepared("INSERT INTO kept (n) VALUES (1)")
+            .await
+            .unwrap();
+    }
+    let kept = writer
+        .query_all_raw(count_kept(writer.get_database_backend()))
+        .await
+        .unwrap();
+    assert_eq!(kept[0].try_get::<i64>("", "n").unwrap(), 3);
+
+    let failed = writer
+        .transaction(|txn| async move {
+            screenings::claim(txn, &[claim("A", "ta")], chrono::Utc::now()).await?;
+            txn.execute_unprepared("INSERT INTO no_such_table (n) VALUES (1)").await
+        })
+        .await;
+    assert!(failed.is_err());
+    assert!(screenings::find(&app.db, "shop-a", "A").await.unwrap().is_none());
+    assert!(
+        writer
+            .query_all_raw(count_kept(writer.get_database_backend()))
+            .await
+            .is_err(),
+        "a new connection does not see the old one's temporary table"
+    );
+    let claimed = writer
+        .transaction(|txn| async move { screenings::claim(txn, &[claim("A", "ta")], chrono::Utc::now()).await })
+        .await
+        .unwrap();
+    assert!(matches!(&claimed[..], [screenings::Claim::Claimed(_)]));
+    assert!(screenings::find(&app.db, "shop-a", "A").await.unwrap().is_some());
+}
+
+fn count_kept(backend: sea_orm::DbBackend) -> sea_orm::Statement {
+    sea_orm::Statement::from_string(backend, "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM kept")
 }
 
 /// A claim of an order of shop-a, for the store-level batch tests.
