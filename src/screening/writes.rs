@@ -9,13 +9,14 @@
 //! commits. On PostgreSQL a batch is one statement, without BEGIN and COMMIT (a single
 //! round trip: the round trips, not the statements' work, were most of a write's time
 //! at peak; bench/RESULTS.md, session 7). On SQLite it is one transaction of two
-//! scripts on the writer's own connection (two hand-offs to sqlx's worker thread where
-//! a statement each took seven; session 8). Each request still gets its own answer, only
+//! scripts (two hand-offs to sqlx's worker thread where a statement each took seven;
+//! session 8). Each request still gets its own answer, only
 //! after the commit that holds its write. When a shared write fails, each of its writes
 //! is tried again alone, so one bad write cannot fail the others.
 //!
 //! The writers run on the writer thread (`store::write`): one on SQLite (one writer
-//! anyway), a few on PostgreSQL.
+//! anyway), a few on PostgreSQL, each on a connection it keeps
+//! (`store::write::WriterConnection`: no pool round trip per statement; session 9).
 
 use std::{
     sync::{Arc, LazyLock},
@@ -209,7 +210,7 @@ async fn write_batches(db: WriterConnection, queue: Arc<Mutex<mpsc::UnboundedRec
 }
 
 /// Writes the works together. On SQLite a batch is one write transaction of two scripts
-/// (`store::write::script_transaction`): the enabled webhook endpoints of the finishes'
+/// (`WriterConnection::script_transaction`): the enabled webhook endpoints of the finishes'
 /// shops, then every write and COMMIT (`screenings::claim_and_finish_statements`); a
 /// batch of claims only is one script. On PostgreSQL a batch of at most 64 claims and
 /// 64 finishes is one statement (`screenings::claim_and_finish`) without BEGIN and

@@ -365,7 +365,7 @@ fn reports(reported: &[Reported<'_>], held_ids: SelectStatement) -> Result<(Inse
 }
 
 /// SQLite: a batch's claims and finishes with their reports, as the statements of one
-/// write script (`write::script_transaction`), any number of each: per 64 claims, their
+/// write script (`write::WriterConnection::script_transaction`), any number of each: per 64 claims, their
 /// `INSERT … ON CONFLICT DO NOTHING`; per 64 finishes, their `UPDATE … RETURNING` of the
 /// rows still held, tagged `held`, and the exchanges and events of those rows; then
 /// `deliveries`, the events' deliveries (`events::deliveries_of_new`); last, per 64
