@@ -1156,6 +1156,45 @@ async fn the_writer_keeps_its_connection_until_an_error_rolls_it_back(backend: B
     assert!(screenings::find(&app.db, "shop-a", "A").await.unwrap().is_some());
 }
 
+/// A writer's PostgreSQL connection cut from the server's side (a restart, an
+/// administrator) fails the write that finds it cut, and the next write takes a new
+/// connection: the writer heals without a restart of renkei.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_connection_cut_by_the_server_is_replaced_at_the_next_write() {
+    use renkei::store::{screenings, write::WriterConnection};
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let app = crate::support::spawn_app(Backend::Postgres).await;
+    let writer = WriterConnection::new(&app.db);
+    renkei::store::shops::ensure(&writer, "shop-a").await.unwrap();
+    let backend_pid = Statement::from_string(DbBackend::Postgres, "SELECT pg_backend_pid() AS pid");
+    let pid = |rows: Vec<sea_orm::QueryResult>| rows[0].try_get::<i32>("", "pid").unwrap();
+    let cut = pid(writer.query_all_raw(backend_pid.clone()).await.unwrap());
+    app.db
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_terminate_backend($1)",
+            [cut.into()],
+        ))
+        .await
+        .unwrap();
+    // The server closes the connection a moment after it is told to.
+    let one = Statement::from_string(DbBackend::Postgres, "SELECT 1 AS one");
+    let mut failed = false;
+    for _ in 0..50 {
+        if writer.query_all_raw(one.clone()).await.is_err() {
+            failed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(failed, "a write on the cut connection fails");
+    let claimed = screenings::claim(&writer, &[claim("B", "tb")], chrono::Utc::now())
+        .await
+        .unwrap();
+    assert!(matches!(&claimed[..], [screenings::Claim::Claimed(_)]));
+    assert_ne!(pid(writer.query_all_raw(backend_pid).await.unwrap()), cut);
+}
+
 fn count_kept(backend: sea_orm::DbBackend) -> sea_orm::Statement {
     sea_orm::Statement::from_string(backend, "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM kept")
 }
