@@ -182,7 +182,10 @@ async fn write_batches(db: WriterConnection, queue: Arc<Mutex<mpsc::UnboundedRec
             let mut queue = queue.lock().await;
             match queue.recv().await {
                 Some(job) => jobs.push(job),
-                None => return,
+                None => {
+                    db.close().await;
+                    return;
+                }
             }
             while jobs.len() < BATCH {
                 match queue.try_recv() {

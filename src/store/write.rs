@@ -156,12 +156,14 @@ impl WriterConnection {
         }
     }
 
-    /// Returns `result`; an error closes the connection first, rolling back whatever it
-    /// had begun, so that the next write starts on a new one in a known state.
-    async fn checked<T>(own: &mut Option<Own>, result: Result<T, DbErr>) -> Result<T, DbErr> {
-        if result.is_err()
-            && let Some(conn) = own.take()
-        {
+    /// Closes the connection, if open (the writer has stopped).
+    pub async fn close(&self) {
+        let mut own = self.own.lock().await;
+        Self::close_connection(&mut own).await;
+    }
+
+    async fn close_connection(own: &mut Option<Own>) {
+        if let Some(conn) = own.take() {
             let closing = async {
                 match conn {
                     Own::Sqlite(conn) => conn.close().await,
@@ -169,6 +171,14 @@ impl WriterConnection {
                 }
             };
             let _ = tokio::time::timeout(CLOSE_WITHIN, closing).await;
+        }
+    }
+
+    /// Returns `result`; an error closes the connection first, rolling back whatever it
+    /// had begun, so that the next write starts on a new one in a known state.
+    async fn checked<T>(own: &mut Option<Own>, result: Result<T, DbErr>) -> Result<T, DbErr> {
+        if result.is_err() {
+            Self::close_connection(own).await;
         }
         result
     }

@@ -1110,7 +1110,8 @@ async fn a_sqlite_batch_is_one_transaction_of_scripts() {
 /// The screening writer's connection (`store::write::WriterConnection`) is one
 /// connection, kept from write to write (a temporary table, which only its own
 /// connection sees, stays); an error in a transaction closes it, which rolls the
-/// transaction back, and the next write opens another (the temporary table is gone).
+/// transaction back, and the next write opens another (the temporary table is gone);
+/// so does `close`, when its writer stops.
 async fn the_writer_keeps_its_connection_until_an_error_rolls_it_back(backend: Backend) {
     use renkei::store::{screenings, write::WriterConnection};
     use sea_orm::ConnectionTrait;
@@ -1154,6 +1155,19 @@ async fn the_writer_keeps_its_connection_until_an_error_rolls_it_back(backend: B
         .unwrap();
     assert!(matches!(&claimed[..], [screenings::Claim::Claimed(_)]));
     assert!(screenings::find(&app.db, "shop-a", "A").await.unwrap().is_some());
+
+    // Closed when its writer stops: a later write opens another.
+    writer
+        .execute_unprepared("CREATE TEMPORARY TABLE kept (n INTEGER)")
+        .await
+        .unwrap();
+    writer.close().await;
+    assert!(
+        writer
+            .query_all_raw(count_kept(writer.get_database_backend()))
+            .await
+            .is_err()
+    );
 }
 
 /// A writer's PostgreSQL connection cut from the server's side (a restart, an
