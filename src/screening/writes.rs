@@ -10,8 +10,8 @@
 //! round trip: the round trips, not the statements' work, were most of a write's time
 //! at peak; bench/RESULTS.md, session 7). On SQLite it is one transaction of two
 //! scripts (two hand-offs to sqlx's worker thread where a statement each took seven;
-//! session 8). Each request still gets its own answer, only
-//! after the commit that holds its write. When a shared write fails, each of its writes
+//! session 8). Each request still gets its own answer, only after the commit that holds
+//! its write. When a shared write fails, each of its writes
 //! is tried again alone, so one bad write cannot fail the others.
 //!
 //! The writers run on the writer thread (`store::write`): one on SQLite (one writer
@@ -212,14 +212,14 @@ async fn write_batches(db: WriterConnection, queue: Arc<Mutex<mpsc::UnboundedRec
     }
 }
 
-/// Writes the works together. On SQLite a batch is one write transaction of two scripts
-/// (`WriterConnection::script_transaction`): the enabled webhook endpoints of the finishes'
-/// shops, then every write and COMMIT (`screenings::claim_and_finish_statements`); a
+/// Writes the works together. On SQLite a batch is one write transaction of two
+/// scripts (`WriterConnection::script_transaction`): the enabled webhook endpoints of the
+/// finishes' shops, then every write and COMMIT (`screenings::claim_and_finish_statements`); a
 /// batch of claims only is one script. On PostgreSQL a batch of at most 64 claims and
 /// 64 finishes is one statement (`screenings::claim_and_finish`) without BEGIN and
 /// COMMIT: a single round trip however many it holds, where a transaction took four.
-/// Larger batches are one transaction: the claims, then per 64 finishes one statement
-/// with everything they report (`screenings::finish_reporting`).
+/// Larger batches are one transaction on the writer's connection: the claims, then per
+/// 64 finishes one statement with everything they report (`screenings::finish_reporting`).
 async fn write_together(db: &WriterConnection, works: &[&Work]) -> Result<Vec<Done>, DbErr> {
     let claims: Vec<NewClaim> = works
         .iter()

@@ -365,12 +365,12 @@ fn reports(reported: &[Reported<'_>], held_ids: SelectStatement) -> Result<(Inse
 }
 
 /// SQLite: a batch's claims and finishes with their reports, as the statements of one
-/// write script (`write::WriterConnection::script_transaction`), any number of each: per 64 claims, their
-/// `INSERT … ON CONFLICT DO NOTHING`; per 64 finishes, their `UPDATE … RETURNING` of the
-/// rows still held, tagged `held`, and the exchanges and events of those rows; then
-/// `deliveries`, the events' deliveries (`events::deliveries_of_new`); last, per 64
-/// claims, the rows of their orders, tagged `claim` (inserted or not), as the script
-/// leaves them. `claim_and_finish_answers` reads the script's rows.
+/// write script (`write::WriterConnection::script_transaction`), any number of each: per
+/// 64 claims, their `INSERT … ON CONFLICT DO NOTHING`; per 64 finishes, their `UPDATE …
+/// RETURNING` of the rows still held, tagged `held`, and the exchanges and events of
+/// those rows; then `deliveries`, the events' deliveries (`events::deliveries_of_new`);
+/// last, per 64 claims, the rows of their orders, tagged `claim` (inserted or not), as
+/// the script leaves them. `claim_and_finish_answers` reads the script's rows.
 pub fn claim_and_finish_statements(
     claims: &[NewClaim<'_>],
     reported: &[Reported<'_>],

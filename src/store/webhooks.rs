@@ -170,8 +170,8 @@ pub struct NewEventDelivery {
     pub at: DateTime<Utc>,
 }
 
-/// SQLite, in a write script (`write::WriterConnection::script_transaction`): `INSERT INTO
-/// webhook_deliveries … SELECT … FROM (VALUES …) JOIN events`, the deliveries whose event
+/// SQLite, in a write script (`write::WriterConnection::script_transaction`):
+/// `INSERT INTO webhook_deliveries … SELECT … FROM (VALUES …) JOIN events`, the deliveries whose event
 /// was written (an event its script did not write, as its finish was lost, gets none).
 /// At most 64 rows (`super::statement_chunks`); `None` without any.
 pub fn insert_event_deliveries(new: &[NewEventDelivery]) -> Option<InsertStatement> {

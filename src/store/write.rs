@@ -119,7 +119,7 @@ enum Own {
     Postgres(PgConnection),
 }
 
-/// How long closing a failed connection may take before it is dropped.
+/// How long closing a writer's connection may take before it is dropped.
 const CLOSE_WITHIN: Duration = Duration::from_secs(5);
 
 impl WriterConnection {
