@@ -56,9 +56,21 @@ static WRITES: LazyLock<HistogramVec> = LazyLock::new(|| {
     )
 });
 
+/// How long each batch took on its writer's connection, retries included: the database's
+/// own time, beside the writes' time from queueing (`WRITES`), which adds the wait for a
+/// writer. Its count against `WRITES`' tells the writes per batch.
+static BATCHES: LazyLock<HistogramVec> = LazyLock::new(|| {
+    HistogramVec::new(
+        "renkei_screening_batch_seconds",
+        "Time a batch of screening writes took on its writer's connection: building, statements and commit (retries included).",
+        &["database"],
+    )
+});
+
 /// Renders the screening writes' metrics.
 pub fn render_metrics(out: &mut String) {
     WRITES.render(out);
+    BATCHES.render(out);
 }
 
 /// Where the screening service sends its writes.
@@ -195,6 +207,7 @@ async fn write_batches(db: WriterConnection, queue: Arc<Mutex<mpsc::UnboundedRec
             }
         }
         let works: Vec<&Work> = jobs.iter().map(|job| &job.work).collect();
+        let started = Instant::now();
         let answers = match write_together(&db, &works).await {
             Ok(done) => done.into_iter().map(Ok).collect(),
             Err(_) if jobs.len() > 1 => {
@@ -206,6 +219,7 @@ async fn write_batches(db: WriterConnection, queue: Arc<Mutex<mpsc::UnboundedRec
             }
             Err(err) => vec![Err(err)],
         };
+        BATCHES.observe(&[store::write::database(&db)], started.elapsed().as_secs_f64());
         for (job, answer) in jobs.into_iter().zip(answers) {
             let _ = job.answer.send(answer);
         }

@@ -326,7 +326,8 @@ fn results<R: Into<QueryResult>>(rows: Vec<R>) -> Vec<QueryResult> {
     rows.into_iter().map(Into::into).collect()
 }
 
-fn database(db: &DatabaseConnection) -> &'static str {
+/// The `database` label of a metric: `sqlite` or `postgres`.
+pub fn database(db: &impl ConnectionTrait) -> &'static str {
     match db.get_database_backend() {
         DbBackend::Sqlite => "sqlite",
         _ => "postgres",

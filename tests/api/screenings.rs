@@ -223,6 +223,19 @@ async fn ok_hold_review_and_ng_follow_the_configured_actions(backend: Backend) {
             .unwrap();
         assert!(count >= 7, "{write}: {count}");
     }
+    // And the batches that held them, on this database: at least one.
+    let database = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    let prefix = format!("renkei_screening_batch_seconds_count{{database=\"{database}\"}} ");
+    let batches: u64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no {prefix} in {metrics}"))
+        .parse()
+        .unwrap();
+    assert!(batches >= 1, "{batches}");
 }
 
 async fn a_timeout_and_a_500_give_error_with_the_on_error_action_in_time(backend: Backend) {
