@@ -214,13 +214,10 @@ async fn ok_hold_review_and_ng_follow_the_configured_actions(backend: Backend) {
     assert!(metrics.contains("renkei_oplux_request_duration_seconds_count{outcome=\"answered\"} 7"));
     // The writes' histogram is the process's (tests share it): at least these seven each.
     for write in ["claim", "finish"] {
-        let prefix = format!("renkei_screening_write_seconds_count{{write=\"{write}\"}} ");
-        let count: u64 = metrics
-            .lines()
-            .find_map(|line| line.strip_prefix(&prefix))
-            .unwrap_or_else(|| panic!("no {prefix} in {metrics}"))
-            .parse()
-            .unwrap();
+        let count = sample(
+            &metrics,
+            &format!("renkei_screening_write_seconds_count{{write=\"{write}\"}}"),
+        );
         assert!(count >= 7, "{write}: {count}");
     }
     // And the batches that held them, on this database: at least one.
@@ -228,14 +225,22 @@ async fn ok_hold_review_and_ng_follow_the_configured_actions(backend: Backend) {
         Backend::Sqlite => "sqlite",
         Backend::Postgres => "postgres",
     };
-    let prefix = format!("renkei_screening_batch_seconds_count{{database=\"{database}\"}} ");
-    let batches: u64 = metrics
+    let batches = sample(
+        &metrics,
+        &format!("renkei_screening_batch_seconds_count{{database=\"{database}\"}}"),
+    );
+    assert!(batches >= 1, "{batches}");
+}
+
+/// The value of a sample (`name{labels}`) in a Prometheus text exposition.
+fn sample(metrics: &str, series: &str) -> u64 {
+    let prefix = format!("{series} ");
+    metrics
         .lines()
         .find_map(|line| line.strip_prefix(&prefix))
-        .unwrap_or_else(|| panic!("no {prefix} in {metrics}"))
+        .unwrap_or_else(|| panic!("no {series} in {metrics}"))
         .parse()
-        .unwrap();
-    assert!(batches >= 1, "{batches}");
+        .unwrap()
 }
 
 async fn a_timeout_and_a_500_give_error_with_the_on_error_action_in_time(backend: Backend) {
