@@ -275,7 +275,7 @@ impl ConnectionTrait for WriterConnection {
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        on_connection!(self, conn => sqlx_query(&stmt).execute(&mut *conn).await.map(Into::into).map_err(exec_err))
+        on_connection!(self, conn => sqlx_query(stmt).execute(&mut *conn).await.map(Into::into).map_err(exec_err))
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
@@ -284,7 +284,7 @@ impl ConnectionTrait for WriterConnection {
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        on_connection!(self, conn => sqlx_query(&stmt)
+        on_connection!(self, conn => sqlx_query(stmt)
             .fetch_optional(&mut *conn)
             .await
             .map(|row| row.map(Into::into))
@@ -292,7 +292,7 @@ impl ConnectionTrait for WriterConnection {
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        on_connection!(self, conn => sqlx_query(&stmt).fetch_all(&mut *conn).await.map(results).map_err(query_err))
+        on_connection!(self, conn => sqlx_query(stmt).fetch_all(&mut *conn).await.map(results).map_err(query_err))
     }
 
     fn support_returning(&self) -> bool {
@@ -304,14 +304,15 @@ impl ConnectionTrait for WriterConnection {
     }
 }
 
-/// A sea-query statement as sqlx's, its values bound in order.
-fn sqlx_query<DB>(stmt: &Statement) -> sqlx::query::Query<'_, DB, SqlxValues>
+/// A sea-query statement as sqlx's, its text and values moved in (not copied), bound in
+/// order.
+fn sqlx_query<DB>(stmt: Statement) -> sqlx::query::Query<'static, DB, SqlxValues>
 where
     DB: sqlx::Database,
     SqlxValues: sqlx::IntoArguments<DB>,
 {
-    let values = stmt.values.clone().unwrap_or(Values(Vec::new()));
-    sqlx::query_with(sqlx::AssertSqlSafe(stmt.sql.as_str()), SqlxValues(values))
+    let values = stmt.values.unwrap_or(Values(Vec::new()));
+    sqlx::query_with(sqlx::AssertSqlSafe(stmt.sql), SqlxValues(values))
 }
 
 fn query_err(err: sqlx::Error) -> DbErr {
