@@ -221,10 +221,7 @@ async fn ok_hold_review_and_ng_follow_the_configured_actions(backend: Backend) {
         assert!(count >= 7, "{write}: {count}");
     }
     // And the batches that held them, on this database: at least one.
-    let database = match backend {
-        Backend::Sqlite => "sqlite",
-        Backend::Postgres => "postgres",
-    };
+    let database = renkei::store::write::database(&shop.app.db);
     let batches = sample(
         &metrics,
         &format!("renkei_screening_batch_seconds_count{{database=\"{database}\"}}"),
