@@ -19,7 +19,10 @@
 //! (`store::write::WriterConnection`: no pool round trip per statement; session 9).
 
 use std::{
-    sync::{Arc, LazyLock},
+    sync::{
+        Arc, LazyLock,
+        atomic::{AtomicI64, Ordering},
+    },
     time::Instant,
 };
 
@@ -67,15 +70,62 @@ static BATCHES: LazyLock<HistogramVec> = LazyLock::new(|| {
     )
 });
 
+/// How long each claim and finish waited in the queue until a writer took it: the first
+/// part of `WRITES`, which grows when every writer is busy (the writers are saturated).
+static QUEUE_WAITS: LazyLock<HistogramVec> = LazyLock::new(|| {
+    HistogramVec::new(
+        "renkei_screening_write_queue_seconds",
+        "Time a screening's claim or finish waited in the queue until a writer took it into a batch.",
+        &["database"],
+    )
+});
+
+/// The databases' labels, and the claims and finishes of each waiting in the queue.
+const DATABASES: [&str; 2] = ["sqlite", "postgres"];
+static QUEUED: [AtomicI64; 2] = [AtomicI64::new(0), AtomicI64::new(0)];
+
+/// A claim or finish counted in `QUEUED` until a writer takes it (or it is dropped).
+struct Queued(&'static AtomicI64);
+
+impl Queued {
+    /// `database` is one of `DATABASES` (`store::write::database`).
+    fn enter(database: &str) -> Self {
+        let index = DATABASES.iter().position(|d| *d == database).unwrap_or(1);
+        QUEUED[index].fetch_add(1, Ordering::Relaxed);
+        Self(&QUEUED[index])
+    }
+}
+
+impl Drop for Queued {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Renders the screening writes' metrics.
 pub fn render_metrics(out: &mut String) {
     WRITES.render(out);
     BATCHES.render(out);
+    QUEUE_WAITS.render(out);
+    let queued: Vec<(String, f64)> = DATABASES
+        .iter()
+        .zip(&QUEUED)
+        .map(|(database, queued)| (database.to_string(), queued.load(Ordering::Relaxed) as f64))
+        .collect();
+    crate::metrics::render_gauge(
+        out,
+        "renkei_screening_write_queue",
+        "Screening claims and finishes waiting in the queue for a writer.",
+        "database",
+        &queued,
+    );
 }
 
 /// Where the screening service sends its writes.
 pub struct ScreeningWrites {
     jobs: mpsc::UnboundedSender<Job>,
+    /// The database's label in the metrics.
+    database: &'static str,
     /// SQLite's checkpoints beside the writer (`store::write::checkpoints`).
     checkpoints: tokio::task::AbortHandle,
 }
@@ -118,6 +168,9 @@ enum Done {
 
 struct Job {
     work: Work,
+    /// Counted as waiting until a writer takes it.
+    queued: Queued,
+    since: Instant,
     answer: oneshot::Sender<Result<Done, DbErr>>,
 }
 
@@ -135,7 +188,11 @@ impl ScreeningWrites {
             store::write::spawn_on_writer(write_batches(connection, queue.clone()));
         }
         let checkpoints = tokio::spawn(store::write::checkpoints(db.clone())).abort_handle();
-        Self { jobs, checkpoints }
+        Self {
+            jobs,
+            database: store::write::database(db),
+            checkpoints,
+        }
     }
 
     /// Claims the order's row (see `store::screenings::claim`).
@@ -173,15 +230,21 @@ impl ScreeningWrites {
             Work::Claim(_) => "claim",
             Work::Finish(_) => "finish",
         };
-        let queued = Instant::now();
+        let since = Instant::now();
         let (answer, answered) = oneshot::channel();
+        let job = Job {
+            work,
+            queued: Queued::enter(self.database),
+            since,
+            answer,
+        };
         self.jobs
-            .send(Job { work, answer })
+            .send(job)
             .map_err(|_| DbErr::Custom("the screening writer has stopped".into()))?;
         let done = answered
             .await
             .map_err(|_| DbErr::Custom("the screening writer stopped before writing".into()))?;
-        WRITES.observe(&[kind], queued.elapsed().as_secs_f64());
+        WRITES.observe(&[kind], since.elapsed().as_secs_f64());
         done
     }
 }
@@ -206,8 +269,17 @@ async fn write_batches(db: WriterConnection, queue: Arc<Mutex<mpsc::UnboundedRec
                 }
             }
         }
-        let works: Vec<&Work> = jobs.iter().map(|job| &job.work).collect();
+        let database = store::write::database(&db);
         let started = Instant::now();
+        let jobs: Vec<(Work, oneshot::Sender<Result<Done, DbErr>>)> = jobs
+            .into_iter()
+            .map(|job| {
+                QUEUE_WAITS.observe(&[database], started.duration_since(job.since).as_secs_f64());
+                drop(job.queued);
+                (job.work, job.answer)
+            })
+            .collect();
+        let works: Vec<&Work> = jobs.iter().map(|(work, _)| work).collect();
         let answers = match write_together(&db, &works).await {
             Ok(done) => done.into_iter().map(Ok).collect(),
             Err(_) if jobs.len() > 1 => {
@@ -219,9 +291,9 @@ async fn write_batches(db: WriterConnection, queue: Arc<Mutex<mpsc::UnboundedRec
             }
             Err(err) => vec![Err(err)],
         };
-        BATCHES.observe(&[store::write::database(&db)], started.elapsed().as_secs_f64());
-        for (job, answer) in jobs.into_iter().zip(answers) {
-            let _ = job.answer.send(answer);
+        BATCHES.observe(&[database], started.elapsed().as_secs_f64());
+        for ((_, sender), answer) in jobs.into_iter().zip(answers) {
+            let _ = sender.send(answer);
         }
     }
 }
@@ -347,5 +419,39 @@ fn created(finish: &FinishOrder) -> Emit<'_> {
         shop_id: &finish.shop_id,
         kind: EventType::ScreeningCreated,
         data: &finish.event,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rendered_queue(database: &str) -> String {
+        let mut out = String::new();
+        render_metrics(&mut out);
+        let prefix = format!("renkei_screening_write_queue{{database=\"{database}\"}} ");
+        out.lines()
+            .find_map(|line| line.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no queue gauge for {database} in {out}"))
+            .to_string()
+    }
+
+    /// No screening writer runs in this binary's tests: the gauges are this test's.
+    #[test]
+    fn a_queued_write_is_counted_until_a_writer_takes_it() {
+        let first = Queued::enter("sqlite");
+        let second = Queued::enter("sqlite");
+        let other = Queued::enter("postgres");
+        assert_eq!(
+            (rendered_queue("sqlite"), rendered_queue("postgres")),
+            ("2".into(), "1".into())
+        );
+        drop(first);
+        assert_eq!(rendered_queue("sqlite"), "1");
+        drop((second, other));
+        assert_eq!(
+            (rendered_queue("sqlite"), rendered_queue("postgres")),
+            ("0".into(), "0".into())
+        );
     }
 }

@@ -227,6 +227,17 @@ async fn ok_hold_review_and_ng_follow_the_configured_actions(backend: Backend) {
         &format!("renkei_screening_batch_seconds_count{{database=\"{database}\"}}"),
     );
     assert!(batches >= 1, "{batches}");
+    // Each claim and finish waited in the queue for a writer: at least these fourteen.
+    let waits = sample(
+        &metrics,
+        &format!("renkei_screening_write_queue_seconds_count{{database=\"{database}\"}}"),
+    );
+    assert!(waits >= 14, "{waits}");
+    // And the writes waiting now (other tests' perhaps) are a count.
+    sample(
+        &metrics,
+        &format!("renkei_screening_write_queue{{database=\"{database}\"}}"),
+    );
 }
 
 /// The value of a sample (`name{labels}`) in a Prometheus text exposition.
