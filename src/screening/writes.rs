@@ -84,15 +84,21 @@ static QUEUE_WAITS: LazyLock<HistogramVec> = LazyLock::new(|| {
 const DATABASES: [&str; 2] = ["sqlite", "postgres"];
 static QUEUED: [AtomicI64; 2] = [AtomicI64::new(0), AtomicI64::new(0)];
 
-/// A claim or finish counted in `QUEUED` until a writer takes it (or it is dropped).
+/// The count of writes waiting for this database's writers.
+fn queued_of(db: &impl ConnectionTrait) -> &'static AtomicI64 {
+    match db.get_database_backend() {
+        DbBackend::Sqlite => &QUEUED[0],
+        _ => &QUEUED[1],
+    }
+}
+
+/// A claim or finish counted as waiting until a writer takes it (or it is dropped).
 struct Queued(&'static AtomicI64);
 
 impl Queued {
-    /// `database` is one of `DATABASES` (`store::write::database`).
-    fn enter(database: &str) -> Self {
-        let index = DATABASES.iter().position(|d| *d == database).unwrap_or(1);
-        QUEUED[index].fetch_add(1, Ordering::Relaxed);
-        Self(&QUEUED[index])
+    fn enter(count: &'static AtomicI64) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(count)
     }
 }
 
@@ -124,8 +130,8 @@ pub fn render_metrics(out: &mut String) {
 /// Where the screening service sends its writes.
 pub struct ScreeningWrites {
     jobs: mpsc::UnboundedSender<Job>,
-    /// The database's label in the metrics.
-    database: &'static str,
+    /// Its writes waiting for a writer (`renkei_screening_write_queue`).
+    queued: &'static AtomicI64,
     /// SQLite's checkpoints beside the writer (`store::write::checkpoints`).
     checkpoints: tokio::task::AbortHandle,
 }
@@ -190,7 +196,7 @@ impl ScreeningWrites {
         let checkpoints = tokio::spawn(store::write::checkpoints(db.clone())).abort_handle();
         Self {
             jobs,
-            database: store::write::database(db),
+            queued: queued_of(db),
             checkpoints,
         }
     }
@@ -234,7 +240,7 @@ impl ScreeningWrites {
         let (answer, answered) = oneshot::channel();
         let job = Job {
             work,
-            queued: Queued::enter(self.database),
+            queued: Queued::enter(self.queued),
             since,
             answer,
         };
@@ -439,9 +445,9 @@ mod tests {
     /// No screening writer runs in this binary's tests: the gauges are this test's.
     #[test]
     fn a_queued_write_is_counted_until_a_writer_takes_it() {
-        let first = Queued::enter("sqlite");
-        let second = Queued::enter("sqlite");
-        let other = Queued::enter("postgres");
+        let first = Queued::enter(&QUEUED[0]);
+        let second = Queued::enter(&QUEUED[0]);
+        let other = Queued::enter(&QUEUED[1]);
         assert_eq!(
             (rendered_queue("sqlite"), rendered_queue("postgres")),
             ("2".into(), "1".into())
