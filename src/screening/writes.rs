@@ -80,17 +80,8 @@ static QUEUE_WAITS: LazyLock<HistogramVec> = LazyLock::new(|| {
     )
 });
 
-/// The databases' labels, and the claims and finishes of each waiting in the queue.
-const DATABASES: [&str; 2] = ["sqlite", "postgres"];
+/// The claims and finishes waiting in the queue, per database (`store::write::DATABASES`).
 static QUEUED: [AtomicI64; 2] = [AtomicI64::new(0), AtomicI64::new(0)];
-
-/// The count of writes waiting for this database's writers.
-fn queued_of(db: &impl ConnectionTrait) -> &'static AtomicI64 {
-    match db.get_database_backend() {
-        DbBackend::Sqlite => &QUEUED[0],
-        _ => &QUEUED[1],
-    }
-}
 
 /// A claim or finish counted as waiting until a writer takes it (or it is dropped).
 struct Queued(&'static AtomicI64);
@@ -113,7 +104,7 @@ pub fn render_metrics(out: &mut String) {
     WRITES.render(out);
     BATCHES.render(out);
     QUEUE_WAITS.render(out);
-    let queued: Vec<(String, f64)> = DATABASES
+    let queued: Vec<(String, f64)> = store::write::DATABASES
         .iter()
         .zip(&QUEUED)
         .map(|(database, queued)| (database.to_string(), queued.load(Ordering::Relaxed) as f64))
@@ -196,7 +187,7 @@ impl ScreeningWrites {
         let checkpoints = tokio::spawn(store::write::checkpoints(db.clone())).abort_handle();
         Self {
             jobs,
-            queued: queued_of(db),
+            queued: &QUEUED[store::write::database_index(db)],
             checkpoints,
         }
     }
@@ -257,6 +248,7 @@ impl ScreeningWrites {
 
 /// One writer: takes every job waiting (at most `BATCH`), writes them together, answers.
 async fn write_batches(db: WriterConnection, queue: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>) {
+    let database = store::write::database(&db);
     loop {
         let mut jobs = Vec::new();
         {
@@ -275,7 +267,6 @@ async fn write_batches(db: WriterConnection, queue: Arc<Mutex<mpsc::UnboundedRec
                 }
             }
         }
-        let database = store::write::database(&db);
         let started = Instant::now();
         let jobs: Vec<(Work, oneshot::Sender<Result<Done, DbErr>>)> = jobs
             .into_iter()

@@ -327,12 +327,20 @@ fn results<R: Into<QueryResult>>(rows: Vec<R>) -> Vec<QueryResult> {
     rows.into_iter().map(Into::into).collect()
 }
 
+/// The `database` labels of the metrics, in the order of `database_index`.
+pub const DATABASES: [&str; 2] = ["sqlite", "postgres"];
+
+/// The place of `db`'s label in `DATABASES`, for metrics kept per database.
+pub fn database_index(db: &impl ConnectionTrait) -> usize {
+    match db.get_database_backend() {
+        DbBackend::Sqlite => 0,
+        _ => 1,
+    }
+}
+
 /// The `database` label of a metric: `sqlite` or `postgres`.
 pub fn database(db: &impl ConnectionTrait) -> &'static str {
-    match db.get_database_backend() {
-        DbBackend::Sqlite => "sqlite",
-        _ => "postgres",
-    }
+    DATABASES[database_index(db)]
 }
 
 /// How often `checkpoints` checkpoints the WAL.
