@@ -131,7 +131,7 @@ pub async fn check_expiring(db: &DatabaseConnection, now: DateTime<Utc>) -> Resu
         let Some(spec) = super::find(&row.provider) else {
             continue;
         };
-        let Ok(settings) = super::service::stored_settings(&row) else {
+        let Ok(settings) = super::stored::stored_settings(&row) else {
             continue;
         };
         for (field, info) in certificates(spec, &settings) {

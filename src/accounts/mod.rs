@@ -10,6 +10,7 @@ pub mod providers;
 pub mod rotation;
 pub mod service;
 pub mod spec;
+pub mod stored;
 
 pub use providers::ALL;
 pub use spec::ProviderSpec;

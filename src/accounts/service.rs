@@ -12,6 +12,7 @@ use super::{
     engine::{self, Candidate, Current, SecretChange, WriteMode},
     pem,
     spec::{Access, AccountChange, Derive, Kind, MethodRef, ProviderSpec, View},
+    stored::stored_settings,
 };
 use crate::{
     core::{Actor, DomainError, PaymentKind, Precondition, Secret},
@@ -496,16 +497,6 @@ pub fn method_ref(row: &PaymentMethodRow) -> Result<MethodRef, DomainError> {
         kind,
         provider: row.provider.clone(),
         enabled: row.enabled,
-    })
-}
-
-/// The stored settings of an account.
-pub fn stored_settings(row: &AccountRow) -> Result<Map<String, Value>, DomainError> {
-    serde_json::from_str(&row.settings).map_err(|err| {
-        DomainError::Conflict(format!(
-            "the stored settings of {} cannot be read ({err}); PUT the account again",
-            row.provider
-        ))
     })
 }
 

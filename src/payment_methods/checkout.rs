@@ -13,11 +13,7 @@ use utoipa::ToSchema;
 
 use super::{Channel, Kind, PaymentMethod};
 use crate::{
-    accounts::{
-        self, ProviderSpec,
-        service::{computed, stored_settings},
-        spec::Access,
-    },
+    accounts::{self, ProviderSpec, service::computed, spec::Access, stored::stored_settings},
     cache::{ShopVersions, Versioned},
     core::DomainError,
     store::{payment_methods, provider_accounts},

@@ -13,8 +13,9 @@ use crate::{
     accounts::{
         self,
         engine::merge_patch,
-        service::{method_ref, stored_settings},
+        service::method_ref,
         spec::{MethodChange, MethodRef},
+        stored::stored_settings,
     },
     core::{Actor, DomainError, FieldError, Precondition},
     store::{

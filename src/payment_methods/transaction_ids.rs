@@ -6,7 +6,7 @@ use sea_orm::DatabaseConnection;
 use serde_json::Value;
 
 use crate::{
-    accounts::{self, service::stored_settings},
+    accounts::{self, stored::stored_settings},
     core::DomainError,
     store::{self, payment_methods, provider_accounts},
 };

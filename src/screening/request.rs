@@ -294,7 +294,7 @@ impl ScreeningRequest {
         }
         // Serialising plain strings, numbers and dates cannot fail.
         let text = serde_json::to_string(&request).unwrap_or_default();
-        super::oplux::protocol::sha256_upper(&text)
+        crate::crypto::sha256_upper(&text)
     }
 }
 

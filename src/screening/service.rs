@@ -29,7 +29,8 @@ use crate::{
     accounts::{
         self,
         providers::fraud::{OPLUX, OpluxSettings},
-        service::{Accounts, stored_settings},
+        service::Accounts,
+        stored::stored_settings,
     },
     cache::{ShopVersions, Versioned},
     core::{DomainError, FieldError, PaymentKind, Secret, Settlement},

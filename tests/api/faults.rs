@@ -128,6 +128,9 @@ async fn two_thousand_screenings_with_faults_and_duplicates_get_one_record_and_o
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_database_connections_give_503_and_the_service_recovers_on_postgres() {
+    if crate::support::postgres_missing() {
+        return;
+    }
     let application_name = format!(
         "renkei_{}",
         renkei::crypto::random::hex(&renkei::crypto::random_bytes::<6>())

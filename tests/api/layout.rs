@@ -175,3 +175,323 @@ fn the_layout_checks_catch_what_they_are_for() {
         "{code}"
     );
 }
+
+/// The module path of a source file (`src/a/b.rs` and `src/a/b/mod.rs` are `a::b`;
+/// `src/lib.rs` is the root).
+fn module_of(path: &str) -> Vec<String> {
+    let inner = path.trim_start_matches("src/").trim_end_matches(".rs");
+    let mut parts: Vec<String> = inner.split('/').map(str::to_string).collect();
+    if matches!(parts.last().map(String::as_str), Some("mod" | "lib" | "main")) {
+        parts.pop();
+    }
+    parts
+}
+
+/// The paths a `use` tree names, expanded (`a::{b, c::{d, e}}` → `a::b`, `a::c::d`,
+/// `a::c::e`).
+fn expand_use_tree(tree: &str) -> Vec<String> {
+    // `x as y` names x: the alias goes, then the spaces.
+    let mut words = Vec::new();
+    let mut rest = tree.split_whitespace();
+    while let Some(word) = rest.next() {
+        match word {
+            "as" => {
+                let alias = rest.next().unwrap_or("");
+                words.push(
+                    alias
+                        .trim_start_matches(|c: char| c.is_alphanumeric() || c == '_')
+                        .to_string(),
+                );
+            }
+            _ => words.push(word.to_string()),
+        }
+    }
+    let tree: String = words.concat();
+    let Some(open) = tree.find('{') else {
+        return vec![tree];
+    };
+    let prefix = &tree[..open];
+    let inner = &tree[open + 1..tree.rfind('}').unwrap_or(tree.len())];
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0usize, 0usize);
+    for (i, c) in inner.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(&inner[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&inner[start..]);
+    parts
+        .into_iter()
+        .filter(|part| !part.is_empty())
+        .flat_map(expand_use_tree)
+        .map(|path| {
+            if path == "self" {
+                prefix.trim_end_matches("::").to_string()
+            } else {
+                format!("{prefix}{path}")
+            }
+        })
+        .collect()
+}
+
+/// Every path to an item of this crate that a source names, absolute from the crate root:
+/// its `use` trees (`crate::`, `super::`, `self::`) and the `crate::…` paths in its code.
+fn named_paths(module: &[String], code: &str) -> Vec<Vec<String>> {
+    let absolute = |path: &str| -> Option<Vec<String>> {
+        let mut segments = path.split("::").map(str::to_string);
+        let mut base: Vec<String> = match segments.next()?.as_str() {
+            "crate" => Vec::new(),
+            "self" => module.to_vec(),
+            "super" => module[..module.len().checked_sub(1)?].to_vec(),
+            _ => return None,
+        };
+        for segment in segments {
+            if segment == "super" {
+                base.pop()?;
+            } else if segment == "*" {
+                // A glob names no item of its own (in a file, `use super::*` is its tests).
+                return None;
+            } else if !segment.is_empty() {
+                base.push(segment);
+            }
+        }
+        Some(base)
+    };
+    let mut paths = Vec::new();
+    let bytes = code.as_bytes();
+    let mut i = 0;
+    while let Some(found) = code[i..].find("use ") {
+        let start = i + found;
+        i = start + 4;
+        let before = if start == 0 { b' ' } else { bytes[start - 1] };
+        if before.is_ascii_alphanumeric() || before == b'_' {
+            continue;
+        }
+        let end = code[i..].find(';').map_or(code.len(), |e| i + e);
+        let tree = &code[i..end];
+        if tree.starts_with("crate::") || tree.starts_with("super::") || tree.starts_with("self::") {
+            paths.extend(expand_use_tree(tree).iter().filter_map(|p| absolute(p)));
+        }
+        i = end;
+    }
+    // Paths in the code: from the crate, the parent, the module itself, or a child module
+    // this file declares (`mod child;` … `child::item`).
+    let children: Vec<String> = code
+        .split(';')
+        .filter_map(|statement| {
+            let words: Vec<&str> = statement.split_whitespace().collect();
+            match words.as_slice() {
+                [.., "mod", name] => Some(format!("self::{name}")),
+                _ => None,
+            }
+        })
+        .collect();
+    let is_path_char = |c: char| c.is_alphanumeric() || c == '_' || c == ':';
+    for (at, _) in code.match_indices("::") {
+        let start = code[..at]
+            .char_indices()
+            .rev()
+            .find(|(_, c)| !is_path_char(*c))
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        if start != code[..at].rfind(|c: char| !is_path_char(c)).map_or(0, |i| i + 1) || code[start..at].contains("::")
+        {
+            continue; // not the path's first `::`
+        }
+        let tail = &code[start..];
+        let end = tail.find(|c: char| !is_path_char(c)).unwrap_or(tail.len());
+        let text = &tail[..end];
+        if text.ends_with("::") {
+            continue; // `use a::{…}`: read as a use tree above
+        }
+        let head = text.split("::").next().unwrap_or("");
+        let path = match head {
+            "crate" | "super" | "self" => text.to_string(),
+            _ if children.contains(&format!("self::{head}")) => format!("self::{text}"),
+            _ => continue,
+        };
+        if let Some(path) = absolute(&path) {
+            paths.push(path);
+        }
+    }
+    paths
+}
+
+/// Whether a file is a module's face (`mod.rs`, `lib.rs`).
+fn is_face(file: &str) -> bool {
+    file.ends_with("/mod.rs") || file == "src/lib.rs"
+}
+
+/// Whether a source defines an item of that name itself.
+fn defines(code: &str, name: &str) -> bool {
+    [
+        "fn",
+        "struct",
+        "enum",
+        "const",
+        "static",
+        "type",
+        "trait",
+        "mod",
+        "macro_rules!",
+    ]
+    .iter()
+    .any(|keyword| {
+        code.match_indices(&format!("{keyword} {name}")).any(|(at, found)| {
+            let after = code[at + found.len()..].chars().next().unwrap_or(' ');
+            let before = code[..at].chars().next_back().unwrap_or(' ');
+            let word = |c: char| c.is_alphanumeric() || c == '_';
+            !word(after) && !word(before)
+        })
+    })
+}
+
+/// The import graph between the crate's files: file → the files whose items it names.
+/// A path to a module face (`mod.rs`) goes through its `pub use` to the file that defines
+/// the item; a face's `mod` declarations are not imports.
+fn import_graph() -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let sources = crate_sources();
+    let files: std::collections::BTreeMap<Vec<String>, String> = sources
+        .iter()
+        .map(|(path, _)| (module_of(path), path.clone()))
+        .collect();
+    let codes: std::collections::BTreeMap<String, String> = sources
+        .iter()
+        .map(|(path, text)| (path.clone(), code_of(text)))
+        .collect();
+    // The file an absolute path lands in: the longest prefix that is a file, then through
+    // a face's re-export of the next name, when it has one.
+    let resolve = |path: &[String]| -> Option<String> {
+        let mut depth = path.len();
+        while depth > 0 && !files.contains_key(&path[..depth]) {
+            depth -= 1;
+        }
+        let mut file = files.get(&path[..depth])?.clone();
+        for _ in 0..8 {
+            let Some(name) = path.get(depth) else { break };
+            let code = &codes[&file];
+            if !is_face(&file) {
+                break;
+            }
+            let module = module_of(&file);
+            let reexport = named_paths(&module, code)
+                .into_iter()
+                .find(|p| p.last() == Some(name) && p.len() > module.len() && p[..module.len()] == module[..]);
+            let Some(target) = reexport else {
+                // A name the face neither defines nor re-exports is not one of its items
+                // (a path read outside its inline module): no edge.
+                if !defines(code, name) {
+                    return None;
+                }
+                break;
+            };
+            let mut next = target.len();
+            while next > 0 && !files.contains_key(&target[..next]) {
+                next -= 1;
+            }
+            match files.get(&target[..next]) {
+                Some(next_file) if *next_file != file => {
+                    file = next_file.clone();
+                    depth = next;
+                }
+                _ => break,
+            }
+        }
+        Some(file)
+    };
+    let mut graph = std::collections::BTreeMap::new();
+    for (path, code) in &codes {
+        let module = module_of(path);
+        let edges: std::collections::BTreeSet<String> = named_paths(&module, code)
+            .iter()
+            .filter_map(|p| resolve(p))
+            .filter(|target| target != path)
+            // A face mounts and hands on its own modules: that is not an import.
+            .filter(|target| !(is_face(path) && module_of(target).starts_with(&module)))
+            .collect();
+        graph.insert(path.clone(), edges);
+    }
+    graph
+}
+
+/// The circles of a graph: its strongly connected components of more than one file.
+fn circles(graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>) -> Vec<Vec<String>> {
+    let reaches = |from: &str| {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut todo = vec![from.to_string()];
+        while let Some(file) = todo.pop() {
+            for next in graph.get(&file).into_iter().flatten() {
+                if seen.insert(next.clone()) {
+                    todo.push(next.clone());
+                }
+            }
+        }
+        seen
+    };
+    let reach: std::collections::BTreeMap<&String, _> = graph.keys().map(|f| (f, reaches(f))).collect();
+    let mut found: Vec<Vec<String>> = Vec::new();
+    for file in graph.keys() {
+        if found.iter().any(|c| c.contains(file)) {
+            continue;
+        }
+        let circle: Vec<String> = graph
+            .keys()
+            .filter(|other| *other == file || (reach[file].contains(*other) && reach[*other].contains(file)))
+            .cloned()
+            .collect();
+        if circle.len() > 1 {
+            found.push(circle);
+        }
+    }
+    found
+}
+
+#[test]
+fn no_two_files_import_each_other_in_a_circle() {
+    let graph = import_graph();
+    // Being taken apart: the HTTP layer's routes and their OpenAPI description.
+    const BEING_BROKEN: &[&str] = &["src/http/openapi/mod.rs", "src/http/routes/mod.rs"];
+    let found: Vec<Vec<String>> = circles(&graph)
+        .into_iter()
+        .filter(|circle| !BEING_BROKEN.iter().all(|file| circle.iter().any(|c| c == file)))
+        .collect();
+    let described: Vec<String> = found
+        .iter()
+        .map(|circle| {
+            let ties: Vec<String> = circle
+                .iter()
+                .flat_map(|from| {
+                    graph[from]
+                        .iter()
+                        .filter(|to| circle.contains(*to))
+                        .map(move |to| format!("{from} -> {to}"))
+                })
+                .collect();
+            ties.join(", ")
+        })
+        .collect();
+    assert!(
+        found.is_empty(),
+        "import circles between files (move what both sides need into a file both can import):\n{}",
+        described.join("\n")
+    );
+}
+
+#[test]
+fn the_circle_check_finds_a_circle_and_reads_use_trees() {
+    assert_eq!(
+        expand_use_tree("crate::{a::b, c::{d, e as f}, g::{self}}"),
+        ["crate::a::b", "crate::c::d", "crate::c::e", "crate::g"]
+    );
+    let graph: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        [("a", vec!["b"]), ("b", vec!["c"]), ("c", vec!["a"]), ("d", vec!["a"])]
+            .into_iter()
+            .map(|(from, to)| (from.to_string(), to.into_iter().map(str::to_string).collect()))
+            .collect();
+    assert_eq!(circles(&graph), vec![vec!["a".to_string(), "b".into(), "c".into()]]);
+}

@@ -42,6 +42,9 @@ macro_rules! on_both_databases {
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
+                if $crate::support::postgres_missing() {
+                    return;
+                }
                 super::$name($crate::support::Backend::Postgres).await
             }
         }
@@ -50,6 +53,49 @@ macro_rules! on_both_databases {
 
 pub fn postgres_url() -> String {
     std::env::var(POSTGRES_URL_VAR).unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_string())
+}
+
+/// Set (to anything but `0`) by `.ci/run`: a PostgreSQL that cannot be reached fails the
+/// PostgreSQL half of the tests instead of skipping it.
+pub const REQUIRE_POSTGRES_VAR: &str = "RENKEI_REQUIRE_POSTGRES";
+
+/// Whether the PostgreSQL half of a test is to be skipped: PostgreSQL cannot be reached at
+/// [`postgres_url`] and [`REQUIRE_POSTGRES_VAR`] is not set. Says so once per test binary,
+/// on the terminal (past the test harness's capture), with what to do about it.
+pub fn postgres_missing() -> bool {
+    static REACHABLE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let reachable = REACHABLE.get_or_init(|| {
+        let url = postgres_url();
+        let parsed = reqwest::Url::parse(&url).map_err(|e| format!("{POSTGRES_URL_VAR}={url} is not a URL: {e}"))?;
+        let host = parsed.host_str().unwrap_or("127.0.0.1").to_string();
+        let port = parsed.port().unwrap_or(5432);
+        let addresses = std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
+            .map_err(|e| format!("{host}:{port} does not resolve: {e}"))?;
+        let timeout = Duration::from_secs(3);
+        match addresses
+            .into_iter()
+            .find_map(|a| std::net::TcpStream::connect_timeout(&a, timeout).ok())
+        {
+            Some(_) => Ok(()),
+            None => Err(format!("PostgreSQL is not reachable at {host}:{port}")),
+        }
+    });
+    let Err(why) = reachable else { return false };
+    let required = std::env::var(REQUIRE_POSTGRES_VAR).is_ok_and(|v| !v.is_empty() && v != "0");
+    assert!(
+        !required,
+        "{why}, and {REQUIRE_POSTGRES_VAR} is set: the PostgreSQL half must run"
+    );
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "note: {why}; the PostgreSQL half of the tests is skipped. Start PostgreSQL there \
+             (trust auth, database `test`) or set {POSTGRES_URL_VAR} to run it."
+        );
+    });
+    true
 }
 
 /// A fresh, empty database of one backend. Dropped with the test.

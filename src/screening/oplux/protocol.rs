@@ -5,13 +5,12 @@
 //! test compares a whole request body with `tests/fixtures/oplux_event.json`.
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
-use ring::digest::{SHA256, digest};
 use serde_json::{Map, Value, json};
 use unicode_normalization::UnicodeNormalization;
 
 use crate::{
     core::Settlement,
-    crypto::random::hex_upper,
+    crypto::sha256_upper,
     screening::{
         input::{Email, Tel, Typed},
         request::{Address, Customer, Device, Name, Order, ScreenedOrder, Sex},
@@ -33,11 +32,6 @@ pub const EVENT_TYPE: &str = "EC";
 /// Answer codes of `result`.
 pub const RESULT_SUCCESS: i64 = 10;
 pub const RESULT_ERROR: i64 = 20;
-
-/// Upper-case hex of the SHA-256 of `text` (UTF-8), as O-PLUX hashes.
-pub fn sha256_upper(text: &str) -> String {
-    hex_upper(digest(&SHA256, text.as_bytes()).as_ref())
-}
 
 /// `yyyy/MM/dd HH:mm:ss` in Japan time (UTC+9).
 pub fn jst(time: DateTime<Utc>) -> String {
