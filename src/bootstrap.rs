@@ -12,7 +12,7 @@ use crate::{
     core::{Actor, Precondition},
     crypto::{password::Peppers, seal::MasterKeys},
     outbound::OutboundPolicy,
-    screening::mock::MockCredential,
+    standin::MockCredential,
     store::shops,
 };
 

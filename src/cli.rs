@@ -154,7 +154,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn oplux_mock(args: OpluxMockArgs) -> anyhow::Result<()> {
-    use crate::screening::mock::{MockConfig, MockCredential, MockServer};
+    use crate::standin::{MockConfig, MockCredential, MockServer};
     if !(0.0..=1.0).contains(&args.fault_rate) {
         anyhow::bail!("--fault-rate must be from 0 to 1");
     }

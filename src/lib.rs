@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod payment_methods;
 pub mod screening;
+pub mod standin;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -1,10 +1,9 @@
 //! Fraud screening with O-PLUX at checkout: the request, the decision engine, the O-PLUX
-//! client and protocol, the records, and the local O-PLUX stand-in.
+//! client and protocol, and the records (the local stand-in is `crate::standin`).
 
 pub mod decision;
 pub mod exchange;
 pub mod input;
-pub mod mock;
 pub mod oplux;
 pub mod record;
 pub mod request;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use renkei::screening::mock::{MockConfig, MockCredential, MockServer};
+use renkei::standin::{MockConfig, MockCredential, MockServer};
 use serde_json::{Value, json};
 
 pub const MERCHANT: &str = "test-merchant";

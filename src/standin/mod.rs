@@ -23,7 +23,7 @@ use std::{
 use actix_web::{App, HttpResponse, HttpServer, dev::ServerHandle, web};
 use serde_json::{Value, json};
 
-use super::oplux::{
+use crate::screening::oplux::{
     protocol::{self, EVENT_PATH},
     protocol_v2,
 };
