@@ -17,6 +17,9 @@ use crate::store::{clients, shops};
 
 /// Entries a cache keeps before starting over.
 const CAPACITY: usize = 10_000;
+/// How much longer than its time to live a client's last check stands while the database
+/// cannot be reached.
+const STALE_WHILE_UNAVAILABLE: Duration = Duration::from_secs(30);
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
@@ -104,15 +107,27 @@ impl ClientCache {
 
     /// Whether the client is active and belongs to `shop_id`.
     pub async fn is_active(&self, db: &impl ConnectionTrait, client_id: &str, shop_id: &str) -> Result<bool, DbErr> {
-        if let Some((shop, checked_at)) = lock(&self.entries).get(client_id)
+        let known = lock(&self.entries).get(client_id).cloned();
+        if let Some((shop, checked_at)) = &known
             && checked_at.elapsed() < self.ttl
         {
             return Ok(shop.as_deref() == Some(shop_id));
         }
-        let active_shop = clients::find(db, client_id)
-            .await?
-            .filter(|c| c.revoked_at.is_none())
-            .map(|c| c.shop_id);
+        let active_shop = match clients::find(db, client_id).await {
+            Ok(client) => client.filter(|c| c.revoked_at.is_none()).map(|c| c.shop_id),
+            // While the database cannot be reached (a restart, a fail-over), the last
+            // answer stands a little longer: an outage of seconds refuses no checkout.
+            Err(err)
+                if crate::store::is_unavailable(&err)
+                    && known
+                        .as_ref()
+                        .is_some_and(|(_, at)| at.elapsed() < self.ttl + STALE_WHILE_UNAVAILABLE) =>
+            {
+                let shop = known.and_then(|(shop, _)| shop);
+                return Ok(shop.as_deref() == Some(shop_id));
+            }
+            Err(err) => return Err(err),
+        };
         let active = active_shop.as_deref() == Some(shop_id);
         let mut entries = lock(&self.entries);
         if entries.len() >= CAPACITY {

@@ -44,8 +44,42 @@ use crate::{
     },
 };
 
-/// Extra time a duplicate waits beyond the O-PLUX timeout before taking a claim over.
-const CLAIM_GRACE: Duration = Duration::from_secs(5);
+/// Extra time a duplicate waits beyond the O-PLUX timeout before taking a claim over. It
+/// is also how long the holder may keep O-PLUX's answer in hand while the database is
+/// unreachable (`FINISH_MARGIN`): long enough for a restart or a fail-over.
+const CLAIM_GRACE: Duration = Duration::from_secs(10);
+
+/// How long a screening keeps trying its claim while the database is unreachable (a
+/// restart, a fail-over) before it answers 503: a checkout is not refused for an outage of
+/// a few seconds.
+const CLAIM_RETRY: Duration = Duration::from_secs(10);
+
+/// How long before another request could take the claim over a screening stops trying
+/// its finish: O-PLUX's answer is kept in hand and written once the database is back,
+/// while no other request can have called O-PLUX for the same order.
+const FINISH_MARGIN: Duration = Duration::from_secs(1);
+
+/// Runs `attempt` again while it fails for want of the database, with a short backoff,
+/// until `deadline`; any other outcome is returned as it is.
+async fn while_unavailable<T, F, Fut>(deadline: Instant, mut attempt: F) -> Result<T, DomainError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, DomainError>>,
+{
+    let mut wait = Duration::from_millis(50);
+    loop {
+        match attempt().await {
+            Err(DomainError::Database(err))
+                if crate::store::is_unavailable(&err) && Instant::now() + wait < deadline =>
+            {
+                tracing::warn!(error = %err, "the database is unavailable; the screening's write is tried again");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_millis(500));
+            }
+            other => return other,
+        }
+    }
+}
 
 pub struct Screenings<'a> {
     pub db: &'a DatabaseConnection,
@@ -143,23 +177,35 @@ impl Outcome {
 }
 
 enum Existing {
+    /// Finished already: a replay.
     Done(ScreeningRow),
-    TakenOver(ScreeningRow),
+    /// Claimed by this request: new, released by a holder that failed, or taken over
+    /// from one that is gone.
+    Claimed(ScreeningRow),
 }
 
 impl Screenings<'_> {
     /// Screens an order. Returns the record and whether it is new (201) or a replay (200).
     pub async fn screen(&self, shop_id: &str, order: Order) -> Result<(Screening, bool), DomainError> {
-        let context = self.context(shop_id).await?;
         let token = random_token::<16>();
         let started = Instant::now();
-        let mut row = match self.claim(shop_id, &context, &order, &token).await? {
+        let (context, existing) = while_unavailable(started + CLAIM_RETRY, || async {
+            let context = self.context(shop_id).await?;
+            let existing = self.claim(shop_id, &context, &order, &token).await?;
+            Ok((context, existing))
+        })
+        .await?;
+        let claimed = Instant::now();
+        let mut row = match existing {
             Existing::Done(row) => return Ok((Screening::from_row(&row)?, false)),
-            Existing::TakenOver(row) => row,
+            Existing::Claimed(row) => row,
         };
         row.claim_token = token.clone();
+        // Until another request could take the claim over (`existing`).
+        let timeout = context.oplux.as_ref().map_or(Duration::ZERO, |a| a.settings.timeout);
+        let finish_by = claimed + timeout + CLAIM_GRACE.saturating_sub(FINISH_MARGIN);
         let screened = match self.decide(shop_id, &context, &order).await {
-            Ok(outcome) => self.finish(&row, &order, outcome).await,
+            Ok(outcome) => self.finish(&row, &order, outcome, finish_by).await,
             Err(err) => Err(err),
         };
         match screened {
@@ -189,7 +235,7 @@ impl Screenings<'_> {
             .claim(shop_id, order.order_number.as_str(), &order.fingerprint, token)
             .await;
         match claimed? {
-            Claim::Claimed(row) => Ok(Existing::TakenOver(row)),
+            Claim::Claimed(row) => Ok(Existing::Claimed(row)),
             Claim::Exists(row) => self.existing(shop_id, context, row, &order.fingerprint, token).await,
         }
     }
@@ -217,11 +263,16 @@ impl Screenings<'_> {
             if row.state == DONE {
                 return Ok(Existing::Done(row));
             }
+            if row.claim_token == token {
+                // This request's own claim, committed while its answer was lost (the
+                // connection dropped after the commit): it is tried again.
+                return Ok(Existing::Claimed(row));
+            }
             let held_for = (Utc::now() - row.claimed_at).to_std().unwrap_or_default();
             if held_for > timeout + CLAIM_GRACE {
                 // The holder is gone (it would have finished by now): take the claim over.
                 if screenings::take_over(self.db, &row, token, Utc::now()).await? {
-                    return Ok(Existing::TakenOver(row));
+                    return Ok(Existing::Claimed(row));
                 }
             } else {
                 tokio::time::sleep(wait.min(timeout + CLAIM_GRACE - held_for)).await;
@@ -235,7 +286,7 @@ impl Screenings<'_> {
                     .claim(shop_id, &row.order_number, fingerprint, token)
                     .await?
                 {
-                    Claim::Claimed(row) => return Ok(Existing::TakenOver(row)),
+                    Claim::Claimed(row) => return Ok(Existing::Claimed(row)),
                     Claim::Exists(row) => row,
                 },
             };
@@ -363,7 +414,13 @@ impl Screenings<'_> {
     /// Stores the outcome in the row this request holds, with the registration's
     /// exchange and the `screening.created` event, in one transaction (shared with other
     /// writes: see `writes`); the record as stored.
-    async fn finish(&self, row: &ScreeningRow, order: &Order, mut outcome: Outcome) -> Result<Screening, DomainError> {
+    async fn finish(
+        &self,
+        row: &ScreeningRow,
+        order: &Order,
+        mut outcome: Outcome,
+        finish_by: Instant,
+    ) -> Result<Screening, DomainError> {
         let exchange = outcome.exchange.take();
         let finished = finished(order, outcome);
         let done = done_row(row, &finished);
@@ -374,23 +431,39 @@ impl Screenings<'_> {
             "result": screening.result,
             "decision": screening.decision,
         });
-        let held = self
-            .writes
-            .finish(FinishOrder {
-                id: row.id,
-                token: row.claim_token.clone(),
-                shop_id: row.shop_id.clone(),
-                finished,
-                exchange,
-                event: data,
-            })
-            .await?;
+        let order = FinishOrder {
+            id: row.id,
+            token: row.claim_token.clone(),
+            shop_id: row.shop_id.clone(),
+            finished,
+            exchange,
+            event: data,
+        };
+        let mut attempts = 0;
+        let held = while_unavailable(finish_by, || {
+            attempts += 1;
+            let again = attempts > 1;
+            let order = order.clone();
+            async move {
+                let held = self.writes.finish(order).await?;
+                // A finish tried again may find its own first attempt committed (the
+                // answer lost with the connection).
+                Ok(held || (again && self.finished_by_this_request(row).await?))
+            }
+        })
+        .await?;
         if !held {
             return Err(DomainError::Conflict(
                 "the screening of this order was taken over by another request; retry to read its result".into(),
             ));
         }
         Ok(screening)
+    }
+
+    /// Whether the row is finished under this request's claim.
+    async fn finished_by_this_request(&self, row: &ScreeningRow) -> Result<bool, DomainError> {
+        let stored = screenings::find(self.db, &row.shop_id, &row.order_number).await?;
+        Ok(stored.is_some_and(|stored| stored.state == DONE && stored.claim_token == row.claim_token))
     }
 
     /// Metrics and the log line of a screening (no personal data).

@@ -142,6 +142,7 @@ struct ClaimOrder {
 }
 
 /// The finish of a claimed row, with the registration's exchange and the event.
+#[derive(Clone)]
 pub struct FinishOrder {
     pub id: i64,
     pub token: String,

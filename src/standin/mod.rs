@@ -23,11 +23,11 @@ use std::{
 use actix_web::{App, HttpResponse, HttpServer, dev::ServerHandle, web};
 use serde_json::{Value, json};
 
+use crate::crypto::{random::hex, random_bytes};
 use crate::screening::oplux::{
     protocol::{self, EVENT_PATH},
     protocol_v2,
 };
-use crate::crypto::{random::hex, random_bytes};
 
 /// How long digit 8 (and timeout faults) sleep: past the largest `timeout_ms` (30 s).
 pub const SLOW: Duration = Duration::from_secs(35);

@@ -184,17 +184,25 @@ pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
-/// Whether the error means the database could not be reached (as opposed to a bad query).
+/// Whether the error means the database could not be reached (as opposed to a bad query):
+/// no connection, a connection cut (I/O, TLS, a message cut short), the server shutting
+/// down or starting up (SQLSTATE classes 08 and 57P), or the pool's time running out.
 pub fn is_unavailable(err: &DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
     match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
-        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
-            let text = e.to_string();
-            text.contains("pool timed out")
-                || text.contains("connection")
-                || text.contains("terminating")
-                || text.contains("closed")
-        }
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => match e.as_ref() {
+            Sqlx::Io(_)
+            | Sqlx::Tls(_)
+            | Sqlx::Protocol(_)
+            | Sqlx::PoolTimedOut
+            | Sqlx::PoolClosed
+            | Sqlx::WorkerCrashed => true,
+            Sqlx::Database(database) => database
+                .code()
+                .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+            _ => false,
+        },
         _ => false,
     }
 }

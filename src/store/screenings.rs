@@ -168,6 +168,7 @@ pub async fn take_over(
 }
 
 /// The outcome of a screening, written once.
+#[derive(Clone)]
 pub struct Finished {
     pub screened: bool,
     pub skip_reason: Option<String>,

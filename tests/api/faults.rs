@@ -206,3 +206,101 @@ async fn killed_database_connections_give_503_and_the_service_recovers_on_postgr
     let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
 }
+
+/// A PostgreSQL restart at peak (stopped for 4 s under 16 concurrent checkouts) costs no
+/// checkout and no second O-PLUX call: the claims and finishes that meet the outage are
+/// tried again within the request's time (O-PLUX's answer kept in hand), and a checkout's
+/// retry of an order finds its record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_restart_at_peak_costs_no_checkout_and_no_second_o_plux_call() {
+    use crate::support::{TestDatabase, own_postgres::OwnPostgres, spawn_on};
+    if crate::support::postgres_missing() {
+        return;
+    }
+    let Some(server) = OwnPostgres::start() else { return };
+    let mock = Mock::start(Duration::from_millis(100), 0.0).await;
+    let database = std::sync::Arc::new(TestDatabase::postgres_at(&server.url()));
+    let app = spawn_on(database, |config| {
+        config.database.max_connections = 16;
+        config.database.acquire_timeout = Duration::from_millis(500);
+        mock.allow_in(config);
+    })
+    .await;
+    let token = app
+        .token(
+            "shop-a",
+            &["accounts:write", "payment-methods:write", "screenings:write"],
+        )
+        .await;
+    for (path, body) in [
+        ("/api/v1/provider-accounts/o-plux", account(&mock.url())),
+        (
+            "/api/v1/payment-methods/cod",
+            json!({"kind": "cash_on_delivery", "display_name": "代引き", "oplux_screening": true}),
+        ),
+    ] {
+        let response = app
+            .http
+            .put(app.url(path))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "{path}: {}", response.status());
+    }
+
+    let screen = |order_number: String| {
+        let app = &app;
+        let token = &token;
+        async move {
+            let response = app
+                .http
+                .post(app.url("/api/v1/fraud-screenings"))
+                .bearer_auth(token)
+                .json(&order(&order_number, "cod", 0))
+                .timeout(Duration::from_secs(30))
+                .send()
+                .await;
+            let status = response.map(|r| r.status().as_u16()).map_err(|e| e.to_string());
+            (order_number, status)
+        }
+    };
+    // 16 checkouts at a time, each sending one order after another, until the outage is
+    // over and a little more.
+    let started = std::time::Instant::now();
+    let checkouts = (0..16).map(|lane| async move {
+        let mut answers = Vec::new();
+        let mut n = 0;
+        while started.elapsed() < Duration::from_secs(9) {
+            answers.push(screen(format!("R{lane:02}{n:05}")).await);
+            n += 1;
+        }
+        answers
+    });
+    let outage = async {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        server.down();
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        server.up();
+    };
+    let (answers, ()) = tokio::join!(futures_util::future::join_all(checkouts), outage);
+    let answers: Vec<_> = answers.into_iter().flatten().collect();
+    let refused: Vec<_> = answers
+        .iter()
+        .filter(|(_, status)| !matches!(status, Ok(201)))
+        .collect();
+    assert!(refused.is_empty(), "checkouts refused during the outage: {refused:?}");
+    assert!(answers.len() > 32, "the load ran: {} checkouts", answers.len());
+
+    // A checkout retrying an order gets its record, without a new call.
+    for (order_number, _) in answers.iter().step_by(7) {
+        let (_, status) = screen(order_number.clone()).await;
+        assert!(matches!(status, Ok(200)), "{order_number}: {status:?}");
+    }
+    let stats = mock.stats().await;
+    let events = stats["events"].as_object().unwrap();
+    let twice: Vec<_> = events.iter().filter(|(_, count)| **count != 1).collect();
+    assert!(twice.is_empty(), "orders sent to O-PLUX more than once: {twice:?}");
+    assert_eq!(events.len(), answers.len(), "every order reached O-PLUX");
+}

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod binary;
 pub mod oplux;
+pub mod own_postgres;
 pub mod receiver;
 pub mod session;
 
@@ -126,6 +127,16 @@ impl TestDatabase {
                 schema: Some(name),
                 dir: None,
             },
+        }
+    }
+
+    /// A fresh schema on the PostgreSQL server at `url` (a test's own server).
+    pub fn postgres_at(url: &str) -> Self {
+        Self {
+            backend: Backend::Postgres,
+            url: url.to_string(),
+            schema: Some(format!("t_{}", hex(&random_bytes::<8>()))),
+            dir: None,
         }
     }
 
