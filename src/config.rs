@@ -1,9 +1,10 @@
 //! Typed configuration: defaults, then `.env`, then the process environment.
 //!
 //! Every variable is documented in `.env.example`. A value that does not parse stops
-//! start-up with an error naming the variable and what it expects.
+//! start-up with an error naming the variable and what it expects; every such error is
+//! reported at once, in one message (SPEC 10).
 
-use std::{net::ToSocketAddrs, sync::Arc, time::Duration};
+use std::{cell::RefCell, net::ToSocketAddrs, sync::Arc, time::Duration};
 
 use base64::Engine;
 
@@ -205,63 +206,110 @@ pub struct ConfigError {
     pub message: String,
 }
 
+/// Every configuration error found, reported together (one message, one per line).
+#[derive(Debug, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl ConfigErrors {
+    /// The variables named, in the order found.
+    pub fn variables(&self) -> Vec<&'static str> {
+        self.0.iter().map(|e| e.variable).collect()
+    }
+}
+
+impl std::fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let lines: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        match lines.len() {
+            1 => write!(f, "{}", lines[0]),
+            n => write!(f, "{n} configuration errors:\n  {}", lines.join("\n  ")),
+        }
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+impl From<ConfigError> for ConfigErrors {
+    fn from(error: ConfigError) -> Self {
+        Self(vec![error])
+    }
+}
+
 impl Config {
     /// Reads `.env` (when present; it never overrides the environment) and the environment.
-    pub fn load() -> Result<Self, ConfigError> {
+    pub fn load() -> Result<Self, ConfigErrors> {
         if let Err(err) = dotenvy::dotenv()
             && !err.not_found()
         {
             return Err(ConfigError {
                 variable: ".env",
                 message: format!("cannot be read: {err}"),
-            });
+            }
+            .into());
         }
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
     /// Builds the configuration from a variable lookup (the environment in production):
-    /// each stage reads and checks one group of variables.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let vars = Vars(&lookup);
-        let (env, explicit_env) = run_mode(&vars)?;
-        let listen = listen(&vars)?;
-        let database = database(&vars)?;
-        let (jwt_keys, master_keys) = keys(&vars)?;
-        check_mode(env, explicit_env, &listen, jwt_keys.is_some(), master_keys.is_some())?;
-        let urls = urls(&vars)?;
-        let outbound = outbound(&vars, urls.demo_oplux_endpoint.as_deref())?;
+    /// each stage reads and checks one group of variables. A stage that finds an error
+    /// records it and goes on with a default, so that every error is reported at once.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigErrors> {
+        let vars = Vars {
+            lookup: &lookup,
+            errors: RefCell::new(Vec::new()),
+        };
+        let (env, explicit_env) = vars.check(run_mode(&vars)).unwrap_or((RunMode::Development, true));
+        let listen = vars.check(listen(&vars)).unwrap_or_else(|| DEFAULT_LISTEN.into());
+        let database = vars.check(database(&vars)).unwrap_or_else(|| DatabaseConfig {
+            url: Secret::new(DEFAULT_DATABASE_URL.into()),
+            schema: None,
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(3),
+        });
+        let (jwt_keys, master_keys) = keys(&vars);
+        vars.check(check_mode(
+            env,
+            explicit_env,
+            &listen,
+            vars.optional("RENKEI_JWT_KEYS").is_some(),
+            vars.optional("RENKEI_MASTER_KEY").is_some(),
+        ));
+        let mut urls = urls(&vars);
+        if env == RunMode::Production {
+            // Production has no demo: the stand-in is neither configured nor allowed.
+            urls.demo_oplux_endpoint = None;
+        }
+        let outbound = vars
+            .check(outbound(&vars, urls.demo_oplux_endpoint.as_deref()))
+            .unwrap_or_default();
         let default_workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-        Ok(Self {
+        let config = Self {
             env,
             listen,
             database,
-            auth: auth(&vars, jwt_keys)?,
-            cors_origins: cors_origins(&vars)?,
-            workers: vars.number("RENKEI_WORKERS", default_workers as u64, 1..=256)? as usize,
-            log_format: log_format(&vars)?,
-            shutdown_timeout: Duration::from_secs(vars.number("RENKEI_SHUTDOWN_TIMEOUT_SECS", 30, 0..=3600)?),
+            auth: auth(&vars, jwt_keys),
+            cors_origins: vars.check(cors_origins(&vars)).unwrap_or_default(),
+            workers: vars.number("RENKEI_WORKERS", default_workers as u64, 1..=256) as usize,
+            log_format: vars.check(log_format(&vars)).unwrap_or(LogFormat::Json),
+            shutdown_timeout: Duration::from_secs(vars.number("RENKEI_SHUTDOWN_TIMEOUT_SECS", 30, 0..=3600)),
             // Production never creates the demo shop and its all-scopes client.
-            bootstrap_demo: env == RunMode::Development && vars.boolean("RENKEI_BOOTSTRAP_DEMO", true)?,
+            bootstrap_demo: env == RunMode::Development && vars.boolean("RENKEI_BOOTSTRAP_DEMO", true),
             master_keys,
             public_url: urls.public_url,
             oplux_test_url: urls.oplux_test_url,
             oplux_production_url: urls.oplux_production_url,
             oplux_test_v2_url: urls.oplux_test_v2_url,
             oplux_production_v2_url: urls.oplux_production_v2_url,
-            oplux_sync_interval: Duration::from_secs(vars.number(
-                "RENKEI_OPLUX_SYNC_INTERVAL_SECS",
-                300,
-                0..=86_400,
-            )?),
-            oplux_sync_window: Duration::from_secs(3600 * vars.number("RENKEI_OPLUX_SYNC_WINDOW_HOURS", 48, 1..=8760)?),
-            oplux_sync_batch: vars.number("RENKEI_OPLUX_SYNC_BATCH", 100, 1..=10_000)?,
-            cache_ttl: Duration::from_millis(vars.number("RENKEI_CACHE_TTL_MS", 1000, 0..=60_000)?),
-            oplux_breaker_threshold: vars.number("RENKEI_OPLUX_BREAKER_THRESHOLD", 5, 1..=1_000_000)?,
+            oplux_sync_interval: Duration::from_secs(vars.number("RENKEI_OPLUX_SYNC_INTERVAL_SECS", 300, 0..=86_400)),
+            oplux_sync_window: Duration::from_secs(3600 * vars.number("RENKEI_OPLUX_SYNC_WINDOW_HOURS", 48, 1..=8760)),
+            oplux_sync_batch: vars.number("RENKEI_OPLUX_SYNC_BATCH", 100, 1..=10_000),
+            cache_ttl: Duration::from_millis(vars.number("RENKEI_CACHE_TTL_MS", 1000, 0..=60_000)),
+            oplux_breaker_threshold: vars.number("RENKEI_OPLUX_BREAKER_THRESHOLD", 5, 1..=1_000_000),
             oplux_breaker_cool_down: Duration::from_secs(vars.number(
                 "RENKEI_OPLUX_BREAKER_COOL_DOWN_SECS",
                 30,
                 1..=3600,
-            )?),
+            )),
             demo_oplux_endpoint: urls.demo_oplux_endpoint,
             outbound,
             metrics_token: vars.optional("RENKEI_METRICS_TOKEN").map(Secret::new),
@@ -269,29 +317,22 @@ impl Config {
                 "RENKEI_CLIENT_REQUEST_TIMEOUT_MS",
                 5000,
                 100..=600_000,
-            )?),
-            body_read_timeout: Duration::from_millis(vars.number(
-                "RENKEI_BODY_READ_TIMEOUT_MS",
-                10_000,
-                100..=600_000,
-            )?),
+            )),
+            body_read_timeout: Duration::from_millis(vars.number("RENKEI_BODY_READ_TIMEOUT_MS", 10_000, 100..=600_000)),
             webhook_poll_interval: Duration::from_millis(vars.number(
                 "RENKEI_WEBHOOK_POLL_INTERVAL_MS",
                 1000,
                 10..=3_600_000,
-            )?),
+            )),
             webhook_retry_base: Duration::from_millis(vars.number(
                 "RENKEI_WEBHOOK_RETRY_BASE_MS",
                 30_000,
                 1..=3_600_000,
-            )?),
-            cert_warning_days: vars.number("RENKEI_CERT_WARNING_DAYS", 30, 1..=365)?,
-            cert_check_interval: Duration::from_secs(vars.number(
-                "RENKEI_CERT_CHECK_INTERVAL_SECS",
-                3600,
-                1..=86_400,
-            )?),
-        })
+            )),
+            cert_warning_days: vars.number("RENKEI_CERT_WARNING_DAYS", 30, 1..=365),
+            cert_check_interval: Duration::from_secs(vars.number("RENKEI_CERT_CHECK_INTERVAL_SECS", 3600, 1..=86_400)),
+        };
+        vars.finish(config)
     }
 
     pub fn is_production(&self) -> bool {
@@ -394,69 +435,63 @@ fn database<F: Fn(&str) -> Option<String>>(vars: &Vars<'_, F>) -> Result<Databas
     Ok(DatabaseConfig {
         url: Secret::new(url),
         schema,
-        max_connections: vars.number("RENKEI_DATABASE_MAX_CONNECTIONS", 10, 1..=1000)?,
-        acquire_timeout: Duration::from_millis(vars.number("RENKEI_DATABASE_ACQUIRE_TIMEOUT_MS", 3000, 10..=60_000)?),
+        max_connections: vars.number("RENKEI_DATABASE_MAX_CONNECTIONS", 10, 1..=1000),
+        acquire_timeout: Duration::from_millis(vars.number("RENKEI_DATABASE_ACQUIRE_TIMEOUT_MS", 3000, 10..=60_000)),
     })
 }
 
-/// `RENKEI_JWT_KEYS` and `RENKEI_MASTER_KEY`, when set.
-fn keys<F: Fn(&str) -> Option<String>>(
-    vars: &Vars<'_, F>,
-) -> Result<(Option<JwtKeys>, Option<Arc<MasterKeys>>), ConfigError> {
-    let jwt_keys = match vars.optional("RENKEI_JWT_KEYS") {
-        None => None,
-        Some(value) => Some(JwtKeys::parse(&value).map_err(|message| ConfigError {
+/// `RENKEI_JWT_KEYS` and `RENKEI_MASTER_KEY`, when set and valid (each error is
+/// recorded: a short JWT key does not hide a bad or missing master key).
+fn keys<F: Fn(&str) -> Option<String>>(vars: &Vars<'_, F>) -> (Option<JwtKeys>, Option<Arc<MasterKeys>>) {
+    let jwt_keys = vars.optional("RENKEI_JWT_KEYS").and_then(|value| {
+        vars.check(JwtKeys::parse(&value).map_err(|message| ConfigError {
             variable: "RENKEI_JWT_KEYS",
             message,
-        })?),
-    };
-    let master_keys = match vars.optional("RENKEI_MASTER_KEY") {
-        None => None,
-        Some(value) => Some(
+        }))
+    });
+    let master_keys = vars.optional("RENKEI_MASTER_KEY").and_then(|value| {
+        vars.check(
             parse_named_keys(&value)
                 .and_then(|keys| MasterKeys::new(keys.into_iter().map(|k| (k.id, k.secret)).collect()))
                 .map(Arc::new)
                 .map_err(|message| ConfigError {
                     variable: "RENKEI_MASTER_KEY",
                     message,
-                })?,
-        ),
-    };
-    Ok((jwt_keys, master_keys))
+                }),
+        )
+    });
+    (jwt_keys, master_keys)
 }
 
-fn auth<F: Fn(&str) -> Option<String>>(
-    vars: &Vars<'_, F>,
-    jwt_keys: Option<JwtKeys>,
-) -> Result<AuthConfig, ConfigError> {
-    let trusted_proxies =
-        Cidr::parse_list(&vars.string("RENKEI_TRUSTED_PROXIES", "")).map_err(|message| ConfigError {
-            variable: "RENKEI_TRUSTED_PROXIES",
-            message,
-        })?;
-    let client_secret_pepper = match vars.optional("RENKEI_CLIENT_SECRET_PEPPER") {
-        None => None,
-        Some(value) => match decode_base64(&value) {
-            Some(bytes) if bytes.len() >= 32 => Some(Secret::new(bytes)),
-            _ => {
-                return Err(ConfigError {
-                    variable: "RENKEI_CLIENT_SECRET_PEPPER",
-                    message: "expected at least 32 random bytes, base64-encoded".into(),
-                });
-            }
-        },
-    };
-    Ok(AuthConfig {
+fn auth<F: Fn(&str) -> Option<String>>(vars: &Vars<'_, F>, jwt_keys: Option<JwtKeys>) -> AuthConfig {
+    let trusted_proxies = vars
+        .check(
+            Cidr::parse_list(&vars.string("RENKEI_TRUSTED_PROXIES", "")).map_err(|message| ConfigError {
+                variable: "RENKEI_TRUSTED_PROXIES",
+                message,
+            }),
+        )
+        .unwrap_or_default();
+    let client_secret_pepper = vars.optional("RENKEI_CLIENT_SECRET_PEPPER").and_then(|value| {
+        vars.check(match decode_base64(&value) {
+            Some(bytes) if bytes.len() >= 32 => Ok(Secret::new(bytes)),
+            _ => Err(ConfigError {
+                variable: "RENKEI_CLIENT_SECRET_PEPPER",
+                message: "expected at least 32 random bytes, base64-encoded".into(),
+            }),
+        })
+    });
+    AuthConfig {
         issuer: vars.string("RENKEI_JWT_ISSUER", "renkei"),
         audience: vars.string("RENKEI_JWT_AUDIENCE", "renkei-api"),
-        token_ttl: Duration::from_secs(vars.number("RENKEI_TOKEN_TTL_SECS", 900, 60..=86_400)?),
+        token_ttl: Duration::from_secs(vars.number("RENKEI_TOKEN_TTL_SECS", 900, 60..=86_400)),
         jwt_keys,
-        failure_limit: vars.number("RENKEI_TOKEN_FAILURE_LIMIT", 10, 1..=100_000)?,
-        failure_window: Duration::from_secs(vars.number("RENKEI_TOKEN_FAILURE_WINDOW_SECS", 300, 1..=86_400)?),
-        failure_delay: Duration::from_millis(vars.number("RENKEI_TOKEN_FAILURE_DELAY_MS", 1000, 0..=10_000)?),
+        failure_limit: vars.number("RENKEI_TOKEN_FAILURE_LIMIT", 10, 1..=100_000),
+        failure_window: Duration::from_secs(vars.number("RENKEI_TOKEN_FAILURE_WINDOW_SECS", 300, 1..=86_400)),
+        failure_delay: Duration::from_millis(vars.number("RENKEI_TOKEN_FAILURE_DELAY_MS", 1000, 0..=10_000)),
         trusted_proxies,
         client_secret_pepper,
-    })
+    }
 }
 
 /// Base URLs: public links, O-PLUX's environments, the demo stand-in.
@@ -469,26 +504,29 @@ struct Urls {
     demo_oplux_endpoint: Option<String>,
 }
 
-fn urls<F: Fn(&str) -> Option<String>>(vars: &Vars<'_, F>) -> Result<Urls, ConfigError> {
-    let url_var = |name: &'static str, example: &str| -> Result<Option<String>, ConfigError> {
+fn urls<F: Fn(&str) -> Option<String>>(vars: &Vars<'_, F>) -> Urls {
+    let url_var = |name: &'static str, example: &str| -> Option<String> {
         match vars.optional(name) {
-            Some(url) if !crate::accounts::formats::is_url(&url, false) => Err(ConfigError {
-                variable: name,
-                message: format!("'{url}' is not an http(s) URL such as {example}"),
-            }),
-            other => Ok(other.map(|u| u.trim_end_matches('/').to_string())),
+            Some(url) if !crate::accounts::formats::is_url(&url, false) => {
+                vars.check::<()>(Err(ConfigError {
+                    variable: name,
+                    message: format!("'{url}' is not an http(s) URL such as {example}"),
+                }));
+                None
+            }
+            other => other.map(|u| u.trim_end_matches('/').to_string()),
         }
     };
-    Ok(Urls {
-        public_url: url_var("RENKEI_PUBLIC_URL", "https://renkei.example.jp")?,
-        oplux_test_url: url_var("RENKEI_OPLUX_TEST_URL", "https://api.tst.o-plux.com")?
+    Urls {
+        public_url: url_var("RENKEI_PUBLIC_URL", "https://renkei.example.jp"),
+        oplux_test_url: url_var("RENKEI_OPLUX_TEST_URL", "https://api.tst.o-plux.com")
             .unwrap_or_else(|| "https://api.tst.o-plux.com".into()),
-        oplux_production_url: url_var("RENKEI_OPLUX_PRODUCTION_URL", "https://api.o-plux.example")?,
-        oplux_test_v2_url: url_var("RENKEI_OPLUX_TEST_V2_URL", "https://staging.o-plux.com/v2/event")?
+        oplux_production_url: url_var("RENKEI_OPLUX_PRODUCTION_URL", "https://api.o-plux.example"),
+        oplux_test_v2_url: url_var("RENKEI_OPLUX_TEST_V2_URL", "https://staging.o-plux.com/v2/event")
             .unwrap_or_else(|| crate::screening::oplux::client::V2_TEST_URL.into()),
-        oplux_production_v2_url: url_var("RENKEI_OPLUX_PRODUCTION_V2_URL", "https://o-plux.example/v2/event")?,
-        demo_oplux_endpoint: url_var("RENKEI_DEMO_OPLUX_ENDPOINT", "http://127.0.0.1:18090")?,
-    })
+        oplux_production_v2_url: url_var("RENKEI_OPLUX_PRODUCTION_V2_URL", "https://o-plux.example/v2/event"),
+        demo_oplux_endpoint: url_var("RENKEI_DEMO_OPLUX_ENDPOINT", "http://127.0.0.1:18090"),
+    }
 }
 
 /// `RENKEI_OUTBOUND_ALLOWLIST`, plus the demo stand-in's origin.
@@ -547,25 +585,48 @@ fn is_identifier(value: &str) -> bool {
         && !value.starts_with(|c: char| c.is_ascii_digit())
 }
 
-struct Vars<'a, F: Fn(&str) -> Option<String>>(&'a F);
+/// The variables, and the errors found in them so far.
+struct Vars<'a, F: Fn(&str) -> Option<String>> {
+    lookup: &'a F,
+    errors: RefCell<Vec<ConfigError>>,
+}
 
 impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
     fn optional(&self, name: &str) -> Option<String> {
-        (self.0)(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+        (self.lookup)(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
     }
 
     fn string(&self, name: &str, default: &str) -> String {
         self.optional(name).unwrap_or_else(|| default.to_string())
     }
 
-    fn number<T>(&self, name: &'static str, default: T, range: std::ops::RangeInclusive<T>) -> Result<T, ConfigError>
+    /// The value, or `None` with its error recorded.
+    fn check<T>(&self, result: Result<T, ConfigError>) -> Option<T> {
+        result.map_err(|error| self.errors.borrow_mut().push(error)).ok()
+    }
+
+    /// The configuration, unless an error was recorded: then all of them.
+    fn finish<T>(self, value: T) -> Result<T, ConfigErrors> {
+        let errors = self.errors.into_inner();
+        if errors.is_empty() {
+            Ok(value)
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+
+    /// A whole number in `range`; the default when unset (or, with the error recorded,
+    /// when invalid).
+    fn number<T>(&self, name: &'static str, default: T, range: std::ops::RangeInclusive<T>) -> T
     where
         T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
     {
         let Some(value) = self.optional(name) else {
-            return Ok(default);
+            return default;
         };
-        match value.parse::<T>() {
+        let parsed = match value.parse::<T>() {
             Ok(n) if range.contains(&n) => Ok(n),
             _ => Err(ConfigError {
                 variable: name,
@@ -575,11 +636,12 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
                     range.end()
                 ),
             }),
-        }
+        };
+        self.check(parsed).unwrap_or(default)
     }
 
-    fn boolean(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
-        match self.optional(name).map(|v| v.to_ascii_lowercase()).as_deref() {
+    fn boolean(&self, name: &'static str, default: bool) -> bool {
+        let parsed = match self.optional(name).map(|v| v.to_ascii_lowercase()).as_deref() {
             None => Ok(default),
             Some("1" | "true" | "yes" | "on") => Ok(true),
             Some("0" | "false" | "no" | "off") => Ok(false),
@@ -587,7 +649,8 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
                 variable: name,
                 message: format!("'{other}' is not true or false"),
             }),
-        }
+        };
+        self.check(parsed).unwrap_or(default)
     }
 }
 
@@ -596,7 +659,7 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
         let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|name| map.get(name).cloned())
     }
@@ -630,7 +693,7 @@ mod tests {
             ("RENKEI_BODY_READ_TIMEOUT_MS", "0"),
         ] {
             let err = load(&[(name, value)]).unwrap_err();
-            assert_eq!(err.variable, name);
+            assert_eq!(err.variables(), [name]);
             assert!(err.to_string().contains(name));
         }
     }
@@ -648,8 +711,49 @@ mod tests {
     #[test]
     fn production_names_every_missing_key_at_once() {
         let err = load(&[("RENKEI_ENV", "production")]).unwrap_err();
-        assert_eq!(err.variable, "RENKEI_ENV");
-        assert!(err.message.contains("RENKEI_MASTER_KEY and RENKEI_JWT_KEYS"), "{err}");
+        assert_eq!(err.variables(), ["RENKEI_ENV"]);
+        assert!(
+            err.0[0].message.contains("RENKEI_MASTER_KEY and RENKEI_JWT_KEYS"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn every_configuration_error_is_reported_at_once() {
+        // A short JWT key does not hide the missing master key, nor other bad values.
+        let err = load(&[
+            ("RENKEI_ENV", "production"),
+            ("RENKEI_JWT_KEYS", "k1:c2hvcnQ="),
+            ("RENKEI_TOKEN_TTL_SECS", "forever"),
+            ("RENKEI_LOG_FORMAT", "xml"),
+        ])
+        .unwrap_err();
+        let variables = err.variables();
+        for name in [
+            "RENKEI_JWT_KEYS",
+            "RENKEI_ENV",
+            "RENKEI_TOKEN_TTL_SECS",
+            "RENKEI_LOG_FORMAT",
+        ] {
+            assert!(variables.contains(&name), "{name} missing from: {err}");
+        }
+        let message = err.to_string();
+        assert!(message.contains("RENKEI_MASTER_KEY"), "{message}");
+        assert!(!message.contains("c2hvcnQ"), "a key value is never printed: {message}");
+    }
+
+    #[test]
+    fn production_ignores_the_demo_stand_in() {
+        let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+        let config = load(&[
+            ("RENKEI_ENV", "production"),
+            ("RENKEI_JWT_KEYS", &format!("j1:{key}")),
+            ("RENKEI_MASTER_KEY", &format!("m1:{key}")),
+            ("RENKEI_DEMO_OPLUX_ENDPOINT", "http://127.0.0.1:18090"),
+        ])
+        .unwrap();
+        assert_eq!(config.demo_oplux_endpoint, None);
+        assert!(config.outbound.check_configured_url("http://127.0.0.1:18090").is_err());
     }
 
     #[test]
@@ -670,7 +774,7 @@ mod tests {
     #[test]
     fn a_non_loopback_listen_needs_an_explicit_mode() {
         let err = load(&[("RENKEI_LISTEN", "0.0.0.0:8080")]).unwrap_err();
-        assert_eq!(err.variable, "RENKEI_ENV");
+        assert_eq!(err.variables(), ["RENKEI_ENV"]);
         assert!(load(&[("RENKEI_LISTEN", "0.0.0.0:8080"), ("RENKEI_ENV", "development")]).is_ok());
         assert!(load(&[("RENKEI_LISTEN", "[::1]:8080")]).is_ok());
     }

@@ -3,7 +3,7 @@
 
 use std::{net::TcpListener, sync::Arc};
 
-use actix_web::{HttpServer, dev::Server, web};
+use actix_web::{dev::Server, web};
 use anyhow::Context;
 use sea_orm::DatabaseConnection;
 
@@ -45,6 +45,7 @@ struct Background {
 impl Background {
     fn start(config: &Config, db: &DatabaseConnection, keys: &Arc<MasterKeys>, outbound: &OutboundPolicy) -> Self {
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        let worker_stopped = stopped.clone();
         let worker = Worker::new(
             db.clone(),
             keys.clone(),
@@ -53,7 +54,10 @@ impl Background {
             config.webhook_retry_base,
         );
         let tasks = vec![
-            tokio::spawn(worker.run(stopped.clone())),
+            // A panic of the worker is logged, never lost silently (see `jobs::contained`).
+            tokio::spawn(async move {
+                crate::jobs::contained("webhook-worker", worker.run(worker_stopped)).await;
+            }),
             tokio::spawn(certificates::run_checks(
                 db.clone(),
                 config.cert_check_interval,
@@ -131,6 +135,7 @@ impl Application {
             token_failure_delay: config.auth.failure_delay,
             outbound: config.outbound.clone(),
             metrics_token: config.metrics_token.clone(),
+            metrics_served: !config.is_production() || config.metrics_token.is_some(),
             body_read_timeout: config.body_read_timeout,
             cert_warning_days: config.cert_warning_days,
         });
@@ -138,14 +143,16 @@ impl Application {
         let background = Background::start(&config, &db, &state.master_keys, &state.outbound);
         let document = web::Data::new(ServedDocument::committed());
         let cors_origins = config.cors_origins.clone();
-        let server = HttpServer::new(move || http::app(state.clone(), document.clone(), cors_origins.clone()))
-            // Slow clients cannot hold a connection: the head must arrive within this time,
-            // the body within `body_read_timeout` (see `http::observe`).
-            .client_request_timeout(config.client_request_timeout)
-            .workers(config.workers)
-            .shutdown_timeout(config.shutdown_timeout.as_secs())
-            .listen(listener)?
-            .run();
+        // Slow clients cannot hold a connection: the head must arrive within
+        // `client_request_timeout`, the body within `body_read_timeout` (see
+        // `http::observe`). Errors actix answers itself get a problem+json body (`http::wire`).
+        let server = http::wire::serve(
+            listener,
+            config.workers,
+            config.shutdown_timeout,
+            config.client_request_timeout,
+            move || http::app(state.clone(), document.clone(), cors_origins.clone()),
+        )?;
         tracing::info!(port, "renkei is listening");
         Ok(Self {
             port,

@@ -176,7 +176,7 @@ pub async fn run_checks(db: DatabaseConnection, interval: Duration, mut stop: to
         if *stop.borrow() {
             return;
         }
-        if let Err(err) = check_expiring(&db, Utc::now()).await {
+        if let Some(Err(err)) = crate::jobs::contained("certificate-expiry", check_expiring(&db, Utc::now())).await {
             tracing::warn!(error = %err, "the certificate expiry check failed; it runs again later");
         }
         tokio::select! {

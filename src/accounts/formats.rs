@@ -181,7 +181,7 @@ fn parse_text(kind: Kind, path: &str, raw: &str) -> Result<String, FieldError> {
             }
         }
         Kind::OpluxEndpoint => {
-            if !(text == "test" || text == "production" || is_url(&text, false)) {
+            if !(text == "test" || text == "production" || is_base_url(&text)) {
                 return Err(invalid(
                     "invalid_value",
                     format!("{path} must be test, production, or the http(s) base URL of an O-PLUX stand-in"),
@@ -301,25 +301,25 @@ pub fn is_hostname(text: &str) -> bool {
     text.len() <= 253 && text.contains('.') && text.split('.').all(is_dns_label)
 }
 
-/// An absolute http(s) URL with a host and nothing that would need escaping.
+/// An absolute http(s) URL, read by the one URL parser (`outbound::parse_url`, the
+/// WHATWG reading): no user info, no white space, and a host that is a name with a dot,
+/// `localhost` or an IP address.
 pub fn is_url(text: &str, https_only: bool) -> bool {
-    let rest = match (text.strip_prefix("https://"), text.strip_prefix("http://")) {
-        (Some(rest), _) => rest,
-        (None, Some(rest)) if !https_only => rest,
-        _ => return false,
+    let Ok(url) = crate::outbound::parse_url(text) else {
+        return false;
     };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = authority.rsplit_once(':').map_or(
-        authority,
-        |(host, port)| {
-            if port.parse::<u16>().is_ok() { host } else { "" }
-        },
-    );
-    let host_ok = is_hostname(&host.to_ascii_lowercase())
-        || host == "localhost"
-        || host.parse::<IpAddr>().is_ok()
-        || (host.starts_with('[') && host.ends_with(']') && host[1..host.len() - 1].parse::<IpAddr>().is_ok());
-    host_ok && !text.chars().any(|c| c.is_whitespace() || c.is_control())
+    let host_ok = match url.host() {
+        Some(url::Host::Domain(name)) => is_hostname(name) || name == "localhost",
+        Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) => true,
+        None => false,
+    };
+    host_ok && (!https_only || url.scheme() == "https")
+}
+
+/// The base URL of an O-PLUX stand-in: an http(s) URL without query string or fragment.
+fn is_base_url(text: &str) -> bool {
+    is_url(text, false)
+        && crate::outbound::parse_url(text).is_ok_and(|url| url.query().is_none() && url.fragment().is_none())
 }
 
 #[cfg(test)]
@@ -347,20 +347,29 @@ mod tests {
         assert!(!is_url("https://", false));
         assert!(!is_url("https://exa mple.jp", false));
         assert!(!is_url("javascript:alert(1)", false));
+        assert!(!is_url("https://user:pw@example.jp/", false));
+        assert!(is_url("http://[::1]/", false));
+    }
+
+    #[test]
+    fn a_stand_in_base_url_has_no_query_or_fragment() {
+        assert!(is_base_url("http://127.0.0.1:18090/base"));
+        assert!(!is_base_url("http://127.0.0.1:18090/?x=1"));
+        assert!(!is_base_url("http://127.0.0.1:18090/#x"));
     }
 
     #[test]
     fn the_schema_patterns_agree_with_the_checks() {
         let pattern = |p: &str| Regex::new(p).unwrap();
+        // The patterns are a little stricter than the parser (an IPv6 host needs a port,
+        // an empty port is refused): a form that follows them is always accepted.
         let samples = [
             "https://example.jp/a?b=c",
             "http://127.0.0.1:8081",
             "http://localhost:8080/x",
             "http://[::1]:8080/",
-            "http://[::1]/",
             "https://example.jp:65535",
             "https://example.jp:65536",
-            "https://example.jp:",
             "https://-bad.example.jp",
             "https://exa mple.jp",
             "https://user@example.jp",

@@ -10,6 +10,7 @@ pub mod pagination;
 pub mod problem;
 pub mod routes;
 pub mod state;
+pub mod wire;
 
 use actix_cors::Cors;
 use actix_web::{

@@ -48,6 +48,8 @@ pub struct AppState {
     pub outbound: OutboundPolicy,
     /// Required as a bearer token on `/metrics` when set.
     pub metrics_token: Option<crate::core::Secret<String>>,
+    /// Whether `/metrics` is served at all: in production only with a token (SPEC 10).
+    pub metrics_served: bool,
     /// How long a request's body may take to arrive.
     pub body_read_timeout: std::time::Duration,
     /// Accounts warn of certificates expiring within this many days.

@@ -92,7 +92,7 @@ async fn run(context: Pass, interval: Duration, pass: PassFn) {
             break;
         }
         if context.go_on().await {
-            pass(context.clone()).await;
+            super::contained(context.lease.name(), pass(context.clone())).await;
         }
     }
     if let Err(err) = context.lease.release(&context.db).await {

@@ -65,6 +65,14 @@ pub async fn verify(accounts: &Accounts<'_>, client: &OpluxClient, shop_id: &str
         );
         crate::store::oplux_exchanges::insert(accounts.db, exchange).await?;
     }
+    // An answer that breaks a bound (SPEC 10) is no answer: a 502, as on sync and updates.
+    if let Err(reason) = &call.outcome
+        && crate::screening::oplux::client::is_unbounded_answer(reason)
+    {
+        return Err(DomainError::BadGateway(format!(
+            "O-PLUX did not answer the test event: {reason}"
+        )));
+    }
     Ok(verification(call.outcome))
 }
 

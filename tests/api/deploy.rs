@@ -14,6 +14,7 @@ use crate::support::{
 
 on_both_databases!(
     production_without_keys_refuses_to_start_naming_every_missing_variable,
+    every_configuration_error_is_reported_at_once,
     production_with_its_keys_writes_no_key_file_and_creates_no_demo_client,
     an_unset_mode_on_a_public_address_refuses_to_start,
 );
@@ -46,6 +47,26 @@ async fn production_without_keys_refuses_to_start_naming_every_missing_variable(
         "{stderr}"
     );
     assert!(!dir.0.join(renkei::dev_keys::FILE_NAME).exists());
+}
+
+async fn every_configuration_error_is_reported_at_once(backend: Backend) {
+    // SPEC 10: a short JWT key does not hide the missing master key (nor another bad value).
+    let database = TestDatabase::new(backend);
+    let dir = scratch_dir();
+    let output = command(&database, &dir.0)
+        .arg("serve")
+        .env("RENKEI_ENV", "production")
+        .env("RENKEI_LISTEN", "127.0.0.1:0")
+        .env("RENKEI_JWT_KEYS", "j1:c2hvcnQ=")
+        .env("RENKEI_LOG_FORMAT", "xml")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for name in ["RENKEI_JWT_KEYS", "RENKEI_MASTER_KEY", "RENKEI_LOG_FORMAT"] {
+        assert!(stderr.contains(name), "{name} is not named: {stderr}");
+    }
+    assert!(!stderr.contains("c2hvcnQ"), "a key is never printed: {stderr}");
 }
 
 async fn production_with_its_keys_writes_no_key_file_and_creates_no_demo_client(backend: Backend) {

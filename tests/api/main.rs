@@ -13,6 +13,7 @@ mod deploy;
 mod errors;
 mod faults;
 mod hardening;
+mod hostile_peers;
 mod layout;
 mod manual_review;
 mod openapi;

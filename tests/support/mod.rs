@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod binary;
+pub mod hostile;
 pub mod oplux;
 pub mod own_postgres;
 pub mod receiver;

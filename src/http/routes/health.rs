@@ -49,12 +49,14 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, crate::h
 }
 
 /// Prometheus metrics: request counts and latency histograms by route and status. When
-/// the operator sets `RENKEI_METRICS_TOKEN`, it is required as a bearer token.
+/// the operator sets `RENKEI_METRICS_TOKEN`, it is required as a bearer token; in
+/// production without it, `/metrics` is not served (404).
 #[utoipa::path(
     tag = "operations",
     responses(
         (status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain; version=0.0.4"),
         problems::Unauthorized,
+        problems::NotFound,
     )
 )]
 #[get("/metrics")]
@@ -62,6 +64,12 @@ pub async fn metrics(
     req: actix_web::HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, crate::http::problem::ApiError> {
+    if !state.metrics_served {
+        // As any unknown path answers: production without a token has no metrics.
+        return Err(crate::http::problem::ApiError::NotFound(
+            "no resource at /metrics".into(),
+        ));
+    }
     if let Some(expected) = &state.metrics_token {
         let sent = req
             .headers()

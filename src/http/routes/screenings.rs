@@ -249,6 +249,7 @@ pub async fn list_exchanges(
         problems::Secured,
         problems::NotFound,
         problems::Conflict,
+        problems::BadGateway,
     )
 )]
 #[post("/provider-accounts/o-plux/verify")]

@@ -13,7 +13,12 @@ use super::{
 };
 use crate::{
     accounts::providers::fraud::OpluxEndpoint,
-    outbound::{OutboundPolicy, policy::Failure},
+    outbound::{
+        OutboundPolicy, Refusal, Url,
+        body::{MAX_ANSWER_BYTES, ReadError, read_capped},
+        policy::Failure,
+        redacted, redacted_text,
+    },
     screening::request::ScreenedOrder,
 };
 use chrono::Utc;
@@ -107,36 +112,30 @@ impl OpluxClient {
         &self.policy
     }
 
-    /// The base URL of an account's `endpoint` setting. A stand-in URL must still be
-    /// allow-listed (it may have been saved before the operator changed the list).
-    pub fn base_url(&self, endpoint: &OpluxEndpoint) -> Result<String, String> {
-        let base = match endpoint {
-            OpluxEndpoint::Test => self.test_url.clone(),
+    /// The base URL of an account's `endpoint` setting (without a trailing slash). A
+    /// stand-in URL must still be allow-listed (it may have been saved before the operator
+    /// changed the list).
+    fn base_url(&self, endpoint: &OpluxEndpoint) -> Result<String, String> {
+        match endpoint {
+            OpluxEndpoint::Test => Ok(self.test_url.clone()),
             OpluxEndpoint::Production => self.production_url.clone().ok_or_else(|| {
                 tracing::error!("an account uses endpoint production, but RENKEI_OPLUX_PRODUCTION_URL is not set");
                 Failure::Unreachable.as_str().to_string()
-            })?,
-            OpluxEndpoint::Url(url) => self.permitted(url.trim_end_matches('/').to_string(), |url| {
-                self.policy.check_configured_url(url).map(|_| ())
-            })?,
-        };
-        self.permitted(base, |url| self.policy.check_request_url(url).map(|_| ()))
-    }
-
-    /// `url` when the outbound policy's `check` lets it through; else "unreachable" (the
-    /// reason is logged for the operator, never shown to the tenant).
-    fn permitted<E: std::fmt::Display>(
-        &self,
-        url: String,
-        check: impl FnOnce(&str) -> Result<(), E>,
-    ) -> Result<String, String> {
-        match check(&url) {
-            Ok(()) => Ok(url),
-            Err(refusal) => {
-                tracing::warn!(reason = %refusal, "O-PLUX call refused by the outbound policy");
-                Err(Failure::Unreachable.as_str().into())
+            }),
+            OpluxEndpoint::Url(url) => {
+                permitted(self.policy.check_configured_url(url))?;
+                Ok(url.trim_end_matches('/').to_string())
             }
         }
+    }
+
+    /// `base` followed by `path`, parsed once and checked by the outbound policy: the URL
+    /// that is checked is the one handed to the HTTP client.
+    fn target(&self, base: &str, path: &str) -> Result<Url, String> {
+        permitted(
+            self.policy
+                .check_request_url(&format!("{}{path}", base.trim_end_matches('/'))),
+        )
     }
 
     /// Registers an order event. Never retried once it may have reached O-PLUX; a refused
@@ -159,11 +158,14 @@ impl OpluxClient {
             order_number = %order.request.order_number,
             amount = order.request.amount,
             method = %body["telegram"]["event"]["ec"]["settle"]["method"],
-            endpoint = %base,
+            endpoint = %redacted_text(&base),
             "O-PLUX request (personal data and signature not logged)"
         );
-        let url = format!("{base}{}", protocol::EVENT_PATH);
-        let (outcome, http_status) = self.post_event(&url, &body, started + timeout).await;
+        let url = match self.target(&base, protocol::EVENT_PATH) {
+            Ok(url) => url,
+            Err(message) => return Call::not_sent(message, started),
+        };
+        let (outcome, http_status) = self.post_event(url, &body, started + timeout).await;
         let answered = matches!(&outcome, Ok(Answer::Screened { .. }) | Ok(Answer::Rejected { .. }));
         self.breaker.record(shop_id, &base, answered);
         let latency = started.elapsed();
@@ -180,14 +182,14 @@ impl OpluxClient {
     fn permitted_base(&self, shop_id: &str, endpoint: &OpluxEndpoint) -> Result<String, String> {
         let base = self.base_url(endpoint)?;
         if self.breaker.permit(shop_id, &base) == Permit::Refuse {
-            tracing::debug!(shop = %shop_id, endpoint = %base, "O-PLUX circuit open: not calling");
+            tracing::debug!(shop = %shop_id, endpoint = %redacted_text(&base), "O-PLUX circuit open: not calling");
             return Err(COOLING_DOWN.into());
         }
         Ok(base)
     }
 
     /// POSTs the event until `deadline`; once more only when nothing reached O-PLUX.
-    async fn post_event(&self, url: &str, body: &serde_json::Value, deadline: Instant) -> (CallOutcome, Option<u16>) {
+    async fn post_event(&self, url: Url, body: &serde_json::Value, deadline: Instant) -> (CallOutcome, Option<u16>) {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -197,7 +199,7 @@ impl OpluxClient {
             }
             let sent = self
                 .http
-                .post(url)
+                .post(url.clone())
                 .header("content-type", "application/json; charset=UTF-8")
                 .timeout(left)
                 .json(body)
@@ -207,11 +209,9 @@ impl OpluxClient {
                 Ok(response) => {
                     let status = response.status().as_u16();
                     let remaining = deadline.saturating_duration_since(Instant::now());
-                    let outcome = match tokio::time::timeout(remaining, response.bytes()).await {
-                        Ok(Ok(bytes)) => protocol::parse_answer(status, &bytes),
-                        Ok(Err(err)) => Err(failure(&err)),
-                        Err(_) => Err(Failure::TimedOut.as_str().into()),
-                    };
+                    let outcome = read_answer(response, remaining)
+                        .await
+                        .and_then(|bytes| protocol::parse_answer(status, &bytes));
                     return (outcome, Some(status));
                 }
                 // Nothing reached O-PLUX: safe to try once more.
@@ -223,16 +223,20 @@ impl OpluxClient {
 
     /// The v2 event URL of an account's `endpoint` setting: O-PLUX's environments by
     /// configuration, `{base}/v2/event` for a stand-in (allow-listed, as for v3).
-    pub fn v2_url(&self, endpoint: &OpluxEndpoint) -> Result<String, String> {
-        let url = match endpoint {
-            OpluxEndpoint::Test => self.v2_test_url.clone(),
-            OpluxEndpoint::Production => self.v2_production_url.clone().ok_or_else(|| {
-                tracing::error!("an account uses endpoint production, but RENKEI_OPLUX_PRODUCTION_V2_URL is not set");
-                Failure::Unreachable.as_str().to_string()
-            })?,
-            OpluxEndpoint::Url(_) => format!("{}{}", self.base_url(endpoint)?, protocol_v2::V2_PATH),
-        };
-        self.permitted(url, |url| self.policy.check_request_url(url).map(|_| ()))
+    fn v2_url(&self, endpoint: &OpluxEndpoint) -> Result<Url, String> {
+        match endpoint {
+            OpluxEndpoint::Test => self.target(&self.v2_test_url, ""),
+            OpluxEndpoint::Production => {
+                let url = self.v2_production_url.as_deref().ok_or_else(|| {
+                    tracing::error!(
+                        "an account uses endpoint production, but RENKEI_OPLUX_PRODUCTION_V2_URL is not set"
+                    );
+                    Failure::Unreachable.as_str().to_string()
+                })?;
+                self.target(url, "")
+            }
+            OpluxEndpoint::Url(_) => self.target(&self.base_url(endpoint)?, protocol_v2::V2_PATH),
+        }
     }
 
     /// GETs one event's review state (v2).
@@ -245,7 +249,15 @@ impl OpluxClient {
         event_id: &str,
     ) -> V2Call {
         let form = protocol_v2::get_query(credentials, event_id, Utc::now());
-        self.v2_call(shop_id, endpoint, timeout, V2Request::Get(form)).await
+        let mut call = self.v2_call(shop_id, endpoint, timeout, V2Request::Get(form)).await;
+        // An answer about another event is no answer (SPEC 10): it is not this order's.
+        if let Ok(V2Answer::Event(event)) = &call.outcome
+            && event.event_id != event_id
+        {
+            tracing::warn!(shop = %shop_id, "O-PLUX answered a v2 GET about another event than the one asked");
+            call.outcome = Err(protocol_v2::ANOTHER_EVENT.into());
+        }
+        call
     }
 
     /// PUTs an update of one event (v2). Never retried once it may have reached O-PLUX.
@@ -274,14 +286,19 @@ impl OpluxClient {
             Ok(url) => url,
             Err(message) => return not_sent(message),
         };
-        if self.breaker.permit(shop_id, &url) == Permit::Refuse {
+        let breaker_key = redacted(&url);
+        if self.breaker.permit(shop_id, &breaker_key) == Permit::Refuse {
             return not_sent(COOLING_DOWN.into());
         }
         let (builder, parse): (_, ParseV2) = match &request {
-            V2Request::Get(form) => (self.http.get(format!("{url}?{}", encode(form))), protocol_v2::parse_get),
+            V2Request::Get(form) => {
+                let mut url = url.clone();
+                url.set_query(Some(&encode(form)));
+                (self.http.get(url), protocol_v2::parse_get)
+            }
             V2Request::Put(form) => (
                 self.http
-                    .put(&url)
+                    .put(url.clone())
                     .header("content-type", "application/x-www-form-urlencoded; charset=UTF-8")
                     .body(encode(form)),
                 protocol_v2::parse_put,
@@ -293,16 +310,14 @@ impl OpluxClient {
                 let status = response.status().as_u16();
                 http_status = Some(status);
                 let remaining = timeout.saturating_sub(started.elapsed());
-                match tokio::time::timeout(remaining, response.bytes()).await {
-                    Ok(Ok(bytes)) => parse(status, &bytes),
-                    Ok(Err(err)) => Err(failure(&err)),
-                    Err(_) => Err(Failure::TimedOut.as_str().into()),
-                }
+                read_answer(response, remaining)
+                    .await
+                    .and_then(|bytes| parse(status, &bytes))
             }
             Err(err) => Err(failure(&err)),
         };
         let answered = outcome.is_ok();
-        self.breaker.record(shop_id, &url, answered);
+        self.breaker.record(shop_id, &breaker_key, answered);
         let latency = started.elapsed();
         match &outcome {
             Ok(V2Answer::Rejected { status, errors }) => tracing::warn!(
@@ -324,6 +339,43 @@ impl OpluxClient {
 
 const COOLING_DOWN: &str = "O-PLUX has failed repeatedly; not called during the cool-down";
 
+/// What a failure says when O-PLUX's answer is larger than renkei reads.
+pub const TOO_LARGE: &str = "an answer larger than 1 MiB";
+
+/// Whether a call's failure is an answer that broke a bound (too large, too deep, about
+/// another event): O-PLUX answered, but nothing usable.
+pub fn is_unbounded_answer(reason: &str) -> bool {
+    [
+        TOO_LARGE,
+        protocol_v2::TOO_DEEP,
+        protocol_v2::ANOTHER_EVENT,
+        protocol::LONG_EVENT_ID,
+    ]
+    .contains(&reason)
+}
+
+/// `url` when the outbound policy's check let it through; else "unreachable" (the
+/// reason is logged for the operator, never shown to the tenant).
+fn permitted<T>(checked: Result<T, Refusal>) -> Result<T, String> {
+    checked.map_err(|refusal| {
+        tracing::warn!(reason = %refusal, "O-PLUX call refused by the outbound policy");
+        Failure::Unreachable.as_str().into()
+    })
+}
+
+/// An answer's body, at most `MAX_ANSWER_BYTES` of it, within `time`.
+async fn read_answer(response: reqwest::Response, time: Duration) -> Result<Vec<u8>, String> {
+    match tokio::time::timeout(time, read_capped(response, MAX_ANSWER_BYTES)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(ReadError::TooLarge)) => {
+            tracing::warn!("O-PLUX answered more than 1 MiB: not read");
+            Err(TOO_LARGE.into())
+        }
+        Ok(Err(ReadError::Transport(err))) => Err(failure(&err)),
+        Err(_) => Err(Failure::TimedOut.as_str().into()),
+    }
+}
+
 /// Reads a v2 answer of an HTTP status.
 type ParseV2 = fn(u16, &[u8]) -> Result<V2Answer, String>;
 
@@ -340,16 +392,10 @@ fn encode(form: &Form) -> String {
 
 /// What the tenant sees of a transport failure; the kind of error goes to renkei's log.
 fn failure(err: &reqwest::Error) -> String {
-    let kind = if err.is_connect() {
-        "cannot connect"
-    } else if err.is_timeout() {
-        "timed out"
-    } else if err.is_body() || err.is_decode() {
-        "malformed answer"
-    } else {
-        "transport error"
-    };
-    tracing::debug!(kind, "O-PLUX transport failure");
+    tracing::debug!(
+        kind = crate::outbound::policy::error_kind(err),
+        "O-PLUX transport failure"
+    );
     Failure::of(err).as_str().to_string()
 }
 

@@ -33,6 +33,20 @@ pub const EVENT_TYPE: &str = "EC";
 pub const RESULT_SUCCESS: i64 = 10;
 pub const RESULT_ERROR: i64 = 20;
 
+/// What is kept of an answer (SPEC 10): at most this many rules (and errors)…
+pub const MAX_RULES: usize = 100;
+/// … codes of at most this many characters …
+pub const MAX_CODE_CHARS: usize = 64;
+/// … and texts (descriptions, messages, memos) of at most this many.
+pub const MAX_TEXT_CHARS: usize = 4000;
+/// What a failure says when a success answer's event id is longer than a code may be.
+pub const LONG_EVENT_ID: &str = "a success answer with an event id longer than 64 characters";
+
+/// `text`, cut after `max` characters.
+pub fn bounded(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}
+
 /// `yyyy/MM/dd HH:mm:ss` in Japan time (UTC+9).
 pub fn jst(time: DateTime<Utc>) -> String {
     let japan = FixedOffset::east_opt(9 * 3600).expect("UTC+9 is a valid offset");
@@ -355,14 +369,18 @@ pub fn parse_answer(status: u16, body: &[u8]) -> Result<Answer, String> {
             .as_str()
             .ok_or("a success answer without an event id")?
             .to_string();
+        if event_id.chars().count() > MAX_CODE_CHARS {
+            return Err(LONG_EVENT_ID.into());
+        }
         let reasons = event["rules"]
             .as_array()
             .map(|rules| {
                 rules
                     .iter()
+                    .take(MAX_RULES)
                     .map(|rule| Reason {
-                        code: rule["code"].as_str().unwrap_or_default().to_string(),
-                        description: rule["description"].as_str().unwrap_or_default().to_string(),
+                        code: bounded(rule["code"].as_str().unwrap_or_default(), MAX_CODE_CHARS),
+                        description: bounded(rule["description"].as_str().unwrap_or_default(), MAX_TEXT_CHARS),
                     })
                     .collect()
             })
@@ -390,10 +408,11 @@ fn error_reasons(value: &Value) -> Vec<Reason> {
         .iter()
         .filter_map(|error| {
             Some(Reason {
-                code: error["code"].as_str()?.to_string(),
-                description: error["message"].as_str().unwrap_or_default().to_string(),
+                code: bounded(error["code"].as_str()?, MAX_CODE_CHARS),
+                description: bounded(error["message"].as_str().unwrap_or_default(), MAX_TEXT_CHARS),
             })
         })
+        .take(MAX_RULES)
         .collect()
 }
 
@@ -562,6 +581,32 @@ mod tests {
         );
         assert!(parse_answer(500, b"oops").is_err());
         assert!(parse_answer(200, br#"{"result":10}"#).is_err());
+    }
+
+    #[test]
+    fn rules_codes_and_descriptions_are_bounded() {
+        let rules: Vec<Value> = (0..20_000)
+            .map(|i| json!({"code": format!("R{i}{}", "x".repeat(100)), "description": "説".repeat(5000)}))
+            .collect();
+        let answer =
+            json!({"result": 10, "telegram": {"event": {"id": "E1", "aaresult": {"result": "OK"}, "rules": rules}}});
+        let Answer::Screened { reasons, .. } = parse_answer(200, answer.to_string().as_bytes()).unwrap() else {
+            panic!("screened");
+        };
+        assert_eq!(reasons.len(), MAX_RULES);
+        assert!(reasons.iter().all(|r| r.code.chars().count() == MAX_CODE_CHARS));
+        assert!(reasons.iter().all(|r| r.description.chars().count() == MAX_TEXT_CHARS));
+        let long_id =
+            json!({"result": 10, "telegram": {"event": {"id": "E".repeat(65), "aaresult": {"result": "OK"}}}});
+        assert_eq!(
+            parse_answer(200, long_id.to_string().as_bytes()),
+            Err(LONG_EVENT_ID.to_string())
+        );
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(
+            parse_answer(200, deep.as_bytes()).is_err(),
+            "serde_json stops at its depth limit"
+        );
     }
 
     #[test]

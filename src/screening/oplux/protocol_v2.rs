@@ -9,13 +9,23 @@ use quick_xml::{Reader, events::Event};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::protocol::{Credentials, HASH_METHOD, RESULT_ERROR, RESULT_SUCCESS, Reason, jst, signature};
+use super::protocol::{
+    Credentials, HASH_METHOD, MAX_CODE_CHARS, MAX_RULES, MAX_TEXT_CHARS, RESULT_ERROR, RESULT_SUCCESS, Reason, bounded,
+    jst, signature,
+};
 
 /// The v2 path below a stand-in's base URL.
 pub const V2_PATH: &str = "/v2/event";
 pub const VERSION: &str = "1.0";
 /// What a GET asks for.
 pub const FIELDS: &str = "rules,score,similars,aaresult,maresult";
+
+/// XML answers nest at most this deep (SPEC 10); deeper is no answer.
+pub const MAX_XML_DEPTH: usize = 32;
+/// What a failure says when an XML answer nests deeper than `MAX_XML_DEPTH`.
+pub const TOO_DEEP: &str = "an XML answer nested more than 32 deep";
+/// What a failure says when a GET's answer is about another event than the one asked.
+pub const ANOTHER_EVENT: &str = "an answer about another event than the one asked";
 
 /// A form: keys and values in the order sent.
 pub type Form = Vec<(&'static str, String)>;
@@ -206,7 +216,9 @@ impl Element {
     }
 }
 
-/// Reads an XML document into its root element.
+/// Reads an XML document into its root element. The depth is checked while reading (at
+/// most `MAX_XML_DEPTH`), so that no deep document is ever built: the tree is dropped
+/// recursively.
 fn parse_xml(body: &[u8]) -> Result<Element, String> {
     let text = std::str::from_utf8(body).map_err(|_| "an XML answer that is not UTF-8".to_string())?;
     let mut reader = Reader::from_str(text);
@@ -214,6 +226,8 @@ fn parse_xml(body: &[u8]) -> Result<Element, String> {
     let malformed = |err: &dyn std::fmt::Display| format!("a malformed XML answer ({err})");
     loop {
         match reader.read_event().map_err(|e| malformed(&e))? {
+            // `stack` holds the document and every open element.
+            Event::Start(_) | Event::Empty(_) if stack.len() > MAX_XML_DEPTH => return Err(TOO_DEEP.into()),
             Event::Start(start) => stack.push(Element {
                 name: String::from_utf8_lossy(start.local_name().as_ref()).into_owned(),
                 ..Element::default()
@@ -275,10 +289,11 @@ fn errors_of(response: &Element) -> Vec<Reason> {
                 .children("error")
                 .filter_map(|error| {
                     Some(Reason {
-                        code: error.text_of("code").filter(|c| !c.is_empty())?.to_string(),
-                        description: error.text_of("message").unwrap_or_default().to_string(),
+                        code: bounded(error.text_of("code").filter(|c| !c.is_empty())?, MAX_CODE_CHARS),
+                        description: bounded(error.text_of("message").unwrap_or_default(), MAX_TEXT_CHARS),
                     })
                 })
+                .take(MAX_RULES)
                 .collect()
         })
         .unwrap_or_default()
@@ -288,6 +303,7 @@ fn errors_of(response: &Element) -> Vec<Reason> {
 fn read_response(status: u16, body: &[u8]) -> Result<Result<Element, V2Answer>, String> {
     let response = match parse_xml(body) {
         Ok(response) if response.name == "response" => response,
+        Err(err) if err == TOO_DEEP => return Err(err),
         Ok(_) => return Err(format!("HTTP {status} with an XML answer without <response>")),
         Err(err) if (200..=499).contains(&status) => return Err(format!("HTTP {status} with {err}")),
         Err(_) => return Err(format!("HTTP {status} without a readable result")),
@@ -318,8 +334,8 @@ pub fn parse_get(status: u16, body: &[u8]) -> Result<V2Answer, String> {
         let result = ManualResult::parse(ma.text_of("result")?)?;
         Some(ManualReview {
             result,
-            reason: ma.text_of("reason").unwrap_or_default().to_string(),
-            memo: ma.text_of("memo").unwrap_or_default().to_string(),
+            reason: bounded(ma.text_of("reason").unwrap_or_default(), MAX_TEXT_CHARS),
+            memo: bounded(ma.text_of("memo").unwrap_or_default(), MAX_TEXT_CHARS),
         })
     });
     let rules = event
@@ -327,7 +343,9 @@ pub fn parse_get(status: u16, body: &[u8]) -> Result<V2Answer, String> {
         .map(|rules| {
             rules
                 .children("rule")
-                .filter_map(|rule| rule.text_of("code").filter(|c| !c.is_empty()).map(str::to_string))
+                .filter_map(|rule| rule.text_of("code").filter(|c| !c.is_empty()))
+                .take(MAX_RULES)
+                .map(|code| bounded(code, MAX_CODE_CHARS))
                 .collect()
         })
         .unwrap_or_default();
@@ -337,7 +355,7 @@ pub fn parse_get(status: u16, body: &[u8]) -> Result<V2Answer, String> {
             .child("aaresult")
             .and_then(|aa| aa.text_of("result"))
             .filter(|r| !r.is_empty())
-            .map(str::to_string),
+            .map(|r| bounded(r, MAX_CODE_CHARS)),
         manual,
         rules,
     }))
@@ -504,6 +522,50 @@ mod tests {
             assert_eq!(codes, ["InvalidData.EventId", "Second"]);
         }
         assert!(parse_put(500, body.as_bytes()).is_err(), "a 5xx is no answer");
+    }
+
+    #[test]
+    fn a_deep_answer_is_no_answer_and_does_not_overflow() {
+        let depth = 100_000;
+        let body = format!(
+            "<response><result>10</result>{}{}</response>",
+            "<a>".repeat(depth),
+            "</a>".repeat(depth)
+        );
+        assert_eq!(parse_get(200, body.as_bytes()), Err(TOO_DEEP.to_string()));
+        let unclosed = format!("<response>{}", "<a>".repeat(depth));
+        assert_eq!(parse_get(200, unclosed.as_bytes()), Err(TOO_DEEP.to_string()));
+        let nested = |n: usize| format!("{}{}", "<a>".repeat(n), "</a>".repeat(n));
+        let at_the_bound = format!(
+            "<response><result>10</result><errors/><events><event><id>E</id>{}</event></events></response>",
+            nested(MAX_XML_DEPTH - 3)
+        );
+        assert!(parse_get(200, at_the_bound.as_bytes()).is_ok());
+        let one_more = format!(
+            "<response><result>10</result><errors/><events><event><id>E</id>{}</event></events></response>",
+            nested(MAX_XML_DEPTH - 2)
+        );
+        assert_eq!(parse_get(200, one_more.as_bytes()), Err(TOO_DEEP.to_string()));
+    }
+
+    #[test]
+    fn rules_codes_and_texts_are_bounded() {
+        let rules: String = (0..20_000).map(|i| format!("<rule><code>R{i}</code></rule>")).collect();
+        let long_code = "C".repeat(200);
+        let memo = "長".repeat(10_000);
+        let body = format!(
+            "<response><result>10</result><errors/><events><event><id>E</id>\
+             <maresult><result>OK</result><reason>{memo}</reason><memo>{memo}</memo></maresult>\
+             <rules><rule><code>{long_code}</code></rule>{rules}</rules></event></events></response>"
+        );
+        let V2Answer::Event(event) = parse_get(200, body.as_bytes()).unwrap() else {
+            panic!("an event");
+        };
+        assert_eq!(event.rules.len(), MAX_RULES);
+        assert_eq!(event.rules[0].chars().count(), MAX_CODE_CHARS);
+        let manual = event.manual.unwrap();
+        assert_eq!(manual.memo.chars().count(), MAX_TEXT_CHARS);
+        assert_eq!(manual.reason.chars().count(), MAX_TEXT_CHARS);
     }
 
     #[test]
