@@ -18,6 +18,7 @@ use crate::support::{
 on_both_databases!(
     hold_and_review_open_reviews_and_ok_opens_none,
     an_ng_whose_order_is_created_opens_a_review,
+    screenings_stored_together_each_open_their_own_review,
     the_queue_is_oldest_first_and_paginated,
     screenings_are_found_by_review_state_and_decision,
     approving_tells_o_plux_manual_ok_once,
@@ -185,6 +186,45 @@ async fn an_ng_whose_order_is_created_opens_a_review(backend: Backend) {
     let queue = shop.get("/api/v1/reviews?state=open").await;
     assert_eq!(order_numbers(&queue), ["N-1"]);
     assert_eq!(queue["items"][0]["result"], "NG");
+}
+
+async fn screenings_stored_together_each_open_their_own_review(backend: Backend) {
+    // Concurrent finishes share the writers' batches: reviews and their events must go to
+    // the right screenings, and only to those that open one.
+    let shop = Shop::new(backend).await;
+    let orders: Vec<(String, u8)> = (0..40).map(|n| (format!("B-{n:02}"), (n % 4) as u8)).collect();
+    let answers =
+        futures_util::future::join_all(orders.iter().map(|(number, digit)| shop.screened(number, *digit))).await;
+    let reviewed: Vec<&str> = orders
+        .iter()
+        .filter(|(_, digit)| matches!(digit, 1 | 2))
+        .map(|(number, _)| number.as_str())
+        .collect();
+    for ((number, digit), answer) in orders.iter().zip(&answers) {
+        assert_eq!(
+            answer["review"].is_null(),
+            !matches!(digit, 1 | 2),
+            "{number}: {answer}"
+        );
+    }
+    let mut queued = order_numbers(&shop.get("/api/v1/reviews?limit=200").await);
+    queued.sort();
+    assert_eq!(queued, reviewed);
+    let events = renkei::store::events::list(&shop.app.db, "shop-a", None, 200)
+        .await
+        .unwrap();
+    let mut opened: Vec<String> = events
+        .iter()
+        .filter(|e| e.event_type == "screening.review_opened")
+        .map(|e| {
+            serde_json::from_str::<Value>(&e.data).unwrap()["order_number"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    opened.sort();
+    assert_eq!(opened, reviewed, "one screening.review_opened per review");
 }
 
 async fn the_queue_is_oldest_first_and_paginated(backend: Backend) {
