@@ -132,12 +132,16 @@ impl ReviewDecision {
 pub struct Review {
     pub state: ReviewState,
     /// The decision, once closed; null while open.
+    #[schema(required = true)]
     pub decision: Option<ReviewDecision>,
     /// The memo sent with the decision; null when none.
+    #[schema(required = true)]
     pub memo: Option<String>,
     /// The API client that decided; null while open.
+    #[schema(required = true)]
     pub decided_by: Option<String>,
     /// When the decision was accepted by O-PLUX and stored; null while open.
+    #[schema(required = true)]
     pub decided_at: Option<DateTime<Utc>>,
     /// When the review opened: when the screening was stored.
     pub opened_at: DateTime<Utc>,

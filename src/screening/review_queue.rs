@@ -94,11 +94,13 @@ impl ReviewDecision {
 pub struct ReviewItem {
     pub order_number: String,
     /// O-PLUX's automatic result at checkout.
+    #[schema(required = true)]
     pub result: Option<ScreeningResult>,
     /// O-PLUX's reasons (判定理由).
     pub reasons: Vec<Reason>,
     /// O-PLUX's own manual review, when known (shown beside the shop's review, which it
     /// does not close).
+    #[schema(required = true)]
     pub manual_review: Option<ManualReview>,
     pub screened_at: DateTime<Utc>,
     /// The shop's review.

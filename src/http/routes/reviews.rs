@@ -44,10 +44,11 @@ pagination::page_query!(ReviewQuery {
 pub struct ReviewPage {
     pub items: Vec<ReviewItem>,
     /// Pass as `cursor` to get the next page; `null` on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
     /// How long the shop's oldest open review has waited, in whole seconds, whatever
     /// `state` and the page; `null` when no review is open.
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, required = true)]
     pub oldest_open_age_seconds: Option<i64>,
 }
 
