@@ -21,6 +21,7 @@ use super::{
     },
     record::{ManualReview, Review, ReviewDecision, ReviewState, Screening},
     review::{MEMO_MAX_CHARS, Reviews, record, record_review, refused},
+    service::OpluxAccount,
 };
 use crate::{
     core::DomainError,
@@ -135,6 +136,12 @@ pub struct QueuePage {
     pub oldest_open: Option<DateTime<Utc>>,
 }
 
+/// A decision's claim: the review closed with it already, or this request's to send.
+enum Claimed {
+    Decided(ScreeningRow),
+    Held(ScreeningRow, Box<OpluxAccount>),
+}
+
 /// What to do about a decision, given the review as stored.
 #[derive(Debug, PartialEq, Eq)]
 enum Step {
@@ -209,21 +216,55 @@ impl Reviews<'_> {
         decision: ReviewDecision,
         memo: Option<String>,
     ) -> Result<Screening, DomainError> {
-        let not_screened = || DomainError::NotFound(format!("order '{order_number}' has not been screened"));
-        let find = || async {
-            match screenings::find(self.db, shop_id, order_number).await? {
-                Some(row) if row.state == DONE => Ok(row),
-                _ => Err(not_screened()),
-            }
-        };
-        let mut row = find().await?;
-        let mut account = None;
         let token = random_token::<16>();
+        let (row, account) = match self.claim(shop_id, order_number, decision, &token).await? {
+            Claimed::Decided(row) => return Screening::from_row(&row),
+            Claimed::Held(row, account) => (row, account),
+        };
+        let sent = self.send(&row, &token, &account, client_id, decision, memo).await;
+        if let Err(err) = &sent {
+            // Whatever failed before O-PLUX's answer was stored leaves the review open.
+            let _ = reviews::release_decision(self.db, row.id, &token).await;
+            if !matches!(err, DomainError::BadGateway(_)) {
+                tracing::warn!(order_number, error = %err, "a review decision was not stored");
+            }
+        }
+        sent?;
+        let row = self.screened(shop_id, order_number).await?;
+        match step(&row, decision, Utc::now())? {
+            Step::Decided => Screening::from_row(&row),
+            _ => Err(DomainError::Conflict(format!(
+                "the review of order '{order_number}' changed while the decision was sent; read it again"
+            ))),
+        }
+    }
+
+    /// The order's finished screening (404 when not screened in this shop).
+    async fn screened(&self, shop_id: &str, order_number: &str) -> Result<ScreeningRow, DomainError> {
+        match screenings::find(self.db, shop_id, order_number).await? {
+            Some(row) if row.state == DONE => Ok(row),
+            _ => Err(DomainError::NotFound(format!(
+                "order '{order_number}' has not been screened"
+            ))),
+        }
+    }
+
+    /// Claims the sending of `decision` on the order's open review, waiting while another
+    /// request sends the same decision; or finds the review closed with it already.
+    async fn claim(
+        &self,
+        shop_id: &str,
+        order_number: &str,
+        decision: ReviewDecision,
+        token: &str,
+    ) -> Result<Claimed, DomainError> {
+        let mut account = None;
         // Bounded: a claim lasts at most twice the longest O-PLUX timeout and the grace.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60) + CLAIM_GRACE * 2;
         loop {
+            let row = self.screened(shop_id, order_number).await?;
             match step(&row, decision, Utc::now())? {
-                Step::Decided => return Screening::from_row(&row),
+                Step::Decided => return Ok(Claimed::Decided(row)),
                 Step::Wait if tokio::time::Instant::now() < deadline => tokio::time::sleep(WAIT_STEP).await,
                 Step::Wait => {
                     return Err(DomainError::Conflict(format!(
@@ -238,34 +279,12 @@ impl Reviews<'_> {
                     let now = Utc::now();
                     let lasts = loaded.settings.timeout * 2 + CLAIM_GRACE;
                     let until = now + chrono::Duration::from_std(lasts).unwrap_or(chrono::Duration::minutes(1));
-                    let claimed =
-                        reviews::claim_decision(self.db, row.id, decision.as_str(), &token, until, now).await?;
-                    account = Some(loaded);
-                    if claimed {
-                        break;
+                    if reviews::claim_decision(self.db, row.id, decision.as_str(), token, until, now).await? {
+                        return Ok(Claimed::Held(row, Box::new(loaded)));
                     }
+                    account = Some(loaded);
                 }
             }
-            row = find().await?;
-        }
-        let Some(account) = account else {
-            return Err(not_screened());
-        };
-        let sent = self.send(&row, &token, &account, client_id, decision, memo).await;
-        if let Err(err) = &sent {
-            // Whatever failed before O-PLUX's answer was stored leaves the review open.
-            let _ = reviews::release_decision(self.db, row.id, &token).await;
-            if !matches!(err, DomainError::BadGateway(_)) {
-                tracing::warn!(order_number, error = %err, "a review decision was not stored");
-            }
-        }
-        sent?;
-        let row = find().await?;
-        match step(&row, decision, Utc::now())? {
-            Step::Decided => Screening::from_row(&row),
-            _ => Err(DomainError::Conflict(format!(
-                "the review of order '{order_number}' changed while the decision was sent; read it again"
-            ))),
         }
     }
 
@@ -276,7 +295,7 @@ impl Reviews<'_> {
         &self,
         row: &ScreeningRow,
         token: &str,
-        account: &super::service::OpluxAccount,
+        account: &OpluxAccount,
         client_id: &str,
         decision: ReviewDecision,
         memo: Option<String>,
