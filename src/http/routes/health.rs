@@ -48,8 +48,10 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, crate::h
     }
 }
 
-/// Prometheus metrics: request counts and latency histograms by route and status. When
-/// the operator sets `RENKEI_METRICS_TOKEN`, it is required as a bearer token.
+/// Prometheus metrics: request counts and latency histograms by route and status, and
+/// the review queue across shops (`renkei_reviews_open` by result,
+/// `renkei_review_oldest_open_age_seconds`). When the operator sets
+/// `RENKEI_METRICS_TOKEN`, it is required as a bearer token.
 #[utoipa::path(
     tag = "operations",
     responses(
