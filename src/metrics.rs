@@ -145,6 +145,11 @@ pub fn render_gauge(out: &mut String, name: &str, help: &str, label: &str, serie
     }
 }
 
+/// Renders a gauge without labels.
+pub fn render_value(out: &mut String, name: &str, help: &str, value: f64) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+}
+
 /// Every metric of the process.
 pub struct Metrics {
     pub http_requests: HistogramVec,

@@ -25,6 +25,13 @@ pub enum EventType {
     /// O-PLUX's manual review of a screened order changed.
     #[serde(rename = "screening.manual_review_updated")]
     ScreeningManualReviewUpdated,
+    /// A screening opened a review for the shop's decision (HOLD, REVIEW, or NG with the
+    /// order created).
+    #[serde(rename = "screening.review_opened")]
+    ScreeningReviewOpened,
+    /// The shop decided a review (`approved` or `cancelled`) and O-PLUX was told.
+    #[serde(rename = "screening.review_closed")]
+    ScreeningReviewClosed,
     /// A provider account changed (field names only).
     #[serde(rename = "provider_account.updated")]
     ProviderAccountUpdated,
@@ -34,9 +41,11 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 4] = [
+    pub const ALL: [EventType; 6] = [
         EventType::ScreeningCreated,
         EventType::ScreeningManualReviewUpdated,
+        EventType::ScreeningReviewOpened,
+        EventType::ScreeningReviewClosed,
         EventType::ProviderAccountUpdated,
         EventType::ProviderAccountCertificateExpiring,
     ];
@@ -45,6 +54,8 @@ impl EventType {
         match self {
             EventType::ScreeningCreated => "screening.created",
             EventType::ScreeningManualReviewUpdated => "screening.manual_review_updated",
+            EventType::ScreeningReviewOpened => "screening.review_opened",
+            EventType::ScreeningReviewClosed => "screening.review_closed",
             EventType::ProviderAccountUpdated => "provider_account.updated",
             EventType::ProviderAccountCertificateExpiring => "provider_account.certificate_expiring",
         }

@@ -242,6 +242,16 @@ pub fn after_call(settings: &Settings, method: MethodFlags, order: OrderFacts, o
     }
 }
 
+/// Whether a decision waits for the shop's own review (SPEC 8, the review queue): O-PLUX
+/// answered HOLD or REVIEW, or NG while the shop's action for NG is `create_order`.
+pub fn opens_review(settings: &Settings, decision: &Decision) -> bool {
+    match decision.result {
+        Some(ScreeningResult::Hold | ScreeningResult::Review) => true,
+        Some(ScreeningResult::Ng) => settings.on_ng == Action::CreateOrder,
+        _ => false,
+    }
+}
+
 /// The whole decision, for an answer already at hand (tests and documentation).
 pub fn decide(
     settings: Option<&Settings>,
@@ -318,6 +328,28 @@ mod tests {
             }
             Step::Call => None,
         }
+    }
+
+    #[test]
+    fn hold_review_and_an_ng_whose_order_is_created_open_a_review() {
+        let method = SCREENED_METHOD;
+        let opens = |settings: &Settings, verdict| {
+            opens_review(settings, &after_call(settings, method, NEW_BUYER, &answer(verdict)))
+        };
+        let redirecting = settings(true, true, true);
+        let creating = settings(false, false, false);
+        for settings in [&redirecting, &creating] {
+            assert!(opens(settings, Verdict::Hold));
+            assert!(opens(settings, Verdict::Review));
+            assert!(!opens(settings, Verdict::Ok));
+        }
+        assert!(opens(&creating, Verdict::Ng));
+        assert!(
+            !opens(&redirecting, Verdict::Ng),
+            "an NG redirected is no order to review"
+        );
+        let error = after_call(&creating, method, NEW_BUYER, &Err("timed out".into()));
+        assert!(!opens_review(&creating, &error));
     }
 
     #[test]

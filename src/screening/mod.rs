@@ -8,6 +8,7 @@ pub mod oplux;
 pub mod record;
 pub mod request;
 pub mod review;
+pub mod review_queue;
 pub mod service;
 pub mod verify;
 pub mod writes;

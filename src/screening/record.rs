@@ -10,7 +10,7 @@ use super::{
 };
 use crate::{
     core::{DomainError, FieldError},
-    store::screenings::ScreeningRow,
+    store::screenings::{self, ScreeningRow},
 };
 
 /// Buyer data that could not be used: left out of the O-PLUX event, the order still
@@ -70,6 +70,97 @@ pub struct ManualReview {
     pub reviewed_at: DateTime<Utc>,
 }
 
+/// Where the shop's review of a screening stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewState {
+    /// Waiting for the shop's decision.
+    Open,
+    /// Decided, and O-PLUX told.
+    Closed,
+}
+
+impl ReviewState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewState::Open => screenings::REVIEW_OPEN,
+            ReviewState::Closed => screenings::REVIEW_CLOSED,
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ReviewState> {
+        [ReviewState::Open, ReviewState::Closed]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
+/// The shop's decision on a review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewDecision {
+    /// Ship the order: O-PLUX is told manual result OK.
+    Approved,
+    /// Cancel the order: O-PLUX is told manual result NG and settlement `cancelled`.
+    Cancelled,
+}
+
+impl ReviewDecision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewDecision::Approved => "approved",
+            ReviewDecision::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ReviewDecision> {
+        [ReviewDecision::Approved, ReviewDecision::Cancelled]
+            .into_iter()
+            .find(|d| d.as_str() == text)
+    }
+}
+
+/// The shop's own review of a screening that waits for a person (SPEC 8, the review
+/// queue): HOLD and REVIEW, and NG when the shop's action for NG is `create_order`.
+/// O-PLUX's `manual_review` shows beside it and does not close it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(example = json!({
+    "state": "closed", "decision": "approved", "memo": "電話で本人確認済み",
+    "decided_by": "cli_admin_console", "decided_at": "2026-11-23T11:00:00Z",
+    "opened_at": "2026-11-23T10:00:01Z"
+}))]
+pub struct Review {
+    pub state: ReviewState,
+    /// The decision, once closed; null while open.
+    #[schema(required = true)]
+    pub decision: Option<ReviewDecision>,
+    /// The memo sent with the decision; null when none.
+    #[schema(required = true)]
+    pub memo: Option<String>,
+    /// The API client that decided; null while open.
+    #[schema(required = true)]
+    pub decided_by: Option<String>,
+    /// When the decision was accepted by O-PLUX and stored; null while open.
+    #[schema(required = true)]
+    pub decided_at: Option<DateTime<Utc>>,
+    /// When the review opened: when the screening was stored.
+    pub opened_at: DateTime<Utc>,
+}
+
+impl Review {
+    /// The review of a row, when it has one.
+    pub fn of_row(row: &ScreeningRow) -> Option<Review> {
+        Some(Review {
+            state: ReviewState::parse(row.review_state.as_deref()?)?,
+            decision: row.review_decision.as_deref().and_then(ReviewDecision::parse),
+            memo: row.review_memo.clone(),
+            decided_by: row.review_decided_by.clone(),
+            decided_at: row.review_decided_at,
+            opened_at: row.review_opened_at.or(row.screened_at).unwrap_or(row.claimed_at),
+        })
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[schema(example = json!({
     "order_number": "R0000123", "screened": true, "skip_reason": null, "result": "HOLD",
@@ -79,7 +170,9 @@ pub struct ManualReview {
     "warnings": [{"field": "deliveries[0].tel", "code": "invalid_format",
         "message": "deliveries[0].tel was left out of the O-PLUX event: expected a Japanese phone number of 10 or 11 digits"}],
     "parent_order_number": null, "parent_screening": null, "screened_at": "2026-11-23T10:00:01Z",
-    "manual_review": {"result": "OK", "memo": "本人確認済み", "reviewed_at": "2026-11-23T12:30:00Z"}
+    "manual_review": {"result": "OK", "memo": "本人確認済み", "reviewed_at": "2026-11-23T12:30:00Z"},
+    "review": {"state": "open", "decision": null, "memo": null, "decided_by": null,
+        "decided_at": null, "opened_at": "2026-11-23T10:00:01Z"}
 }))]
 pub struct Screening {
     pub order_number: String,
@@ -109,6 +202,9 @@ pub struct Screening {
     /// O-PLUX's manual review, once known (`result` above stays what O-PLUX answered at
     /// checkout); null while nobody has reviewed the order.
     pub manual_review: Option<ManualReview>,
+    /// The shop's own review (the review queue: `GET /api/v1/reviews`) for HOLD, REVIEW,
+    /// and NG when the shop's action for NG is `create_order`; null for the others.
+    pub review: Option<Review>,
 }
 
 impl Screening {
@@ -137,6 +233,7 @@ impl Screening {
                 .transpose()?,
             screened_at: row.screened_at.unwrap_or(row.claimed_at),
             manual_review: manual_review(row),
+            review: Review::of_row(row),
         })
     }
 

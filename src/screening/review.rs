@@ -115,7 +115,11 @@ impl Reviews<'_> {
     }
 
     /// The shop's finished screening of an order, registered with O-PLUX.
-    async fn registered(&self, shop_id: &str, order_number: &str) -> Result<(ScreeningRow, String), DomainError> {
+    pub(super) async fn registered(
+        &self,
+        shop_id: &str,
+        order_number: &str,
+    ) -> Result<(ScreeningRow, String), DomainError> {
         let row = match screenings::find(self.db, shop_id, order_number).await? {
             Some(row) if row.state == DONE => row,
             _ => {
@@ -132,7 +136,7 @@ impl Reviews<'_> {
         Ok((row, event_id))
     }
 
-    async fn account(&self, shop_id: &str) -> Result<OpluxAccount, DomainError> {
+    pub(super) async fn account(&self, shop_id: &str) -> Result<OpluxAccount, DomainError> {
         OpluxAccount::load(&self.accounts(), shop_id, true)
             .await?
             .ok_or_else(|| DomainError::NotFound(crate::accounts::service::not_configured(&OPLUX)))
@@ -181,21 +185,7 @@ impl Reviews<'_> {
     pub async fn update(&self, shop_id: &str, order_number: &str, update: &Update) -> Result<Screening, DomainError> {
         let (row, event_id) = self.registered(shop_id, order_number).await?;
         let account = self.account(shop_id).await?;
-        let credentials = account
-            .credentials()
-            .ok_or_else(|| DomainError::Conflict("the o-plux account has no secret_key".into()))?;
-        let settings = &account.settings;
-        let call = self
-            .client
-            .v2_put(
-                shop_id,
-                &settings.endpoint,
-                settings.timeout,
-                &credentials,
-                &event_id,
-                update,
-            )
-            .await;
+        let call = self.put(&account, &event_id, update).await?;
         let accepted = matches!(call.outcome, Ok(V2Answer::Updated));
         let txn = store::begin_write(self.db).await?;
         record(&txn, &row, ExchangeKind::Update, &call).await?;
@@ -206,6 +196,30 @@ impl Reviews<'_> {
         txn.commit().await?;
         refused(call, "the update")?;
         super::service::find(self.db, shop_id, order_number).await
+    }
+
+    /// One v2 PUT of an update about an O-PLUX event (the caller records its exchange).
+    pub(super) async fn put(
+        &self,
+        account: &OpluxAccount,
+        event_id: &str,
+        update: &Update,
+    ) -> Result<V2Call, DomainError> {
+        let credentials = account
+            .credentials()
+            .ok_or_else(|| DomainError::Conflict("the o-plux account has no secret_key".into()))?;
+        let settings = &account.settings;
+        Ok(self
+            .client
+            .v2_put(
+                &account.shop_id,
+                &settings.endpoint,
+                settings.timeout,
+                &credentials,
+                event_id,
+                update,
+            )
+            .await)
     }
 
     /// `GET …/exchanges`: the order's exchanges with O-PLUX, oldest first.
@@ -266,7 +280,7 @@ impl Reviews<'_> {
 }
 
 /// Appends a call's exchange, when the call left renkei.
-async fn record(
+pub(super) async fn record(
     db: &impl sea_orm::ConnectionTrait,
     row: &ScreeningRow,
     kind: ExchangeKind,
@@ -287,7 +301,7 @@ async fn record(
 }
 
 /// Stores a manual review; a change is reported as an event in the same transaction.
-async fn record_review(
+pub(super) async fn record_review(
     db: &impl sea_orm::ConnectionTrait,
     row: &ScreeningRow,
     result: ManualResult,
@@ -306,7 +320,7 @@ async fn record_review(
 }
 
 /// O-PLUX's refusal or absence as a 502 naming its codes (or unreachable / timed out).
-fn refused(call: V2Call, what: &str) -> Result<(), DomainError> {
+pub(super) fn refused(call: V2Call, what: &str) -> Result<(), DomainError> {
     match call.outcome {
         Ok(V2Answer::Rejected { status, errors }) => {
             let codes: Vec<&str> = errors.iter().map(|e| e.code.as_str()).collect();

@@ -160,6 +160,8 @@ struct Outcome {
     latency_ms: Option<i64>,
     /// The registration's exchange with O-PLUX, when a call left renkei.
     exchange: Option<NewExchange>,
+    /// The decision waits for the shop's review (`decision::opens_review`).
+    opens_review: bool,
 }
 
 impl Outcome {
@@ -172,6 +174,7 @@ impl Outcome {
             error_detail: None,
             latency_ms: None,
             exchange: None,
+            opens_review: false,
         }
     }
 }
@@ -357,8 +360,10 @@ impl Screenings<'_> {
     async fn call(&self, account: &OpluxAccount, method: &Method, order: &Order, facts: OrderFacts) -> Outcome {
         let warnings = order.warnings();
         let (outcome, latency_ms, exchange) = self.register(account, method, order).await;
+        let decision = decision::after_call(&account.decides, method.flags, facts, &outcome);
         Outcome {
-            decision: decision::after_call(&account.decides, method.flags, facts, &outcome),
+            opens_review: decision::opens_review(&account.decides, &decision),
+            decision,
             warnings,
             parent: None,
             error_detail: error_detail(&outcome),
@@ -412,8 +417,9 @@ impl Screenings<'_> {
     }
 
     /// Stores the outcome in the row this request holds, with the registration's
-    /// exchange and the `screening.created` event, in one transaction (shared with other
-    /// writes: see `writes`); the record as stored.
+    /// exchange and the `screening.created` event (and `screening.review_opened` when it
+    /// opens a review), in one transaction (shared with other writes: see `writes`); the
+    /// record as stored.
     async fn finish(
         &self,
         row: &ScreeningRow,
@@ -431,6 +437,13 @@ impl Screenings<'_> {
             "result": screening.result,
             "decision": screening.decision,
         });
+        let review_opened = screening.review.as_ref().map(|review| {
+            serde_json::json!({
+                "order_number": screening.order_number,
+                "result": screening.result,
+                "review": review,
+            })
+        });
         let order = FinishOrder {
             id: row.id,
             token: row.claim_token.clone(),
@@ -438,6 +451,7 @@ impl Screenings<'_> {
             finished,
             exchange,
             event: data,
+            review_opened,
         };
         let mut attempts = 0;
         let held = while_unavailable(finish_by, || {
@@ -559,6 +573,8 @@ fn finished(order: &Order, outcome: Outcome) -> Finished {
         Action::Redirect(url) => (DecisionKind::Redirect, Some(url)),
     };
     let warnings: Vec<Warning> = outcome.warnings.into_iter().map(Warning::from).collect();
+    // Microseconds: what PostgreSQL keeps, so a replay reads back the same instant.
+    let screened_at = Utc::now().trunc_subsecs(6);
     Finished {
         screened: decision.screened,
         skip_reason: decision.skip_reason.map(|r| r.as_str().to_string()),
@@ -576,10 +592,10 @@ fn finished(order: &Order, outcome: Outcome) -> Finished {
             .map(|n| n.as_str().to_string()),
         error_detail: outcome.error_detail,
         oplux_latency_ms: outcome.latency_ms,
-        // Microseconds: what PostgreSQL keeps, so a replay reads back the same instant.
-        screened_at: Utc::now().trunc_subsecs(6),
+        screened_at,
         warnings: serde_json::to_string(&warnings).unwrap_or_else(|_| "[]".into()),
         parent_screening: outcome.parent.and_then(|parent| serde_json::to_string(&parent).ok()),
+        review_opened_at: outcome.opens_review.then_some(screened_at),
     }
 }
 
@@ -601,6 +617,8 @@ fn done_row(row: &ScreeningRow, finished: &Finished) -> ScreeningRow {
         screened_at: Some(finished.screened_at),
         warnings: finished.warnings.clone(),
         parent_screening: finished.parent_screening.clone(),
+        review_state: finished.review_opened_at.map(|_| screenings::REVIEW_OPEN.to_string()),
+        review_opened_at: finished.review_opened_at,
         ..row.clone()
     }
 }

@@ -151,6 +151,8 @@ pub struct FinishOrder {
     pub exchange: Option<NewExchange>,
     /// `screening.created`'s data.
     pub event: Value,
+    /// `screening.review_opened`'s data, when the screening opens a review.
+    pub review_opened: Option<Value>,
 }
 
 enum Work {
@@ -381,7 +383,7 @@ pub async fn write_script(
                 .iter()
                 .map(|row| EndpointRow::from_query_result(row, ""))
                 .collect::<Result<Vec<_>, _>>()?;
-            let events: Vec<&NewEvent> = reported.iter().map(|r| &r.event).collect();
+            let events: Vec<&NewEvent> = reported.iter().flat_map(|r| r.events()).collect();
             let deliveries = events::deliveries_of_new(&events, &endpoints);
             screenings::claim_and_finish_statements(claims, reported, &deliveries, Utc::now())
         })
@@ -407,6 +409,7 @@ fn reported<'a>(finishes: &[&'a FinishOrder]) -> Vec<Reported<'a>> {
             finish: row(finish),
             exchange: finish.exchange.as_ref(),
             event: created(finish).new_event(now),
+            opened: opened(finish).map(|emit| emit.new_event(now)),
         })
         .collect()
 }
@@ -418,6 +421,15 @@ fn created(finish: &FinishOrder) -> Emit<'_> {
         kind: EventType::ScreeningCreated,
         data: &finish.event,
     }
+}
+
+/// The `screening.review_opened` event of a finish that opens a review.
+fn opened(finish: &FinishOrder) -> Option<Emit<'_>> {
+    Some(Emit {
+        shop_id: &finish.shop_id,
+        kind: EventType::ScreeningReviewOpened,
+        data: finish.review_opened.as_ref()?,
+    })
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub mod oplux_exchanges;
 pub mod payment_methods;
 pub mod provider_accounts;
 pub mod public_assets;
+pub mod reviews;
 pub mod screenings;
 pub mod shops;
 pub mod webhooks;

@@ -24,6 +24,9 @@ pub use screening::Model as ScreeningRow;
 
 pub const PENDING: &str = "pending";
 pub const DONE: &str = "done";
+/// A review waiting for the shop's decision, and one decided.
+pub const REVIEW_OPEN: &str = "open";
+pub const REVIEW_CLOSED: &str = "closed";
 
 pub enum Claim {
     /// This request holds the row and must screen.
@@ -184,6 +187,9 @@ pub struct Finished {
     pub screened_at: DateTime<Utc>,
     pub warnings: String,
     pub parent_screening: Option<String>,
+    /// When the shop's review opened, for a screening that waits for a person's decision
+    /// (`screening::review_queue`); `None` for the others.
+    pub review_opened_at: Option<DateTime<Utc>>,
 }
 
 /// A finish of a row its request holds.
@@ -196,7 +202,7 @@ pub struct Finish<'a> {
 
 impl Finished {
     /// The columns a finish writes, with their values.
-    fn columns(&self) -> [(screening::Column, Value); 14] {
+    fn columns(&self) -> [(screening::Column, Value); 16] {
         use screening::Column::*;
         [
             (Screened, self.screened.into()),
@@ -213,16 +219,30 @@ impl Finished {
             (ScreenedAt, self.screened_at.into()),
             (Warnings, self.warnings.clone().into()),
             (ParentScreening, self.parent_screening.clone().into()),
+            (
+                ReviewState,
+                self.review_opened_at.map(|_| REVIEW_OPEN.to_string()).into(),
+            ),
+            (ReviewOpenedAt, self.review_opened_at.into()),
         ]
     }
 }
 
 /// A finish with what it writes beside the row while its request holds it: the exchange
-/// with O-PLUX (when there was one) and the event, which brings its webhook deliveries.
+/// with O-PLUX (when there was one) and the events, which bring their webhook
+/// deliveries: `screening.created`, and `screening.review_opened` when it opens a review.
 pub struct Reported<'a> {
     pub finish: Finish<'a>,
     pub exchange: Option<&'a NewExchange>,
     pub event: NewEvent,
+    pub opened: Option<NewEvent>,
+}
+
+impl Reported<'_> {
+    /// The events this finish writes.
+    pub fn events(&self) -> impl Iterator<Item = &NewEvent> {
+        std::iter::once(&self.event).chain(&self.opened)
+    }
 }
 
 /// PostgreSQL: `finish` and its reports in one `WITH` statement per 64 rows, one round
@@ -355,9 +375,16 @@ fn reports(reported: &[Reported<'_>], held_ids: SelectStatement) -> Result<(Inse
             None => (None, NewExchange::placeholder().active_model()),
         })
         .collect();
+    // The reviews' events after every screening's own: rows only for the finishes that
+    // open a review, so a batch without one writes what it wrote before reviews existed.
     let events: Vec<_> = reported
         .iter()
         .map(|r| (Some(r.finish.id), r.event.active_model()))
+        .chain(
+            reported
+                .iter()
+                .filter_map(|r| Some((Some(r.finish.id), r.opened.as_ref()?.active_model()))),
+        )
         .collect();
     Ok((
         super::insert_where_kept(&exchanges, held_ids.clone()).ok_or_else(unbuilt)?,
@@ -565,6 +592,10 @@ pub struct Filter {
     pub result: Option<String>,
     /// Only this manual review result.
     pub manual_result: Option<String>,
+    /// Only screenings whose review is in this state (`open`, `closed`).
+    pub review_state: Option<String>,
+    /// Only screenings whose review was closed with this decision.
+    pub review_decision: Option<String>,
     pub screened: Option<bool>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
@@ -586,6 +617,12 @@ pub async fn search(
     }
     if let Some(manual) = &filter.manual_result {
         query = query.filter(screening::Column::ManualResult.eq(manual));
+    }
+    if let Some(state) = &filter.review_state {
+        query = query.filter(screening::Column::ReviewState.eq(state));
+    }
+    if let Some(decision) = &filter.review_decision {
+        query = query.filter(screening::Column::ReviewDecision.eq(decision));
     }
     if let Some(screened) = filter.screened {
         query = query.filter(screening::Column::Screened.eq(screened));

@@ -24,6 +24,7 @@ mod preconditions;
 mod provider_accounts;
 mod providers;
 mod public_urls;
+mod reviews;
 mod screenings;
 mod security;
 mod token_abuse;

@@ -404,14 +404,18 @@ async fn a_new_screening_and_a_manual_review_change_emit_events(backend: Backend
     let types: Vec<&str> = events.iter().map(|(t, _)| t.as_str()).collect();
     assert_eq!(
         types,
-        ["screening.created", "screening.manual_review_updated"],
+        [
+            "screening.created",
+            "screening.review_opened",
+            "screening.manual_review_updated"
+        ],
         "a sync that changes nothing emits nothing"
     );
     assert_eq!(
         events[0].1,
         json!({"order_number": "E-1", "screened": true, "result": "HOLD", "decision": "create_order"})
     );
-    assert_eq!(events[1].1["order_number"], "E-1");
-    assert_eq!(events[1].1["manual_review"]["result"], "OK");
+    assert_eq!(events[2].1["order_number"], "E-1");
+    assert_eq!(events[2].1["manual_review"]["result"], "OK");
     assert!(!events[0].1.to_string().contains("0901234567"));
 }

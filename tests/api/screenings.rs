@@ -1127,6 +1127,7 @@ async fn a_sqlite_batch_is_one_transaction_of_scripts() {
         },
         exchange: None,
         event: created_event("evt_a", now),
+        opened: None,
     }];
     assert!(write_script(db, &[claim("E", "te")], &failing).await.is_err());
     assert!(screenings::find(db, "shop-a", "E").await.unwrap().is_none());
@@ -1272,6 +1273,7 @@ fn ok_finish(now: chrono::DateTime<chrono::Utc>) -> renkei::store::screenings::F
         screened_at: now,
         warnings: "[]".into(),
         parent_screening: None,
+        review_opened_at: None,
     }
 }
 
@@ -1306,6 +1308,7 @@ fn held_and_lost<'a>(
         finish: Finish { id, token, done },
         exchange: Some(exchange),
         event: created_event(public_id, now),
+        opened: None,
     };
     [
         finish(ids[0], "ta", exchanges[0], "evt_a"),

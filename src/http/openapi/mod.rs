@@ -45,6 +45,7 @@ pub const TOKEN_URL: &str = "/api/v1/auth/token";
         (name = "providers", description = "Form descriptors of the providers' accounts, for the admin screen"),
         (name = "provider-accounts", description = "The shop's accounts with payment, deferred-payment, mail and fraud-detection providers: one typed resource per provider"),
         (name = "fraud-screenings", description = "Screening checkout orders with O-PLUX"),
+        (name = "reviews", description = "The shop's review queue: HOLD and REVIEW orders decided by staff, and O-PLUX told"),
         (name = "payment-methods", description = "What the shop offers at checkout, and the checkout configuration"),
         (name = "product-data-feed", description = "Products of the shop's Facebook catalog feed"),
         (name = "public", description = "Files served without a token at unguessable URLs"),

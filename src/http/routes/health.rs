@@ -48,9 +48,11 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, crate::h
     }
 }
 
-/// Prometheus metrics: request counts and latency histograms by route and status. When
-/// the operator sets `RENKEI_METRICS_TOKEN`, it is required as a bearer token; in
-/// production without it, `/metrics` is not served (404).
+/// Prometheus metrics: request counts and latency histograms by route and status, and
+/// the review queue across shops (`renkei_reviews_open` by result,
+/// `renkei_review_oldest_open_age_seconds`). When the operator sets
+/// `RENKEI_METRICS_TOKEN`, it is required as a bearer token; in production without it,
+/// `/metrics` is not served (404).
 #[utoipa::path(
     tag = "operations",
     responses(
@@ -87,10 +89,10 @@ pub async fn metrics(
     }
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(render_metrics(&state)))
+        .body(render_metrics(&state).await))
 }
 
-fn render_metrics(state: &AppState) -> String {
+async fn render_metrics(state: &AppState) -> String {
     use crate::screening::oplux::breaker::State;
     let mut text = state.metrics.render();
     // Circuits are per shop and endpoint: counted, never labelled by either.
@@ -122,5 +124,45 @@ fn render_metrics(state: &AppState) -> String {
     );
     crate::store::write::render_metrics(&mut text);
     crate::screening::writes::render_metrics(&mut text);
+    render_reviews(state, &mut text).await;
     text
+}
+
+/// The review queue across shops (never labelled by shop): open reviews per automatic
+/// result, and how long the oldest has waited. One small query (as many index entries as
+/// open reviews), bounded in time; left out when the database does not answer.
+async fn render_reviews(state: &AppState, text: &mut String) {
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        store::reviews::open_per_result(&state.db),
+    );
+    let Ok(Ok(open)) = read.await else {
+        return;
+    };
+    let series: Vec<(String, f64)> = ["HOLD", "REVIEW", "NG"]
+        .iter()
+        .map(|result| {
+            let reviews = open
+                .iter()
+                .filter(|o| o.result.as_deref() == Some(*result))
+                .map(|o| o.reviews)
+                .sum::<i64>();
+            (result.to_string(), reviews as f64)
+        })
+        .collect();
+    crate::metrics::render_gauge(
+        text,
+        "renkei_reviews_open",
+        "Reviews waiting for a shop's decision (the review queue), by automatic result; all shops.",
+        "result",
+        &series,
+    );
+    let oldest = open.iter().filter_map(|o| o.oldest).min();
+    let age = oldest.map_or(0, |at| (chrono::Utc::now() - at).num_seconds().max(0));
+    crate::metrics::render_value(
+        text,
+        "renkei_review_oldest_open_age_seconds",
+        "How long the oldest open review of any shop has waited (0 when none is open).",
+        age as f64,
+    );
 }

@@ -10,6 +10,7 @@ pub mod payment_methods;
 pub mod provider_accounts;
 pub mod providers;
 pub mod public;
+pub mod reviews;
 pub mod screenings;
 pub mod token;
 pub mod webhooks;
@@ -103,6 +104,8 @@ fn api<R: Routes>(routes: R) -> R {
         .service(screenings::sync_screening)
         .service(screenings::update_screening)
         .service(screenings::list_exchanges)
+        .service(reviews::decide_review)
+        .service(reviews::list_reviews)
         .service(screenings::verify_oplux)
         .service(providers::list_providers)
         .service(providers::get_provider)

@@ -13,8 +13,12 @@ use crate::{
         state::AppState,
     },
     screening::{
-        decision::ScreeningResult, exchange::Exchange, oplux::protocol_v2::ManualResult, record::Screening,
-        request::ScreeningRequest, review::UpdateRequest,
+        decision::ScreeningResult,
+        exchange::Exchange,
+        oplux::protocol_v2::ManualResult,
+        record::{ReviewDecision, ReviewState, Screening},
+        request::ScreeningRequest,
+        review::UpdateRequest,
     },
     store::screenings::{self, Filter},
 };
@@ -92,6 +96,10 @@ pagination::page_query!(ScreeningQuery {
     result: Option<ScreeningResult>,
     /// Only this manual review result (O-PLUX's 目視審査).
     manual_result: Option<ManualResult>,
+    /// Only screenings whose review (the shop's review queue) is in this state.
+    review_state: Option<ReviewState>,
+    /// Only screenings whose review was closed with this decision.
+    review_decision: Option<ReviewDecision>,
     /// Only screened (true) or not screened (false) orders.
     screened: Option<bool>,
     /// Screened at or after (RFC 3339).
@@ -129,6 +137,8 @@ pub async fn list_screenings(
     let filter = Filter {
         result: query.result.map(|r| r.as_str().to_string()),
         manual_result: query.manual_result.map(|r| r.as_str().to_string()),
+        review_state: query.review_state.map(|s| s.as_str().to_string()),
+        review_decision: query.review_decision.map(|d| d.as_str().to_string()),
         screened: query.screened,
         from: query.from,
         to: query.to,

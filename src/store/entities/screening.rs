@@ -33,6 +33,20 @@ pub struct Model {
     pub manual_reviewed_at: Option<DateTimeUtc>,
     /// When the manual-review poller last asked O-PLUX about this screening.
     pub sync_checked_at: Option<DateTimeUtc>,
+    /// The shop's review (`open`, `closed`); null when the screening needs none.
+    pub review_state: Option<String>,
+    /// `approved` or `cancelled`, once closed.
+    pub review_decision: Option<String>,
+    pub review_memo: Option<String>,
+    /// The API client that decided.
+    pub review_decided_by: Option<String>,
+    pub review_decided_at: Option<DateTimeUtc>,
+    pub review_opened_at: Option<DateTimeUtc>,
+    /// The decision being sent to O-PLUX, by the holder of `review_claim` until
+    /// `review_claimed_until`.
+    pub review_sending: Option<String>,
+    pub review_claim: Option<String>,
+    pub review_claimed_until: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
