@@ -27,4 +27,5 @@ mod screenings;
 mod security;
 mod token_abuse;
 mod tokens;
+mod webhook_delivery;
 mod webhooks;
