@@ -338,44 +338,11 @@ pub async fn claim_fair(
         return Ok(Vec::new());
     }
     // Most passes find nothing due: reads say so without taking a write turn.
-    let enabled = Query::select()
-        .column(webhook_endpoint::Column::Id)
-        .from(webhook_endpoint::Entity)
-        .and_where(Expr::col(webhook_endpoint::Column::Enabled).eq(true))
-        .to_owned();
-    let waiting: Vec<(i64, String)> = webhook_delivery::Entity::find()
-        .select_only()
-        .columns([D::EndpointId, D::ShopId])
-        .filter(due(now))
-        .filter(Expr::col(D::EndpointId).in_subquery(enabled))
-        .group_by(D::EndpointId)
-        .group_by(D::ShopId)
-        .order_by(Expr::col(D::NextAttemptAt).min(), Order::Asc)
-        .limit(1000)
-        .into_tuple()
-        .all(db)
-        .await?;
+    let waiting = waiting_endpoints(db, now).await?;
     if waiting.is_empty() {
         return Ok(Vec::new());
     }
-    let busy: Vec<(i64, String, i64)> = webhook_delivery::Entity::find()
-        .select_only()
-        .columns([D::EndpointId, D::ShopId])
-        .expr(Expr::col(D::Id).count())
-        .filter(D::Status.eq(PENDING))
-        .filter(D::ClaimedUntil.gte(now))
-        .group_by(D::EndpointId)
-        .group_by(D::ShopId)
-        .into_tuple()
-        .all(db)
-        .await?;
-    let mut by_endpoint: HashMap<i64, u64> = HashMap::new();
-    let mut by_shop: HashMap<String, u64> = HashMap::new();
-    for (endpoint, shop, count) in busy {
-        let count = u64::try_from(count).unwrap_or(0);
-        *by_endpoint.entry(endpoint).or_default() += count;
-        *by_shop.entry(shop).or_default() += count;
-    }
+    let (by_endpoint, mut by_shop) = in_flight(db, now).await?;
     let txn = super::begin_write(db).await?;
     let mut claimed = Vec::new();
     let mut left = limits.total;
@@ -420,6 +387,55 @@ pub async fn claim_fair(
     }
     txn.commit().await?;
     Ok(claimed)
+}
+
+/// The enabled endpoints with due deliveries, with their shop, the longest waiting first.
+async fn waiting_endpoints(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<Vec<(i64, String)>, DbErr> {
+    use webhook_delivery::Column as D;
+    let enabled = Query::select()
+        .column(webhook_endpoint::Column::Id)
+        .from(webhook_endpoint::Entity)
+        .and_where(Expr::col(webhook_endpoint::Column::Enabled).eq(true))
+        .to_owned();
+    webhook_delivery::Entity::find()
+        .select_only()
+        .columns([D::EndpointId, D::ShopId])
+        .filter(due(now))
+        .filter(Expr::col(D::EndpointId).in_subquery(enabled))
+        .group_by(D::EndpointId)
+        .group_by(D::ShopId)
+        .order_by(Expr::col(D::NextAttemptAt).min(), Order::Asc)
+        .limit(1000)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// Deliveries claimed and not yet recorded (by any replica), per endpoint and per shop.
+async fn in_flight(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+) -> Result<(HashMap<i64, u64>, HashMap<String, u64>), DbErr> {
+    use webhook_delivery::Column as D;
+    let busy: Vec<(i64, String, i64)> = webhook_delivery::Entity::find()
+        .select_only()
+        .columns([D::EndpointId, D::ShopId])
+        .expr(Expr::col(D::Id).count())
+        .filter(D::Status.eq(PENDING))
+        .filter(D::ClaimedUntil.gte(now))
+        .group_by(D::EndpointId)
+        .group_by(D::ShopId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut by_endpoint: HashMap<i64, u64> = HashMap::new();
+    let mut by_shop: HashMap<String, u64> = HashMap::new();
+    for (endpoint, shop, count) in busy {
+        let count = u64::try_from(count).unwrap_or(0);
+        *by_endpoint.entry(endpoint).or_default() += count;
+        *by_shop.entry(shop).or_default() += count;
+    }
+    Ok((by_endpoint, by_shop))
 }
 
 /// What one attempt came to.

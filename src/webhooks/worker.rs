@@ -97,10 +97,45 @@ struct Sent {
 enum Steer {
     Succeeded,
     Failed,
-    /// Disable the endpoint, for this reason (`gone` or `failing`).
-    Disable(&'static str),
+    Disable(DisableReason),
     /// Not attempted (the endpoint was disabled meanwhile): give the claim back.
     Release,
+}
+
+/// Why an endpoint is disabled: `reason` of `webhook_endpoint.disabled`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DisableReason {
+    /// The receiver answered 410 Gone.
+    Gone,
+    /// Every attempt failed for `Settings::disable_after`.
+    Failing,
+}
+
+impl DisableReason {
+    fn code(self) -> &'static str {
+        match self {
+            DisableReason::Gone => "gone",
+            DisableReason::Failing => "failing",
+        }
+    }
+
+    fn message(self) -> &'static str {
+        match self {
+            DisableReason::Gone => "the receiver answered 410 Gone",
+            DisableReason::Failing => {
+                "every delivery to the endpoint failed for the configured time (RENKEI_WEBHOOK_DISABLE_AFTER_HOURS)"
+            }
+        }
+    }
+}
+
+/// What comes after an attempt: the attempt's outcome (also the delivery's status),
+/// when to try again, and what it does to the endpoint.
+#[derive(Debug, PartialEq, Eq)]
+struct Next {
+    outcome: &'static str,
+    at: Option<DateTime<Utc>>,
+    steer: Steer,
 }
 
 /// A finished attempt, to record.
@@ -225,38 +260,16 @@ impl Inner {
             _ => Sent::refused("event unreadable"),
         };
         let at = Utc::now().trunc_subsecs(6);
-        let status = sent.status_code.unwrap_or(0);
-        let delivered = (200..300).contains(&status);
-        let next = if delivered || status == 410 {
-            None
-        } else {
-            match sent.retry_after.filter(|_| status == 429 || status == 503) {
-                Some(wait) => chrono::Duration::from_std(wait)
-                    .ok()
-                    .map(|wait| at + wait)
-                    .filter(|next| *next <= delivery.created_at + RETRY_FOR),
-                None => retry_at(&delivery, at, self.settings.retry_base),
-            }
-        };
-        let outcome = match (delivered, next) {
-            (true, _) => rows::DELIVERED,
-            (false, Some(_)) => "retrying",
-            (false, None) => rows::FAILED,
-        };
-        let failing_too_long = endpoint
+        let backoff = retry_at(&delivery, at, self.settings.retry_base);
+        let failing_for = endpoint
             .as_ref()
             .and_then(|e| e.failing_since)
-            .and_then(|since| (at - since).to_std().ok())
-            .is_some_and(|failing| failing >= self.settings.disable_after);
-        let steer = if delivered {
-            Steer::Succeeded
-        } else if status == 410 {
-            Steer::Disable("gone")
-        } else if failing_too_long {
-            Steer::Disable("failing")
-        } else {
-            Steer::Failed
-        };
+            .and_then(|since| (at - since).to_std().ok());
+        let Next {
+            outcome,
+            at: next_attempt_at,
+            steer,
+        } = next(&sent, &delivery, at, backoff, failing_for, self.settings.disable_after);
         tracing::info!(
             delivery = %delivery.public_id,
             attempt = delivery.attempts + 1,
@@ -272,7 +285,7 @@ impl Inner {
             at,
             sent,
             outcome,
-            next_attempt_at: next,
+            next_attempt_at,
             steer,
         }
     }
@@ -408,17 +421,11 @@ async fn record_one(db: &impl ConnectionTrait, done: &Done) -> Result<(), DbErr>
         Steer::Failed => rows::endpoint_failed(db, endpoint.id, done.at).await,
         Steer::Disable(reason) => {
             if rows::disable_endpoint(db, endpoint.id, done.at).await? {
-                let message = match reason {
-                    "gone" => "the receiver answered 410 Gone".to_string(),
-                    _ => "every delivery to the endpoint failed for the configured time \
-                          (RENKEI_WEBHOOK_DISABLE_AFTER_HOURS)"
-                        .to_string(),
-                };
-                tracing::warn!(endpoint = %endpoint.public_id, reason, "webhook endpoint disabled");
+                tracing::warn!(endpoint = %endpoint.public_id, reason = reason.code(), "webhook endpoint disabled");
                 let data = json!({
                     "endpoint_id": endpoint.public_id,
-                    "reason": reason,
-                    "message": message,
+                    "reason": reason.code(),
+                    "message": reason.message(),
                     "status_code": done.sent.status_code,
                 });
                 events::emit(db, &endpoint.shop_id, EventType::WebhookEndpointDisabled, &data).await?;
@@ -426,6 +433,52 @@ async fn record_one(db: &impl ConnectionTrait, done: &Done) -> Result<(), DbErr>
             Ok(())
         }
         Steer::Release => Ok(()),
+    }
+}
+
+/// What the receiver's answer steers (SPEC 9): a 2xx is delivered; 410 fails the delivery
+/// and disables the endpoint; 429/503 with `Retry-After` wait that long; anything else
+/// waits `backoff` (`None`: retried for 3 days already, failed). An endpoint failing for
+/// `disable_after` is disabled; its delivery stays pending for when it is enabled again.
+fn next(
+    sent: &Sent,
+    delivery: &DeliveryRow,
+    at: DateTime<Utc>,
+    backoff: Option<DateTime<Utc>>,
+    failing_for: Option<Duration>,
+    disable_after: Duration,
+) -> Next {
+    let status = sent.status_code.unwrap_or(0);
+    if (200..300).contains(&status) {
+        return Next {
+            outcome: rows::DELIVERED,
+            at: None,
+            steer: Steer::Succeeded,
+        };
+    }
+    if status == 410 {
+        return Next {
+            outcome: rows::FAILED,
+            at: None,
+            steer: Steer::Disable(DisableReason::Gone),
+        };
+    }
+    let next = match sent.retry_after.filter(|_| status == 429 || status == 503) {
+        Some(wait) => chrono::Duration::from_std(wait)
+            .ok()
+            .map(|wait| at + wait)
+            .filter(|next| *next <= delivery.created_at + RETRY_FOR),
+        None => backoff,
+    };
+    let steer = if failing_for.is_some_and(|failing| failing >= disable_after) {
+        Steer::Disable(DisableReason::Failing)
+    } else {
+        Steer::Failed
+    };
+    Next {
+        outcome: if next.is_some() { "retrying" } else { rows::FAILED },
+        at: next,
+        steer,
     }
 }
 
@@ -475,6 +528,69 @@ mod tests {
         assert!(backoff(0, base, 0.999) < Duration::from_secs(30));
         assert_eq!(backoff(3, base, 0.0), Duration::from_secs(120));
         assert_eq!(backoff(30, base, 0.0), MAX_BACKOFF / 2);
+    }
+
+    fn answered(status: u16, retry_after: Option<u64>) -> Sent {
+        Sent {
+            status_code: Some(status),
+            error: None,
+            latency: Duration::ZERO,
+            retry_after: retry_after.map(Duration::from_secs),
+        }
+    }
+
+    fn queued_at(created_at: DateTime<Utc>) -> DeliveryRow {
+        DeliveryRow {
+            id: 1,
+            public_id: "whd_1".into(),
+            shop_id: "shop".into(),
+            endpoint_id: 1,
+            event_id: 1,
+            status: rows::PENDING.into(),
+            attempts: 0,
+            next_attempt_at: created_at,
+            claimed_until: None,
+            last_status_code: None,
+            created_at,
+            updated_at: created_at,
+        }
+    }
+
+    #[test]
+    fn the_receivers_answer_steers_the_next_attempt() {
+        let at = Utc::now().trunc_subsecs(6);
+        let delivery = queued_at(at);
+        let backoff = Some(at + chrono::Duration::seconds(30));
+        let day = Duration::from_secs(86_400);
+        let steer = |sent: Sent, failing_for: Option<Duration>| next(&sent, &delivery, at, backoff, failing_for, day);
+
+        let delivered = steer(answered(204, None), None);
+        assert_eq!(
+            (delivered.outcome, delivered.steer),
+            (rows::DELIVERED, Steer::Succeeded)
+        );
+        let gone = steer(answered(410, None), None);
+        assert_eq!(
+            (gone.outcome, gone.at, gone.steer),
+            (rows::FAILED, None, Steer::Disable(DisableReason::Gone))
+        );
+        let busy = steer(answered(429, Some(3)), None);
+        assert_eq!(busy.at, Some(at + chrono::Duration::seconds(3)));
+        assert_eq!(
+            steer(answered(503, Some(60)), None).at,
+            Some(at + chrono::Duration::seconds(60))
+        );
+        // Retry-After steers 429 and 503 only; a redirect is a failure like any other.
+        assert_eq!(steer(answered(500, Some(3)), None).at, backoff);
+        let redirect = steer(answered(307, None), None);
+        assert_eq!((redirect.outcome, redirect.at), ("retrying", backoff));
+        let failing = steer(answered(500, None), Some(day));
+        assert_eq!(
+            (failing.outcome, failing.steer),
+            ("retrying", Steer::Disable(DisableReason::Failing))
+        );
+        let expired = next(&answered(500, None), &delivery, at, None, None, day);
+        assert_eq!((expired.outcome, expired.steer), (rows::FAILED, Steer::Failed));
     }
 
     #[test]
