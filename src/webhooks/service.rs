@@ -230,11 +230,16 @@ struct OlderSecret {
     until: DateTime<Utc>,
 }
 
+/// The secrets rotated out before the previous one, as stored (none when unreadable,
+/// which is logged: they stop signing, the current and previous ones go on).
 fn older_secrets(row: &EndpointRow) -> Vec<OlderSecret> {
-    row.older_secrets
-        .as_deref()
-        .and_then(|text| serde_json::from_str(text).ok())
-        .unwrap_or_default()
+    let Some(text) = row.older_secrets.as_deref() else {
+        return Vec::new();
+    };
+    serde_json::from_str(text).unwrap_or_else(|err| {
+        tracing::error!(endpoint = %row.public_id, error = %err, "an endpoint's older secrets are unreadable");
+        Vec::new()
+    })
 }
 
 /// Every secret that signs at `now`: the current one and each rotated out within the
