@@ -343,6 +343,15 @@ pub async fn claim_fair(
         return Ok(Vec::new());
     }
     let (by_endpoint, mut by_shop) = in_flight(db, now).await?;
+    let has_room = |endpoint: &i64, shop: &String| {
+        by_endpoint.get(endpoint).copied().unwrap_or(0) < limits.per_endpoint
+            && by_shop.get(shop).copied().unwrap_or(0) < limits.per_shop
+    };
+    let waiting: Vec<(i64, String)> = waiting.into_iter().filter(|(e, s)| has_room(e, s)).collect();
+    if waiting.is_empty() {
+        // Only endpoints at their bound wait (a stalled receiver's backlog): no write turn.
+        return Ok(Vec::new());
+    }
     let txn = super::begin_write(db).await?;
     let mut claimed = Vec::new();
     let mut left = limits.total;
