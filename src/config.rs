@@ -82,6 +82,15 @@ pub struct Config {
     /// `RENKEI_WEBHOOK_RETRY_BASE_MS`: the first retry's wait; each next one doubles
     /// (with jitter), for 3 days.
     pub webhook_retry_base: Duration,
+    /// `RENKEI_WEBHOOK_DISABLE_AFTER_HOURS` (default 72): an endpoint whose deliveries
+    /// have all failed this long is disabled. (Tests set it in seconds.)
+    pub webhook_disable_after: Duration,
+    /// `RENKEI_EVENT_RETENTION_DAYS` (default 30): events and delivery attempts older
+    /// than this are deleted. (Tests set it in seconds.)
+    pub event_retention: chrono::Duration,
+    /// How often the retention job looks for expired events (not configurable by
+    /// environment; tests shorten it).
+    pub event_retention_interval: Duration,
     /// `RENKEI_CERT_WARNING_DAYS`: an account warns of a certificate expiring within this
     /// many days.
     pub cert_warning_days: i64,
@@ -329,6 +338,11 @@ impl Config {
                 30_000,
                 1..=3_600_000,
             )),
+            webhook_disable_after: Duration::from_secs(
+                3600 * vars.number("RENKEI_WEBHOOK_DISABLE_AFTER_HOURS", 72u64, 1..=24 * 365),
+            ),
+            event_retention: chrono::Duration::days(vars.number("RENKEI_EVENT_RETENTION_DAYS", 30i64, 1..=3650)),
+            event_retention_interval: Duration::from_secs(600),
             cert_warning_days: vars.number("RENKEI_CERT_WARNING_DAYS", 30, 1..=365),
             cert_check_interval: Duration::from_secs(vars.number("RENKEI_CERT_CHECK_INTERVAL_SECS", 3600, 1..=86_400)),
         };

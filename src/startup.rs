@@ -21,7 +21,7 @@ use crate::{
     outbound::OutboundPolicy,
     screening::{oplux::client::OpluxClient, review::SyncSchedule},
     store,
-    webhooks::worker::Worker,
+    webhooks::worker::{Settings, Worker},
 };
 
 pub struct Application {
@@ -50,8 +50,11 @@ impl Background {
             db.clone(),
             keys.clone(),
             outbound,
-            config.webhook_poll_interval,
-            config.webhook_retry_base,
+            Settings {
+                poll_interval: config.webhook_poll_interval,
+                retry_base: config.webhook_retry_base,
+                disable_after: config.webhook_disable_after,
+            },
         );
         let tasks = vec![
             // A panic of the worker is logged, never lost silently (see `jobs::contained`).
@@ -138,6 +141,10 @@ impl Application {
             metrics_served: !config.is_production() || config.metrics_token.is_some(),
             body_read_timeout: config.body_read_timeout,
             cert_warning_days: config.cert_warning_days,
+            webhook_requests: crate::webhooks::limit::ShopLimiter::new(
+                crate::webhooks::limit::REQUESTS_PER_MINUTE,
+                std::time::Duration::from_secs(60),
+            ),
         });
         let jobs = start_jobs(&config, &state, &db);
         let background = Background::start(&config, &db, &state.master_keys, &state.outbound);
@@ -188,10 +195,17 @@ impl Application {
     }
 }
 
-/// The background jobs of this replica: the manual-review poller, unless
-/// `RENKEI_OPLUX_SYNC_INTERVAL_SECS` is 0.
+/// The background jobs of this replica: event retention, and the manual-review poller
+/// unless `RENKEI_OPLUX_SYNC_INTERVAL_SECS` is 0.
 fn start_jobs(config: &Config, state: &web::Data<AppState>, db: &DatabaseConnection) -> Jobs {
     let mut jobs = Jobs::new(db.clone());
+    let keep = config.event_retention;
+    jobs.every(
+        "event-retention",
+        config.event_retention_interval,
+        std::time::Duration::from_secs(30),
+        move |pass| crate::webhooks::retention::run_pass(pass, keep),
+    );
     if !config.oplux_sync_interval.is_zero() {
         let schedule = SyncSchedule {
             interval: config.oplux_sync_interval,

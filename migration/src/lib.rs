@@ -13,6 +13,7 @@ mod m20261123_000007_screening_warnings;
 mod m20261123_000010_events;
 mod m20261123_000011_manual_review;
 mod m20261123_000012_webhooks;
+mod m20261207_000029_webhook_steering;
 mod m20261207_000032_review_queue;
 
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000010_events::Migration),
             Box::new(m20261123_000011_manual_review::Migration),
             Box::new(m20261123_000012_webhooks::Migration),
+            Box::new(m20261207_000029_webhook_steering::Migration),
             Box::new(m20261207_000032_review_queue::Migration),
         ]
     }

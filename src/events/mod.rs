@@ -9,6 +9,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::{
+    auth::{Scope, ScopeSet},
     crypto::random_token,
     store::{
         events::{self, EventRow, NewEvent},
@@ -38,16 +39,20 @@ pub enum EventType {
     /// A certificate of a provider account expires within 30, 7 or 1 days.
     #[serde(rename = "provider_account.certificate_expiring")]
     ProviderAccountCertificateExpiring,
+    /// A webhook endpoint was disabled (410 Gone, or failing for too long); `data.reason` says why.
+    #[serde(rename = "webhook_endpoint.disabled")]
+    WebhookEndpointDisabled,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 6] = [
+    pub const ALL: [EventType; 7] = [
         EventType::ScreeningCreated,
         EventType::ScreeningManualReviewUpdated,
         EventType::ScreeningReviewOpened,
         EventType::ScreeningReviewClosed,
         EventType::ProviderAccountUpdated,
         EventType::ProviderAccountCertificateExpiring,
+        EventType::WebhookEndpointDisabled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -58,7 +63,27 @@ impl EventType {
             EventType::ScreeningReviewClosed => "screening.review_closed",
             EventType::ProviderAccountUpdated => "provider_account.updated",
             EventType::ProviderAccountCertificateExpiring => "provider_account.certificate_expiring",
+            EventType::WebhookEndpointDisabled => "webhook_endpoint.disabled",
         }
+    }
+
+    /// The scope a client needs, beside `webhooks:read`, to see events of this type
+    /// (SPEC 10): `screenings:read` for `screening.*`, `accounts:read` for
+    /// `provider_account.*`.
+    pub fn read_scope(self) -> Option<Scope> {
+        let name = self.as_str();
+        if name.starts_with("screening.") {
+            Some(Scope::ScreeningsRead)
+        } else if name.starts_with("provider_account.") {
+            Some(Scope::AccountsRead)
+        } else {
+            None
+        }
+    }
+
+    /// Whether a client holding `scopes` may see events of this type.
+    pub fn readable_with(self, scopes: ScopeSet) -> bool {
+        self.read_scope().is_none_or(|scope| scopes.contains(scope))
     }
 
     pub fn parse(text: &str) -> Option<EventType> {

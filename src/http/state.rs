@@ -54,6 +54,8 @@ pub struct AppState {
     pub body_read_timeout: std::time::Duration,
     /// Accounts warn of certificates expiring within this many days.
     pub cert_warning_days: i64,
+    /// Redeliver and recover calls per shop (SPEC 10).
+    pub webhook_requests: crate::webhooks::limit::ShopLimiter,
 }
 
 impl AppState {

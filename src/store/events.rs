@@ -58,6 +58,22 @@ pub async fn list(
         .await
 }
 
+/// `list`, of these types only.
+pub async fn list_of_types(
+    db: &impl ConnectionTrait,
+    shop_id: &str,
+    types: &[&str],
+    before: Option<i64>,
+    limit: u64,
+) -> Result<Vec<EventRow>, DbErr> {
+    let query = event::Entity::find()
+        .filter(event::Column::ShopId.eq(shop_id))
+        .filter(event::Column::EventType.is_in(types.iter().copied()));
+    super::newest_first(query, event::Column::Id, before, limit)
+        .all(db)
+        .await
+}
+
 pub async fn find(db: &impl ConnectionTrait, shop_id: &str, public_id: &str) -> Result<Option<EventRow>, DbErr> {
     event::Entity::find()
         .filter(event::Column::ShopId.eq(shop_id))

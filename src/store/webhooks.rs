@@ -1,12 +1,15 @@
 //! Webhook endpoints, the outbox of deliveries, and the attempts to send them.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select,
     sea_query::{
-        Alias, Expr, ExprTrait, InsertStatement, JoinType, LockBehavior, LockType, Query, SelectStatement, ValueTuple,
+        Alias, Expr, ExprTrait, InsertStatement, JoinType, LockBehavior, LockType, Query, SelectStatement, SimpleExpr,
+        ValueTuple,
     },
 };
 
@@ -43,6 +46,8 @@ pub async fn insert_endpoint(db: &impl ConnectionTrait, new: NewEndpoint<'_>) ->
         secret: Set(new.sealed_secret.to_string()),
         previous_secret: Set(None),
         previous_secret_until: Set(None),
+        older_secrets: Set(None),
+        failing_since: Set(None),
         version: Set(1),
         created_at: Set(new.at),
         updated_at: Set(new.at),
@@ -114,6 +119,8 @@ pub async fn update_endpoint(db: &impl ConnectionTrait, row: &EndpointRow, new: 
             webhook_endpoint::Column::PreviousSecretUntil,
             Expr::value(new.previous_secret_until),
         )
+        .col_expr(webhook_endpoint::Column::OlderSecrets, Expr::value(new.older_secrets))
+        .col_expr(webhook_endpoint::Column::FailingSince, Expr::value(new.failing_since))
         .col_expr(webhook_endpoint::Column::Version, Expr::value(row.version + 1))
         .col_expr(webhook_endpoint::Column::UpdatedAt, Expr::value(new.updated_at))
         .filter(webhook_endpoint::Column::Id.eq(row.id))
@@ -123,6 +130,9 @@ pub async fn update_endpoint(db: &impl ConnectionTrait, row: &EndpointRow, new: 
     Ok(result.rows_affected == 1)
 }
 
+/// Deletes the endpoint with its deliveries (the pending ones are cancelled) and their
+/// attempts. An attempt in flight meanwhile finds its delivery gone and records nothing
+/// (`record_attempt`).
 pub async fn delete_endpoint(db: &impl ConnectionTrait, row: &EndpointRow) -> Result<bool, DbErr> {
     // Its deliveries and their attempts go with it (foreign keys cascade on PostgreSQL;
     // SQLite's are not enforced by every connection, so delete them explicitly).
@@ -301,44 +311,140 @@ fn due(now: DateTime<Utc>) -> Condition {
         )
 }
 
-/// Up to `limit` due deliveries, now claimed by the caller until `until`. Each row is
-/// claimed by one caller: on PostgreSQL the candidates are locked with
+/// How many deliveries one claim may take, and how many may be in flight (claimed and
+/// not yet recorded, on any replica) per endpoint and per shop.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimLimits {
+    pub total: u64,
+    pub per_endpoint: u64,
+    pub per_shop: u64,
+}
+
+/// Due deliveries, now claimed by the caller until `until`, taken endpoint by endpoint
+/// so that no endpoint's backlog fills the claim: each endpoint (of an enabled
+/// endpoint; a disabled one's deliveries wait) gets at most `per_endpoint` in flight
+/// and each shop `per_shop`, counting the claims other passes and replicas hold. Each
+/// row is claimed by one caller: on PostgreSQL the candidates are locked with
 /// `FOR UPDATE SKIP LOCKED`; everywhere the claim is a conditional UPDATE that only an
 /// unclaimed (or expired) row passes.
-pub async fn claim_due(
+pub async fn claim_fair(
     db: &sea_orm::DatabaseConnection,
     now: DateTime<Utc>,
     until: DateTime<Utc>,
-    limit: u64,
+    limits: ClaimLimits,
 ) -> Result<Vec<DeliveryRow>, DbErr> {
-    // Most passes find nothing due: a read says so without taking a write turn.
-    let any_due = webhook_delivery::Entity::find().filter(due(now)).one(db).await?;
-    if any_due.is_none() {
+    use webhook_delivery::Column as D;
+    if limits.total == 0 {
+        return Ok(Vec::new());
+    }
+    // Most passes find nothing due: reads say so without taking a write turn.
+    let waiting = waiting_endpoints(db, now).await?;
+    if waiting.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (by_endpoint, mut by_shop) = in_flight(db, now).await?;
+    let has_room = |endpoint: &i64, shop: &String| {
+        by_endpoint.get(endpoint).copied().unwrap_or(0) < limits.per_endpoint
+            && by_shop.get(shop).copied().unwrap_or(0) < limits.per_shop
+    };
+    let waiting: Vec<(i64, String)> = waiting.into_iter().filter(|(e, s)| has_room(e, s)).collect();
+    if waiting.is_empty() {
+        // Only endpoints at their bound wait (a stalled receiver's backlog): no write turn.
         return Ok(Vec::new());
     }
     let txn = super::begin_write(db).await?;
-    let mut candidates = webhook_delivery::Entity::find()
-        .filter(due(now))
-        .order_by_asc(webhook_delivery::Column::NextAttemptAt)
-        .limit(limit);
-    if super::is_postgres(db) {
-        candidates = candidates.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-    }
     let mut claimed = Vec::new();
-    for mut row in candidates.all(&txn).await? {
-        let result = webhook_delivery::Entity::update_many()
-            .col_expr(webhook_delivery::Column::ClaimedUntil, Expr::value(Some(until)))
-            .filter(webhook_delivery::Column::Id.eq(row.id))
+    let mut left = limits.total;
+    for (endpoint, shop) in waiting {
+        if left == 0 {
+            break;
+        }
+        let endpoint_busy = by_endpoint.get(&endpoint).copied().unwrap_or(0);
+        let shop_busy = by_shop.get(&shop).copied().unwrap_or(0);
+        let room = Ord::min(
+            left,
+            Ord::min(
+                limits.per_endpoint.saturating_sub(endpoint_busy),
+                limits.per_shop.saturating_sub(shop_busy),
+            ),
+        );
+        if room == 0 {
+            continue;
+        }
+        let mut candidates = webhook_delivery::Entity::find()
             .filter(due(now))
-            .exec(&txn)
-            .await?;
-        if result.rows_affected == 1 {
-            row.claimed_until = Some(until);
-            claimed.push(row);
+            .filter(D::EndpointId.eq(endpoint))
+            .order_by_asc(D::NextAttemptAt)
+            .limit(room);
+        if super::is_postgres(db) {
+            candidates = candidates.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        }
+        for mut row in candidates.all(&txn).await? {
+            let result = webhook_delivery::Entity::update_many()
+                .col_expr(D::ClaimedUntil, Expr::value(Some(until)))
+                .filter(D::Id.eq(row.id))
+                .filter(due(now))
+                .exec(&txn)
+                .await?;
+            if result.rows_affected == 1 {
+                row.claimed_until = Some(until);
+                claimed.push(row);
+                left -= 1;
+                *by_shop.entry(shop.clone()).or_default() += 1;
+            }
         }
     }
     txn.commit().await?;
     Ok(claimed)
+}
+
+/// The enabled endpoints with due deliveries, with their shop, the longest waiting first.
+async fn waiting_endpoints(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<Vec<(i64, String)>, DbErr> {
+    use webhook_delivery::Column as D;
+    let enabled = Query::select()
+        .column(webhook_endpoint::Column::Id)
+        .from(webhook_endpoint::Entity)
+        .and_where(Expr::col(webhook_endpoint::Column::Enabled).eq(true))
+        .to_owned();
+    webhook_delivery::Entity::find()
+        .select_only()
+        .columns([D::EndpointId, D::ShopId])
+        .filter(due(now))
+        .filter(Expr::col(D::EndpointId).in_subquery(enabled))
+        .group_by(D::EndpointId)
+        .group_by(D::ShopId)
+        .order_by(Expr::col(D::NextAttemptAt).min(), Order::Asc)
+        .limit(1000)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// Deliveries claimed and not yet recorded (by any replica), per endpoint and per shop.
+async fn in_flight(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+) -> Result<(HashMap<i64, u64>, HashMap<String, u64>), DbErr> {
+    use webhook_delivery::Column as D;
+    let busy: Vec<(i64, String, i64)> = webhook_delivery::Entity::find()
+        .select_only()
+        .columns([D::EndpointId, D::ShopId])
+        .expr(Expr::col(D::Id).count())
+        .filter(D::Status.eq(PENDING))
+        .filter(D::ClaimedUntil.gte(now))
+        .group_by(D::EndpointId)
+        .group_by(D::ShopId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut by_endpoint: HashMap<i64, u64> = HashMap::new();
+    let mut by_shop: HashMap<String, u64> = HashMap::new();
+    for (endpoint, shop, count) in busy {
+        let count = u64::try_from(count).unwrap_or(0);
+        *by_endpoint.entry(endpoint).or_default() += count;
+        *by_shop.entry(shop).or_default() += count;
+    }
+    Ok((by_endpoint, by_shop))
 }
 
 /// What one attempt came to.
@@ -354,27 +460,17 @@ pub struct AttemptRecord<'a> {
     pub next_attempt_at: Option<DateTime<Utc>>,
 }
 
-/// Appends the attempt and moves the delivery on, releasing its claim.
-pub async fn record_attempt(db: &impl ConnectionTrait, attempt: AttemptRecord<'_>) -> Result<(), DbErr> {
+/// Appends the attempt and moves the delivery on, releasing its claim, if the delivery
+/// is still pending under this claim. A delivery deleted meanwhile (its endpoint was)
+/// or claimed by another since is left alone: nothing is written, `false` is returned.
+pub async fn record_attempt(db: &impl ConnectionTrait, attempt: AttemptRecord<'_>) -> Result<bool, DbErr> {
     let delivery = attempt.delivery;
-    webhook_attempt::ActiveModel {
-        delivery_id: Set(delivery.id),
-        endpoint_id: Set(delivery.endpoint_id),
-        attempted_at: Set(attempt.at),
-        latency_ms: Set(attempt.latency_ms),
-        status_code: Set(attempt.status_code),
-        outcome: Set(attempt.outcome.to_string()),
-        error: Set(attempt.error.map(str::to_string)),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
     let status = if attempt.outcome == "retrying" {
         PENDING
     } else {
         attempt.outcome
     };
-    webhook_delivery::Entity::update_many()
+    let moved = webhook_delivery::Entity::update_many()
         .col_expr(webhook_delivery::Column::Status, Expr::value(status))
         .col_expr(webhook_delivery::Column::Attempts, Expr::value(delivery.attempts + 1))
         .col_expr(
@@ -390,10 +486,261 @@ pub async fn record_attempt(db: &impl ConnectionTrait, attempt: AttemptRecord<'_
             Expr::value(attempt.status_code),
         )
         .col_expr(webhook_delivery::Column::UpdatedAt, Expr::value(attempt.at))
-        .filter(webhook_delivery::Column::Id.eq(delivery.id))
+        .filter(held(delivery))
+        .exec(db)
+        .await?;
+    if moved.rows_affected != 1 {
+        return Ok(false);
+    }
+    webhook_attempt::ActiveModel {
+        delivery_id: Set(delivery.id),
+        endpoint_id: Set(delivery.endpoint_id),
+        attempted_at: Set(attempt.at),
+        latency_ms: Set(attempt.latency_ms),
+        status_code: Set(attempt.status_code),
+        outcome: Set(attempt.outcome.to_string()),
+        error: Set(attempt.error.map(str::to_string)),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(true)
+}
+
+/// The delivery, still pending under the claim its row was read with.
+fn held(delivery: &DeliveryRow) -> Condition {
+    let claim = match delivery.claimed_until {
+        Some(until) => webhook_delivery::Column::ClaimedUntil.eq(until),
+        None => webhook_delivery::Column::ClaimedUntil.is_null(),
+    };
+    Condition::all()
+        .add(webhook_delivery::Column::Id.eq(delivery.id))
+        .add(webhook_delivery::Column::Status.eq(PENDING))
+        .add(claim)
+}
+
+/// Gives a claimed delivery back without an attempt (its endpoint was disabled meanwhile).
+pub async fn release(db: &impl ConnectionTrait, delivery: &DeliveryRow) -> Result<(), DbErr> {
+    webhook_delivery::Entity::update_many()
+        .col_expr(
+            webhook_delivery::Column::ClaimedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(held(delivery))
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// The endpoint answered 2xx: it is failing no more.
+pub async fn endpoint_succeeded(db: &impl ConnectionTrait, endpoint_id: i64) -> Result<(), DbErr> {
+    webhook_endpoint::Entity::update_many()
+        .col_expr(
+            webhook_endpoint::Column::FailingSince,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(webhook_endpoint::Column::Id.eq(endpoint_id))
+        .filter(webhook_endpoint::Column::FailingSince.is_not_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// An attempt failed at `at`: the endpoint is failing since then, unless since earlier.
+pub async fn endpoint_failed(db: &impl ConnectionTrait, endpoint_id: i64, at: DateTime<Utc>) -> Result<(), DbErr> {
+    webhook_endpoint::Entity::update_many()
+        .col_expr(webhook_endpoint::Column::FailingSince, Expr::value(Some(at)))
+        .filter(webhook_endpoint::Column::Id.eq(endpoint_id))
+        .filter(webhook_endpoint::Column::FailingSince.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Disables an enabled endpoint (a new version). Returns whether this call disabled it.
+pub async fn disable_endpoint(db: &impl ConnectionTrait, endpoint_id: i64, at: DateTime<Utc>) -> Result<bool, DbErr> {
+    let result = webhook_endpoint::Entity::update_many()
+        .col_expr(webhook_endpoint::Column::Enabled, Expr::value(false))
+        .col_expr(
+            webhook_endpoint::Column::FailingSince,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            webhook_endpoint::Column::Version,
+            Expr::col(webhook_endpoint::Column::Version).add(1),
+        )
+        .col_expr(webhook_endpoint::Column::UpdatedAt, Expr::value(at))
+        .filter(webhook_endpoint::Column::Id.eq(endpoint_id))
+        .filter(webhook_endpoint::Column::Enabled.eq(true))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Makes the endpoint's pending deliveries due at once (it was enabled again).
+pub async fn release_pending(db: &impl ConnectionTrait, endpoint_id: i64, at: DateTime<Utc>) -> Result<(), DbErr> {
+    webhook_delivery::Entity::update_many()
+        .col_expr(webhook_delivery::Column::NextAttemptAt, Expr::value(at))
+        .filter(webhook_delivery::Column::EndpointId.eq(endpoint_id))
+        .filter(webhook_delivery::Column::Status.eq(PENDING))
+        .filter(webhook_delivery::Column::NextAttemptAt.gt(at))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Deliveries that failed to reach an endpoint for good: a failed delivery of the event
+/// to the endpoint, and none delivered or pending to it since. `endpoint` restricts it
+/// to one endpoint (row id).
+fn failed_condition(endpoint: Option<i64>) -> SimpleExpr {
+    let mut failed = Query::select()
+        .expr(Expr::val(1))
+        .from_as(webhook_delivery::Entity, Alias::new("f"))
+        .and_where(
+            Expr::col((Alias::new("f"), webhook_delivery::Column::EventId)).equals((event::Entity, event::Column::Id)),
+        )
+        .and_where(Expr::col((Alias::new("f"), webhook_delivery::Column::Status)).eq(FAILED))
+        .and_where(
+            Expr::exists(
+                Query::select()
+                    .expr(Expr::val(1))
+                    .from_as(webhook_delivery::Entity, Alias::new("o"))
+                    .and_where(
+                        Expr::col((Alias::new("o"), webhook_delivery::Column::EventId))
+                            .equals((Alias::new("f"), webhook_delivery::Column::EventId)),
+                    )
+                    .and_where(
+                        Expr::col((Alias::new("o"), webhook_delivery::Column::EndpointId))
+                            .equals((Alias::new("f"), webhook_delivery::Column::EndpointId)),
+                    )
+                    .and_where(
+                        Expr::col((Alias::new("o"), webhook_delivery::Column::Status)).is_in([DELIVERED, PENDING]),
+                    )
+                    .to_owned(),
+            )
+            .not(),
+        )
+        .to_owned();
+    if let Some(endpoint) = endpoint {
+        failed.and_where(Expr::col((Alias::new("f"), webhook_delivery::Column::EndpointId)).eq(endpoint));
+    }
+    Expr::exists(failed)
+}
+
+/// The shop's events whose delivery failed (to `endpoint` when given), newest first,
+/// before the row id `before` when given.
+pub async fn failed_events(
+    db: &impl ConnectionTrait,
+    shop_id: &str,
+    endpoint: Option<i64>,
+    types: &[&str],
+    before: Option<i64>,
+    limit: u64,
+) -> Result<Vec<event::Model>, DbErr> {
+    let query = event::Entity::find()
+        .filter(event::Column::ShopId.eq(shop_id))
+        .filter(event::Column::EventType.is_in(types.iter().copied()))
+        .filter(failed_condition(endpoint));
+    super::newest_first(query, event::Column::Id, before, limit)
+        .all(db)
+        .await
+}
+
+/// The events created at or after `since` that failed to reach the endpoint (row id),
+/// oldest first, at most `limit`.
+pub async fn failed_event_ids(
+    db: &impl ConnectionTrait,
+    shop_id: &str,
+    endpoint: i64,
+    since: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<i64>, DbErr> {
+    event::Entity::find()
+        .select_only()
+        .column(event::Column::Id)
+        .filter(event::Column::ShopId.eq(shop_id))
+        .filter(event::Column::CreatedAt.gte(since))
+        .filter(failed_condition(Some(endpoint)))
+        .order_by_asc(event::Column::Id)
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// Retention: deletes up to `batch` events created before `cutoff` that no pending
+/// delivery carries, with their deliveries and attempts, and attempts before `cutoff`
+/// of deliveries that are not pending. Returns how many rows went.
+pub async fn delete_expired(db: &impl ConnectionTrait, cutoff: DateTime<Utc>, batch: u64) -> Result<u64, DbErr> {
+    use webhook_delivery::Column as D;
+    let pending = Query::select()
+        .column(D::EventId)
+        .from(webhook_delivery::Entity)
+        .and_where(Expr::col(D::Status).eq(PENDING))
+        .to_owned();
+    let events: Vec<i64> = event::Entity::find()
+        .select_only()
+        .column(event::Column::Id)
+        .filter(event::Column::CreatedAt.lt(cutoff))
+        .filter(Expr::col(event::Column::Id).not_in_subquery(pending))
+        .order_by_asc(event::Column::Id)
+        .limit(batch)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut deleted = 0;
+    if !events.is_empty() {
+        let deliveries: Vec<i64> = webhook_delivery::Entity::find()
+            .select_only()
+            .column(D::Id)
+            .filter(D::EventId.is_in(events.clone()))
+            .filter(D::Status.ne(PENDING))
+            .into_tuple()
+            .all(db)
+            .await?;
+        if !deliveries.is_empty() {
+            deleted += webhook_attempt::Entity::delete_many()
+                .filter(webhook_attempt::Column::DeliveryId.is_in(deliveries.clone()))
+                .exec(db)
+                .await?
+                .rows_affected;
+            deleted += webhook_delivery::Entity::delete_many()
+                .filter(D::Id.is_in(deliveries))
+                .filter(D::Status.ne(PENDING))
+                .exec(db)
+                .await?
+                .rows_affected;
+        }
+        deleted += event::Entity::delete_many()
+            .filter(event::Column::Id.is_in(events))
+            .exec(db)
+            .await?
+            .rows_affected;
+    }
+    // Old attempts of deliveries that go on (a redelivery of a recent event keeps its
+    // event; an old attempt of a settled delivery goes).
+    let settled = Query::select()
+        .column(D::Id)
+        .from(webhook_delivery::Entity)
+        .and_where(Expr::col(D::Status).ne(PENDING))
+        .to_owned();
+    let attempts: Vec<i64> = webhook_attempt::Entity::find()
+        .select_only()
+        .column(webhook_attempt::Column::Id)
+        .filter(webhook_attempt::Column::AttemptedAt.lt(cutoff))
+        .filter(Expr::col(webhook_attempt::Column::DeliveryId).in_subquery(settled))
+        .limit(batch)
+        .into_tuple()
+        .all(db)
+        .await?;
+    if !attempts.is_empty() {
+        deleted += webhook_attempt::Entity::delete_many()
+            .filter(webhook_attempt::Column::Id.is_in(attempts))
+            .exec(db)
+            .await?
+            .rows_affected;
+    }
+    Ok(deleted)
 }
 
 /// The endpoint's deliveries, newest first, before the row id `before` when given.
@@ -432,21 +779,20 @@ pub async fn endpoints_after(db: &impl ConnectionTrait, after: i64, limit: u64) 
 }
 
 /// Replaces an endpoint's sealed secrets only if they are still those of `row` (a
-/// concurrent rotation wins).
+/// concurrent rotation, a new version, wins).
 pub async fn reseal_endpoint(
     db: &impl ConnectionTrait,
     row: &EndpointRow,
     secret: String,
     previous_secret: Option<String>,
+    older_secrets: Option<String>,
 ) -> Result<bool, DbErr> {
-    let mut update = webhook_endpoint::Entity::update_many()
+    let update = webhook_endpoint::Entity::update_many()
         .col_expr(webhook_endpoint::Column::Secret, Expr::value(secret))
         .col_expr(webhook_endpoint::Column::PreviousSecret, Expr::value(previous_secret))
+        .col_expr(webhook_endpoint::Column::OlderSecrets, Expr::value(older_secrets))
         .filter(webhook_endpoint::Column::Id.eq(row.id))
+        .filter(webhook_endpoint::Column::Version.eq(row.version))
         .filter(webhook_endpoint::Column::Secret.eq(row.secret.as_str()));
-    update = match &row.previous_secret {
-        Some(previous) => update.filter(webhook_endpoint::Column::PreviousSecret.eq(previous.as_str())),
-        None => update.filter(webhook_endpoint::Column::PreviousSecret.is_null()),
-    };
     Ok(update.exec(db).await?.rows_affected == 1)
 }

@@ -8,22 +8,28 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
 use crate::{
+    auth::ScopeSet,
     core::{Actor, DomainError, FieldError, Precondition, Secret},
     crypto::{
-        random_token,
-        seal::{MasterKeys, Owner},
+        random_bytes, random_token,
+        seal::{MasterKeys, Owner, SealError},
     },
     events::{self, EventType},
     outbound::OutboundPolicy,
     store::{
         self,
         events::EventRow,
-        webhooks::{self as rows, AttemptRow, DeliveryRow, EndpointRow, NewEndpoint},
+        webhooks::{self as rows, AttemptRow, DeliveryRow, EndpointRow, NewDelivery, NewEndpoint},
     },
 };
 
 /// How long a rotated-out secret keeps signing beside the new one.
 pub const ROTATION_OVERLAP: Duration = Duration::hours(24);
+/// Secrets that sign at once at most (the current one included): a bound on the
+/// signature headers however often a client rotates.
+pub const MAX_SIGNING_SECRETS: usize = 32;
+/// Events one recovery queues at most.
+pub const MAX_RECOVER: u64 = 10_000;
 const MAX_URL_LEN: usize = 2048;
 const MAX_DESCRIPTION_LEN: usize = 500;
 
@@ -59,7 +65,9 @@ pub struct WebhookEndpoint {
 pub struct WebhookEndpointWithSecret {
     #[serde(flatten)]
     pub endpoint: WebhookEndpoint,
-    /// The HMAC-SHA256 key of `Renkei-Signature` (its UTF-8 bytes). Shown only now.
+    /// `whsec_<base64 of 32 bytes>`. Standard Webhooks libraries take it as it is (the
+    /// key of `webhook-signature` is the base64 after `whsec_`, decoded); the key of
+    /// `Renkei-Signature` is the whole string's UTF-8 bytes. Shown only now.
     pub secret: String,
 }
 
@@ -203,8 +211,59 @@ impl WebhookEndpoint {
     }
 }
 
+/// `whsec_` and the base64 of 32 random bytes: what the Standard Webhooks libraries
+/// take as it is. (Secrets issued before held URL-safe base64 without padding; they
+/// keep signing both headers, see `signature`.)
 fn new_secret() -> String {
-    format!("whsec_{}", random_token::<32>())
+    use base64::Engine;
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(random_bytes::<32>())
+    )
+}
+
+/// A secret rotated out before the previous one, signing until `until`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct OlderSecret {
+    /// Sealed.
+    secret: String,
+    until: DateTime<Utc>,
+}
+
+/// The secrets rotated out before the previous one, as stored (none when unreadable,
+/// which is logged: they stop signing, the current and previous ones go on).
+fn older_secrets(row: &EndpointRow) -> Vec<OlderSecret> {
+    let Some(text) = row.older_secrets.as_deref() else {
+        return Vec::new();
+    };
+    serde_json::from_str(text).unwrap_or_else(|err| {
+        tracing::error!(endpoint = %row.public_id, error = %err, "an endpoint's older secrets are unreadable");
+        Vec::new()
+    })
+}
+
+/// Every secret that signs at `now`: the current one and each rotated out within the
+/// last 24 hours, however many rotations there were (at most `MAX_SIGNING_SECRETS`).
+pub fn signing_secrets(
+    keys: &MasterKeys,
+    row: &EndpointRow,
+    now: DateTime<Utc>,
+) -> Result<Vec<Secret<String>>, SealError> {
+    let owner = owner(&row.shop_id, &row.public_id);
+    let mut sealed = vec![row.secret.clone()];
+    if let (Some(previous), Some(until)) = (&row.previous_secret, row.previous_secret_until)
+        && until > now
+    {
+        sealed.push(previous.clone());
+    }
+    sealed.extend(
+        older_secrets(row)
+            .into_iter()
+            .filter(|older| older.until > now)
+            .map(|older| older.secret),
+    );
+    sealed.truncate(MAX_SIGNING_SECRETS);
+    sealed.iter().map(|s| keys.open(owner, s)).collect()
 }
 
 fn now() -> DateTime<Utc> {
@@ -341,14 +400,20 @@ impl Webhooks<'_> {
         }
         if let Some(enabled) = patch.enabled.filter(|e| *e != row.enabled) {
             new.enabled = enabled;
+            new.failing_since = None;
             changed.push("enabled");
         }
         if changed.is_empty() {
             return Ok(row);
         }
         new.updated_at = now();
+        let enabled_again = new.enabled && !row.enabled;
         if !rows::update_endpoint(&txn, &row, new).await? {
             return Err(precondition.lost_race("webhook endpoint"));
+        }
+        if enabled_again {
+            // Its pending deliveries go out now, not at the end of their backoff.
+            rows::release_pending(&txn, row.id, now()).await?;
         }
         actor
             .record_change(&txn, "webhook_endpoint", id, "update", &changed)
@@ -389,6 +454,25 @@ impl Webhooks<'_> {
         let secret = Secret::new(new_secret());
         let at = now();
         let mut new = row.clone();
+        // The previous secret joins the older ones; all of them sign until their time.
+        let mut older: Vec<OlderSecret> = older_secrets(&row).into_iter().filter(|o| o.until > at).collect();
+        if let (Some(previous), Some(until)) = (&row.previous_secret, row.previous_secret_until)
+            && until > at
+        {
+            older.insert(
+                0,
+                OlderSecret {
+                    secret: previous.clone(),
+                    until,
+                },
+            );
+        }
+        older.truncate(MAX_SIGNING_SECRETS - 2);
+        new.older_secrets = if older.is_empty() {
+            None
+        } else {
+            Some(serde_json::to_string(&older).unwrap_or_else(|_| "[]".into()))
+        };
         new.previous_secret = Some(row.secret.clone());
         new.previous_secret_until = Some(at + ROTATION_OVERLAP);
         new.secret = self.keys.seal(owner(actor.shop_id, id), secret.expose());
@@ -435,14 +519,20 @@ impl Webhooks<'_> {
         actor: &Actor<'_>,
         event_id: &str,
         endpoint_id: Option<&str>,
+        scopes: ScopeSet,
     ) -> Result<Vec<String>, DomainError> {
         let txn = store::begin_write(self.db).await?;
+        let missing = || DomainError::NotFound(format!("there is no event '{event_id}' in this shop"));
         let event = store::events::find(&txn, actor.shop_id, event_id)
             .await?
-            .ok_or_else(|| DomainError::NotFound(format!("there is no event '{event_id}' in this shop")))?;
+            .ok_or_else(missing)?;
         let kind = EventType::parse(&event.event_type).ok_or_else(|| {
             DomainError::Conflict(format!("event '{event_id}' has a type this version does not send"))
         })?;
+        // An event the client may not read does not exist for it (SPEC 10).
+        if !kind.readable_with(scopes) {
+            return Err(missing());
+        }
         let endpoints = match endpoint_id {
             Some(id) => vec![
                 rows::find_endpoint(&txn, actor.shop_id, id)
@@ -469,6 +559,36 @@ impl Webhooks<'_> {
             .await?;
         txn.commit().await?;
         Ok(ids)
+    }
+}
+
+impl Webhooks<'_> {
+    /// Queues one new delivery to the endpoint of every event created since `since`
+    /// that failed to reach it (at most `MAX_RECOVER`, oldest first). Returns how many.
+    pub async fn recover(&self, actor: &Actor<'_>, id: &str, since: DateTime<Utc>) -> Result<u64, DomainError> {
+        let txn = store::begin_write(self.db).await?;
+        let endpoint = rows::find_endpoint(&txn, actor.shop_id, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        let events = rows::failed_event_ids(&txn, actor.shop_id, endpoint.id, since, MAX_RECOVER).await?;
+        let at = now();
+        let count = events.len() as u64;
+        let deliveries = events
+            .into_iter()
+            .map(|event_id| NewDelivery {
+                public_id: format!("whd_{}", random_token::<16>()),
+                shop_id: actor.shop_id.to_string(),
+                endpoint_id: endpoint.id,
+                event_id,
+                at,
+            })
+            .collect();
+        rows::insert_deliveries(&txn, deliveries).await?;
+        actor
+            .record_change(&txn, "webhook_endpoint", id, "recover", &[])
+            .await?;
+        txn.commit().await?;
+        Ok(count)
     }
 }
 
@@ -536,7 +656,11 @@ pub async fn reseal_all(
         after = last.id;
         for row in endpoints {
             let stale = |sealed: &str| !sealed.starts_with(&current);
-            if !stale(&row.secret) && !row.previous_secret.as_deref().is_some_and(stale) {
+            let older = older_secrets(&row);
+            if !stale(&row.secret)
+                && !row.previous_secret.as_deref().is_some_and(stale)
+                && !older.iter().any(|o| stale(&o.secret))
+            {
                 continue;
             }
             let owner = owner(&row.shop_id, &row.public_id);
@@ -546,7 +670,22 @@ pub async fn reseal_all(
             };
             let secret = reseal(&row.secret).map_err(failed)?;
             let previous = row.previous_secret.as_deref().map(reseal).transpose().map_err(failed)?;
-            if rows::reseal_endpoint(db, &row, secret, previous)
+            let older = if row.older_secrets.is_some() {
+                let resealed = older
+                    .into_iter()
+                    .map(|o| {
+                        Ok(OlderSecret {
+                            secret: reseal(&o.secret)?,
+                            until: o.until,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, DomainError>>()
+                    .map_err(failed)?;
+                Some(serde_json::to_string(&resealed).unwrap_or_else(|_| "[]".into()))
+            } else {
+                None
+            };
+            if rows::reseal_endpoint(db, &row, secret, previous, older)
                 .await
                 .map_err(|err| failed(err.into()))?
             {

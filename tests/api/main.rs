@@ -29,4 +29,5 @@ mod screenings;
 mod security;
 mod token_abuse;
 mod tokens;
+mod webhook_delivery;
 mod webhooks;

@@ -1,5 +1,6 @@
 //! A webhook receiver on 127.0.0.1: records every request and answers 200, or 500 for as
-//! many requests as it is told to fail.
+//! many requests as it is told to fail, or what it is told to answer (a status with
+//! headers), after holding each request as long as it is told.
 
 use std::{
     collections::HashMap,
@@ -15,6 +16,8 @@ pub struct Received {
     /// Header names lower-cased.
     pub headers: HashMap<String, String>,
     pub body: String,
+    /// When the request arrived.
+    pub at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Received {
@@ -31,6 +34,10 @@ impl Received {
 struct Inner {
     received: Vec<Received>,
     failures_left: usize,
+    /// Answered to every request when set: a status and headers.
+    answer: Option<(u16, Vec<(String, String)>)>,
+    /// How long each request is held before the answer.
+    hold: Duration,
 }
 
 pub struct Receiver {
@@ -50,17 +57,29 @@ async fn receive(req: HttpRequest, body: web::Bytes, inner: web::Data<Mutex<Inne
             )
         })
         .collect();
-    let mut inner = inner.lock().unwrap();
-    inner.received.push(Received {
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    });
-    if inner.failures_left > 0 {
-        inner.failures_left -= 1;
-        HttpResponse::InternalServerError().finish()
-    } else {
-        HttpResponse::Ok().finish()
+    let (status, answer_headers, hold) = {
+        let mut inner = inner.lock().unwrap();
+        inner.received.push(Received {
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+            at: chrono::Utc::now(),
+        });
+        let (status, answer_headers) = if inner.failures_left > 0 {
+            inner.failures_left -= 1;
+            (500, Vec::new())
+        } else {
+            inner.answer.clone().unwrap_or((200, Vec::new()))
+        };
+        (status, answer_headers, inner.hold)
+    };
+    if !hold.is_zero() {
+        tokio::time::sleep(hold).await;
     }
+    let mut response = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
+    for (name, value) in answer_headers {
+        response.insert_header((name, value));
+    }
+    response.finish()
 }
 
 impl Receiver {
@@ -90,6 +109,17 @@ impl Receiver {
     /// Answers 500 to the next `n` requests.
     pub fn fail_next(&self, n: usize) {
         self.inner.lock().unwrap().failures_left = n;
+    }
+
+    /// Answers every next request with `status` and `headers`.
+    pub fn answer(&self, status: u16, headers: &[(&str, &str)]) {
+        let headers = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        self.inner.lock().unwrap().answer = Some((status, headers));
+    }
+
+    /// Holds every next request this long before answering.
+    pub fn hold(&self, hold: Duration) {
+        self.inner.lock().unwrap().hold = hold;
     }
 
     pub fn received(&self) -> Vec<Received> {

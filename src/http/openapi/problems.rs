@@ -88,7 +88,7 @@ fn described(status: u16) -> (&'static str, ApiError) {
             )]),
         ),
         429 => (
-            "Too many failed attempts; retry after Retry-After seconds",
+            "Too many requests (failed token attempts; a shop's redeliveries and recoveries); retry after Retry-After seconds",
             ApiError::TooManyRequests { retry_after: 60 },
         ),
         502 => (

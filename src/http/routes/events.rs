@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
-    events::Event,
+    events::{Event, EventType},
     http::{
         auth::{Authenticated, scope},
         extract::ApiQuery,
@@ -15,10 +15,24 @@ use crate::{
         problem::ApiError,
         state::AppState,
     },
-    store::events,
+    store::{events, webhooks},
 };
 
-pagination::page_query!(EventQuery {});
+/// Which events a list holds, by what became of their deliveries.
+#[derive(Debug, Clone, Copy, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryFilter {
+    /// Events whose delivery to an endpoint failed (retried for 3 days, or refused with
+    /// 410 Gone) and was not delivered since.
+    Failed,
+}
+
+pagination::page_query!(EventQuery {
+    /// `failed`: only events whose delivery failed (see `POST /api/v1/webhook-endpoints/{id}/recover`).
+    delivery: Option<DeliveryFilter>,
+    /// With `delivery`: to this endpoint only (we_…).
+    endpoint_id: Option<String>,
+});
 
 pagination::page!(EventPage of Event);
 
@@ -39,7 +53,9 @@ pub struct Redelivery {
     pub deliveries: Vec<String>,
 }
 
-/// List the shop's events, newest first.
+/// List the shop's events, newest first. `screening.*` events are listed only to clients
+/// that also hold `screenings:read`, `provider_account.*` only with `accounts:read`.
+/// `delivery=failed` lists the events whose delivery failed (to `endpoint_id` when given).
 #[utoipa::path(
     tag = "events",
     params(EventQuery),
@@ -47,6 +63,7 @@ pub struct Redelivery {
     responses(
         (status = 200, description = "A page of events", body = EventPage),
         problems::Secured,
+        problems::NotFound,
         problems::Invalid,
     )
 )]
@@ -58,7 +75,28 @@ pub async fn list_events(
 ) -> Result<web::Json<EventPage>, ApiError> {
     let limit = pagination::limit(query.limit)?;
     let before = pagination::id_cursor(query.cursor.as_deref())?;
-    let rows = events::list(&state.db, &caller.shop_id, before, limit + 1).await?;
+    let types: Vec<&str> = EventType::ALL
+        .into_iter()
+        .filter(|t| t.readable_with(caller.scopes))
+        .map(EventType::as_str)
+        .collect();
+    let rows = match (query.delivery, query.endpoint_id.as_deref()) {
+        (None, None) => events::list_of_types(&state.db, &caller.shop_id, &types, before, limit + 1).await?,
+        (None, Some(_)) => {
+            return Err(ApiError::field(
+                "endpoint_id",
+                "requires_delivery",
+                "endpoint_id filters delivery=failed; add delivery=failed",
+            ));
+        }
+        (Some(DeliveryFilter::Failed), endpoint_id) => {
+            let endpoint = match endpoint_id {
+                Some(id) => Some(state.webhooks().get(&caller.shop_id, id).await?.id),
+                None => None,
+            };
+            webhooks::failed_events(&state.db, &caller.shop_id, endpoint, &types, before, limit + 1).await?
+        }
+    };
     let (rows, next_cursor) = pagination::finish(rows, limit, |e| e.id.to_string());
     Ok(web::Json(EventPage {
         items: rows.iter().filter_map(Event::from_row).collect(),
@@ -67,7 +105,8 @@ pub async fn list_events(
 }
 
 /// Send an event again: a new delivery to every enabled endpoint subscribed to its
-/// type, or to the endpoint named.
+/// type, or to the endpoint named. Limited per shop: past the limit, 429 with
+/// `Retry-After`.
 #[utoipa::path(
     tag = "events",
     params(
@@ -81,6 +120,7 @@ pub async fn list_events(
         problems::NotFound,
         problems::Conflict,
         problems::Invalid,
+        problems::TooManyRequests,
     )
 )]
 #[post("/events/{id}/redeliver")]
@@ -90,9 +130,16 @@ pub async fn redeliver_event(
     query: ApiQuery<RedeliverQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    state
+        .webhook_requests
+        .take(&caller.shop_id)
+        .map_err(|retry_after| ApiError::Limited {
+            message: "too many redeliveries and recoveries for this shop".into(),
+            retry_after,
+        })?;
     let deliveries = state
         .webhooks()
-        .redeliver(&caller.actor(&state), &id, query.endpoint_id.as_deref())
+        .redeliver(&caller.actor(&state), &id, query.endpoint_id.as_deref(), caller.scopes)
         .await?;
     Ok(HttpResponse::Accepted().json(Redelivery { deliveries }))
 }

@@ -118,6 +118,7 @@ fn api<R: Routes>(routes: R) -> R {
         .service(webhooks::delete_webhook_endpoint)
         .service(webhooks::rotate_webhook_secret)
         .service(webhooks::list_webhook_deliveries)
+        .service(webhooks::recover_webhook_endpoint)
         // One set of handlers for every provider, registered and documented per provider
         // from the same tables. Last: it replaces derived schemas.
         .service(ProviderAccountRoutes)

@@ -2,8 +2,13 @@
 //! each delivery.
 
 use actix_web::{HttpResponse, delete, get, http::header, patch, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::{
+    auth::ScopeSet,
+    events::EventType,
     http::{
         auth::{Authenticated, scope},
         conditional::IfMatch,
@@ -25,24 +30,59 @@ pagination::page!(WebhookEndpointPage of WebhookEndpoint);
 pagination::page_query!(DeliveryQuery {});
 pagination::page!(WebhookDeliveryPage of WebhookDelivery);
 
-fn endpoint_response(row: &EndpointRow) -> HttpResponse {
+/// The endpoint as the caller may see it: its subscriptions to events the caller may
+/// not read are left out (SPEC 10).
+fn view(row: &EndpointRow, scopes: ScopeSet) -> WebhookEndpoint {
+    let mut endpoint = WebhookEndpoint::from_row(row);
+    endpoint.events.retain(|kind| kind.readable_with(scopes));
+    endpoint
+}
+
+/// Subscribing to events the caller may not read is forbidden (SPEC 10).
+fn check_subscribable(events: Option<&[EventType]>, scopes: ScopeSet) -> Result<(), ApiError> {
+    let hidden: Vec<String> = events
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|kind| {
+            let scope = kind.read_scope().filter(|scope| !scopes.contains(*scope))?;
+            Some(format!("{} needs {scope}", kind.as_str()))
+        })
+        .collect();
+    if hidden.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "events: the token may not subscribe to events it cannot read ({})",
+            hidden.join(", ")
+        )))
+    }
+}
+
+fn endpoint_response(row: &EndpointRow, scopes: ScopeSet) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::ETAG, etag(row)))
-        .json(WebhookEndpoint::from_row(row))
+        .json(view(row, scopes))
 }
 
 /// The endpoint with its new secret: never cached.
-fn with_secret(mut response: actix_web::HttpResponseBuilder, row: &EndpointRow, secret: String) -> HttpResponse {
+fn with_secret(
+    mut response: actix_web::HttpResponseBuilder,
+    row: &EndpointRow,
+    secret: String,
+    scopes: ScopeSet,
+) -> HttpResponse {
     response
         .insert_header((header::ETAG, etag(row)))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(WebhookEndpointWithSecret {
-            endpoint: WebhookEndpoint::from_row(row),
+            endpoint: view(row, scopes),
             secret,
         })
 }
 
 /// Create a webhook endpoint. The answer holds its signing secret, shown only this once.
+/// Subscribing to `screening.*` events needs `screenings:read` too, to
+/// `provider_account.*` events `accounts:read` (403 otherwise).
 #[utoipa::path(
     tag = "webhooks",
     request_body = WebhookEndpointInput,
@@ -60,10 +100,11 @@ pub async fn create_webhook_endpoint(
     body: ApiJson<WebhookEndpointInput>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    check_subscribable(Some(&body.0.events), caller.scopes)?;
     let (row, secret) = state.webhooks().create(&caller.actor(&state), body.0).await?;
     let mut response = HttpResponse::Created();
     response.insert_header((header::LOCATION, format!("/api/v1/webhook-endpoints/{}", row.public_id)));
-    Ok(with_secret(response, &row, secret.expose().clone()))
+    Ok(with_secret(response, &row, secret.expose().clone(), caller.scopes))
 }
 
 /// List the shop's webhook endpoints, oldest first.
@@ -88,7 +129,7 @@ pub async fn list_webhook_endpoints(
     let rows = state.webhooks().list(&caller.shop_id, after, limit + 1).await?;
     let (rows, next_cursor) = pagination::finish(rows, limit, |e| e.id.to_string());
     Ok(web::Json(WebhookEndpointPage {
-        items: rows.iter().map(WebhookEndpoint::from_row).collect(),
+        items: rows.iter().map(|row| view(row, caller.scopes)).collect(),
         next_cursor,
     }))
 }
@@ -111,10 +152,12 @@ pub async fn get_webhook_endpoint(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let row = state.webhooks().get(&caller.shop_id, &id).await?;
-    Ok(endpoint_response(&row))
+    Ok(endpoint_response(&row, caller.scopes))
 }
 
-/// Change a webhook endpoint (JSON Merge Patch).
+/// Change a webhook endpoint (JSON Merge Patch). `enabled: true` enables a disabled
+/// endpoint again, and its pending deliveries go out. Subscribing to events needs the
+/// scope that reads them (see create).
 #[utoipa::path(
     tag = "webhooks",
     params(
@@ -139,11 +182,12 @@ pub async fn patch_webhook_endpoint(
     body: ApiJson<WebhookEndpointPatch>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    check_subscribable(body.0.events.as_deref(), caller.scopes)?;
     let row = state
         .webhooks()
         .patch(&caller.actor(&state), &id, body.0, &if_match.0)
         .await?;
-    Ok(endpoint_response(&row))
+    Ok(endpoint_response(&row, caller.scopes))
 }
 
 /// Delete a webhook endpoint and its delivery log.
@@ -172,8 +216,9 @@ pub async fn delete_webhook_endpoint(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Issue a new signing secret, shown only this once. The previous secret keeps signing
-/// beside it for 24 hours (two `v1=` in `Renkei-Signature`).
+/// Issue a new signing secret, shown only this once. Every secret issued in the last
+/// 24 hours keeps signing beside it (one `v1=` each in `Renkei-Signature`, one `v1,…`
+/// each in `webhook-signature`).
 #[utoipa::path(
     tag = "webhooks",
     params(
@@ -200,7 +245,12 @@ pub async fn rotate_webhook_secret(
         .webhooks()
         .rotate_secret(&caller.actor(&state), &id, &if_match.0)
         .await?;
-    Ok(with_secret(HttpResponse::Ok(), &row, secret.expose().clone()))
+    Ok(with_secret(
+        HttpResponse::Ok(),
+        &row,
+        secret.expose().clone(),
+        caller.scopes,
+    ))
 }
 
 /// The endpoint's deliveries, newest first, each with its attempts.
@@ -236,4 +286,55 @@ pub async fn list_webhook_deliveries(
         items: rows.into_iter().map(|(_, delivery)| delivery).collect(),
         next_cursor,
     }))
+}
+
+/// What to recover.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"since": "2026-11-23T00:00:00Z"}))]
+pub struct RecoverInput {
+    /// Recover the events created at or after this instant (RFC 3339).
+    pub since: DateTime<Utc>,
+}
+
+/// The deliveries a recovery queued.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"count": 12}))]
+pub struct Recovery {
+    /// How many events were queued again (one new delivery each).
+    pub count: u64,
+}
+
+/// Send again every event created since `since` whose delivery to this endpoint failed:
+/// one new delivery each (at most 10,000 per call). Limited per shop with redeliver:
+/// past the limit, 429 with `Retry-After`.
+#[utoipa::path(
+    tag = "webhooks",
+    params(("id" = String, Path, description = "The endpoint's id (we_…)")),
+    request_body = RecoverInput,
+    security(("bearer" = ["webhooks:write"])),
+    responses(
+        (status = 202, description = "Queued", body = Recovery),
+        problems::Secured,
+        problems::NotFound,
+        problems::JsonBody,
+        problems::TooManyRequests,
+    )
+)]
+#[post("/webhook-endpoints/{id}/recover")]
+pub async fn recover_webhook_endpoint(
+    caller: Authenticated<scope::WebhooksWrite>,
+    id: web::Path<String>,
+    body: ApiJson<RecoverInput>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .webhook_requests
+        .take(&caller.shop_id)
+        .map_err(|retry_after| ApiError::Limited {
+            message: "too many redeliveries and recoveries for this shop".into(),
+            retry_after,
+        })?;
+    let count = state.webhooks().recover(&caller.actor(&state), &id, body.since).await?;
+    Ok(HttpResponse::Accepted().json(Recovery { count }))
 }

@@ -18,6 +18,11 @@ pub struct Model {
     /// Sealed; signs alongside `secret` until `previous_secret_until`.
     pub previous_secret: Option<String>,
     pub previous_secret_until: Option<DateTimeUtc>,
+    /// JSON array of `{"secret": <sealed>, "until": …}`: secrets rotated out before
+    /// `previous_secret`, each signing until its `until`.
+    pub older_secrets: Option<String>,
+    /// Since when every attempt to it has failed.
+    pub failing_since: Option<DateTimeUtc>,
     pub version: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
