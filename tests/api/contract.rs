@@ -68,10 +68,32 @@ impl Contract {
         }
     }
 
+    /// The documented path template a path (or template) falls under.
+    fn template(&self, path: &str) -> String {
+        let paths = self.doc["paths"].as_object().unwrap();
+        if paths.contains_key(path) {
+            return path.to_string();
+        }
+        let parts: Vec<&str> = path.split('/').collect();
+        paths
+            .keys()
+            .find(|template| {
+                let segments: Vec<&str> = template.split('/').collect();
+                segments.len() == parts.len()
+                    && segments
+                        .iter()
+                        .zip(&parts)
+                        .all(|(s, p)| s == p || (s.starts_with('{') && s.ends_with('}')))
+            })
+            .cloned()
+            .unwrap_or_else(|| path.to_string())
+    }
+
     /// What is wrong with the answer, if anything.
     fn judge(&mut self, answer: &Answer) -> Option<String> {
         let what = format!("{} {} → {}", answer.method, answer.path, answer.status);
-        let operation = self.doc["paths"][&answer.template][answer.method].clone();
+        let template = self.template(&answer.template);
+        let operation = self.doc["paths"][&template][answer.method.to_lowercase()].clone();
         if operation.is_null() {
             return Some(format!("{what}: {} is not documented", answer.template));
         }
@@ -82,7 +104,12 @@ impl Contract {
         let Some(content) = response.get("content").and_then(Value::as_object) else {
             return (!answer.body.is_empty()).then(|| format!("{what}: a body where none is documented"));
         };
-        let Some(media) = content.get(&answer.content_type) else {
+        // Documented media types may carry parameters (`text/plain; version=0.0.4`).
+        let media = content
+            .iter()
+            .find(|(name, _)| name.split(';').next().unwrap_or_default().trim() == answer.content_type)
+            .map(|(_, media)| media);
+        let Some(media) = media else {
             return Some(format!("{what}: {} is not documented", answer.content_type));
         };
         let body: Value = if answer.content_type.ends_with("json") {
@@ -232,7 +259,9 @@ async fn populated(backend: Backend) -> World {
     assert!(status < 300, "o-plux: {body}");
     methods(&mut a).await;
     // The ten-key pad needs the card method: enable it now.
-    let remise = Value::Object(valid_body(renkei::accounts::find("remise-tenkey").unwrap(), &pki));
+    let mut remise = valid_body(renkei::accounts::find("remise-tenkey").unwrap(), &pki);
+    remise.remove("holder_name_fixed"); // only with zeus
+    let remise = Value::Object(remise);
     let (status, body) = a.json("PUT", "/api/v1/provider-accounts/remise-tenkey", &remise).await;
     assert!(status < 300, "remise-tenkey: {body}");
     let (status, body) = a
@@ -257,7 +286,7 @@ async fn populated(backend: Backend) -> World {
     assert!(status < 300, "banner: {body}");
     let feed = json!({"items": [{
         "id": "SKU1", "title": "緑茶", "description": "静岡の緑茶", "availability": "in stock",
-        "condition": "new", "price": "1200 JPY", "link": "https://shop.example.jp/p/1",
+        "condition": "new", "price": 1200, "link": "https://shop.example.jp/p/1",
         "image_link": "https://shop.example.jp/p/1.jpg", "brand": "renkei"
     }]});
     let (status, body) = a.json("PUT", "/api/v1/feed-items", &feed).await;
@@ -347,15 +376,19 @@ async fn methods(client: &mut Client<'_>) {
             json!({"kind": "credit_card", "provider": "gmo-pg", "display_name": "クレジットカード"}),
         ),
         (
-            "paidy",
-            json!({"kind": "deferred", "provider": "paidy", "display_name": "あと払い", "enabled": false}),
+            "konbini",
+            json!({"kind": "convenience_postpay", "provider": "densan", "display_name": "コンビニ後払い"}),
+        ),
+        (
+            "atobarai",
+            json!({"kind": "deferred", "provider": "gmo-atobarai", "display_name": "後払い", "enabled": false}),
         ),
     ] {
         let path = format!("/api/v1/payment-methods/{code}");
         let (status, answer) = client.json("PUT", &path, &body).await;
         assert!(status < 300, "{code}: {answer}");
     }
-    let path = "/api/v1/payment-methods/card/transaction-ids";
+    let path = "/api/v1/payment-methods/konbini/transaction-ids";
     let (status, answer) = client.json("POST", path, &json!({})).await;
     assert!(status < 300, "transaction id: {answer}");
 }
@@ -477,9 +510,12 @@ async fn every_get_answer_is_valid_against_its_schema_in_every_state(backend: Ba
     // Every GET succeeded where the shop has the resource, and every one is judged.
     for (shop, answers) in &world.shops {
         for answer in answers.iter().filter(|a| a.method == "GET") {
-            let not_configured = answer.status == 404 && answer.template.starts_with("/api/v1/provider-accounts/");
+            // Not configured (shop b has no Amazon Pay v2), or a file of a disabled feed.
+            let absent = answer.status == 404
+                && (answer.template.starts_with("/api/v1/provider-accounts/")
+                    || (shop != "shop-a" && answer.template.starts_with("/feeds/")));
             assert!(
-                answer.status < 300 || not_configured,
+                answer.status < 300 || absent,
                 "{shop}: GET {} → {}",
                 answer.path,
                 answer.status
@@ -487,6 +523,17 @@ async fn every_get_answer_is_valid_against_its_schema_in_every_state(backend: Ba
         }
     }
     judge_all(&world, &mut contract, &["GET"]);
+    // The judge is not lenient: a draft with a value outside its enum is refused.
+    let wrong = Answer {
+        method: "GET",
+        template: "/api/v1/provider-accounts/paidy".into(),
+        path: "/api/v1/provider-accounts/paidy".into(),
+        status: 200,
+        content_type: "application/json".into(),
+        body: br#"{"provider": "paidy", "modal_page": "bogus"}"#.to_vec(),
+    };
+    let failure = contract.judge(&wrong).expect("a wrong body is refused");
+    assert!(failure.contains("bogus") || failure.contains("required"), "{failure}");
 }
 
 async fn every_put_and_post_answer_is_valid_against_its_schema(backend: Backend) {

