@@ -20,6 +20,7 @@ use crate::support::{
 on_both_databases!(
     every_get_answer_is_valid_against_its_schema_in_every_state,
     every_put_and_post_answer_is_valid_against_its_schema,
+    an_integer_written_with_a_zero_fraction_is_an_integer_and_a_digit_string_is_not,
 );
 
 const ALL_SCOPES: &[&str] = &[
@@ -540,4 +541,36 @@ async fn every_put_and_post_answer_is_valid_against_its_schema(backend: Backend)
     let world = populated(backend).await;
     let mut contract = Contract::served(&world.app).await;
     judge_all(&world, &mut contract, &["PUT", "POST"]);
+}
+
+/// JSON Schema's rule, which the document states: `3.0` is the integer 3; `"3"` is a
+/// string, refused where an integer is expected.
+async fn an_integer_written_with_a_zero_fraction_is_an_integer_and_a_digit_string_is_not(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let mut client = Client::new(&app, "shop-a").await;
+    let path = "/api/v1/provider-accounts/relation";
+    let (status, body) = client
+        .json("PUT", path, &json!({"subdomain": "shop", "message_box_id": 3.0}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["message_box_id"], 3);
+    let (status, body) = client
+        .json("PUT", path, &json!({"subdomain": "shop", "message_box_id": "3"}))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["errors"][0]["field"], "message_box_id");
+    assert_eq!(body["errors"][0]["code"], "invalid_type");
+    let (status, body) = client
+        .json("PUT", path, &json!({"subdomain": "shop", "message_box_id": 3.5}))
+        .await;
+    assert_eq!(status, 422, "{body}");
+
+    let method = json!({"kind": "cash_on_delivery", "display_name": "代引き", "position": 7.0});
+    let (status, body) = client.json("PUT", "/api/v1/payment-methods/cod", &method).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["position"], 7);
+    let method = json!({"kind": "cash_on_delivery", "display_name": "代引き", "position": "7"});
+    let (status, body) = client.json("PUT", "/api/v1/payment-methods/cod", &method).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["errors"][0]["field"], "position");
 }
