@@ -3,11 +3,15 @@
 // form_data valid against its editing schema (ajv with JSON Schema 2020-12).
 //
 //   node forms.mjs BASE_URL TOKEN
-import React from "react";
-import { renderToStaticMarkup } from "react-dom/server";
-import Form from "@rjsf/core";
-import { customizeValidator } from "@rjsf/validator-ajv8";
-import Ajv2020 from "ajv/dist/2020.js";
+import { createRequire } from "node:module";
+
+// The packages are CommonJS builds: required, as a bundler would resolve them.
+const require = createRequire(import.meta.url);
+const React = require("react");
+const { renderToStaticMarkup } = require("react-dom/server");
+const Form = require("@rjsf/core").default;
+const { customizeValidator } = require("@rjsf/validator-ajv8");
+const Ajv2020 = require("ajv/dist/2020").default;
 
 const [base, token] = process.argv.slice(2);
 const validator = customizeValidator({ AjvClass: Ajv2020 });
@@ -22,7 +26,10 @@ function render(schema, uiSchema, formData) {
   // rjsf logs schema problems to the console; any of them is a failure here.
   const logged = [];
   const { error, warn } = console;
-  console.error = console.warn = (...args) => logged.push(args.join(" "));
+  console.error = console.warn = (...args) => {
+    // React 18.3's notice about rjsf's own widgets, not about the schema.
+    if (!String(args[0]).includes("Support for defaultProps")) logged.push(args.join(" "));
+  };
   try {
     const html = renderToStaticMarkup(React.createElement(Form, { schema, uiSchema, validator, formData }));
     return { html, logged };
@@ -41,16 +48,27 @@ for (const { provider } of items) {
   const { html, logged } = render(schema, descriptor.ui_schema, {});
   for (const line of logged) failures.push(`${provider}: rjsf says: ${line}`);
   if (/_anyof_select|_oneof_select/.test(html)) failures.push(`${provider}: an anyOf/oneOf chooser is rendered`);
+  const inputs = [];
   for (const [name, property] of Object.entries(schema.properties)) {
-    const input = html.match(new RegExp(`<(input|textarea|select)[^>]*id="root_${name}"[^>]*>`));
+    const types = [property.type].flat();
+    if (types.includes("object")) {
+      for (const [inner, innerProperty] of Object.entries(property.properties ?? {})) {
+        inputs.push([`${name}_${inner}`, innerProperty]);
+      }
+    } else {
+      inputs.push([name, property]);
+    }
+  }
+  for (const [id, property] of inputs) {
+    const input = html.match(new RegExp(`<(input|textarea|select)[^>]*id="root_${id}"[^>]*>`));
     if (!input) {
-      failures.push(`${provider}.${name}: no input rendered`);
+      failures.push(`${provider}.${id}: no input rendered`);
       continue;
     }
     const password = /type="password"/.test(input[0]);
     if (property.writeOnly) secrets += 1;
     if (Boolean(property.writeOnly) !== password) {
-      failures.push(`${provider}.${name}: ${property.writeOnly ? "a secret not" : "not a secret but"} rendered as a password input`);
+      failures.push(`${provider}.${id}: ${property.writeOnly ? "a secret not" : "not a secret but"} rendered as a password input`);
     }
   }
   const draft = validator.validateFormData({ enabled: false }, schema);

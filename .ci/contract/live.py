@@ -38,7 +38,9 @@ def check(what, answer, model):
 
 
 anonymous = Client(base_url=base)
-body = TokenRequest(grant_type="client_credentials", client_id=client_id, client_secret=client_secret)
+body = TokenRequest.from_dict(
+    {"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret}
+)
 token = check("token", issue_token.sync_detailed(client=anonymous, body=body), TokenResponse)
 # What Swagger UI and OAuth libraries send: HTTP Basic, grant_type in a form.
 basic = httpx.post(
