@@ -165,7 +165,7 @@ fn refine(doc: &mut Value) {
         .into_iter()
         .filter_map(|schema| {
             let mut url = schemas.get(schema)?.pointer("/properties/url")?.clone();
-            url["pattern"] = json!(r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+([/?#]\S*)?$");
+            url["pattern"] = json!(crate::accounts::formats::url_pattern(false));
             Some((schema, url))
         })
         .collect();
