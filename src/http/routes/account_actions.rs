@@ -122,7 +122,7 @@ pub const ACTIONS: [ActionOperation; 8] = [
             // Bytes as generators read them (application/octet-stream); the content, not
             // the Content-Type, tells the format, so image/png and the like are taken too.
             operation["requestBody"] = json!({"required": true, "content": {
-                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary", "minLength": 1}}
             }});
             operation
         },
