@@ -17,6 +17,24 @@ export async function firstOrder(baseUrl: string, clientId: string, clientSecret
   const form = await api.GET("/api/v1/providers/{provider}", { params: { path: { provider: "o-plux" } } });
   if (!form.data) throw new Error(`no form: ${form.error?.detail}`);
   const order: string[] = form.data.order;
+  // Free-form objects are `unknown`-valued records, not `never`: read and written without a cast.
+  const fieldsSchema: Record<string, unknown> = form.data.fields_schema;
+  const properties: unknown = form.data.fields_schema["properties"];
+  const uiSchema: Schemas["ProviderForm"]["ui_schema"] = { "ui:order": order, secret_key: { "ui:widget": "password" } };
+  const probe: Schemas["ProviderForm"]["fields_schema"] = { type: "object", properties };
+  const editing = await api.GET("/api/v1/provider-accounts/o-plux/form");
+  if (!editing.data) throw new Error(`no saved account: ${editing.error?.detail}`);
+  const formData: Schemas["AccountForm"]["form_data"] = { ...editing.data.form_data, enabled: false };
+  const ifMatch: string = editing.data.etag;
+  const eventData: Schemas["Event"]["data"] = { provider: "o-plux", fields: ["secret_key"] };
+  console.log(Object.keys(fieldsSchema).length, uiSchema, probe, formData, ifMatch, eventData);
+
+  // The client authenticated with HTTP Basic (what Swagger UI sends): only grant_type in the body.
+  const basic = await anonymous.POST("/api/v1/auth/token", {
+    body: { grant_type: "client_credentials", scope: "accounts:read" },
+    headers: { Authorization: `Basic ${btoa(`${clientId}:${clientSecret}`)}` },
+  });
+  if (!basic.data) throw new Error(`no token with Basic: ${basic.error?.detail}`);
 
   const settings: Schemas["OpluxAccountInput"] = {
     enabled: true,

@@ -37,7 +37,7 @@ pub fn value_schema(field: &Field) -> Value {
         Kind::Integer { min, max } => json!({"type": "integer", "minimum": min, "maximum": max}),
         Kind::IpAddress => json!({
             "type": "string",
-            "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}],
+            "pattern": formats::ip_address_pattern(),
             "description": "An IPv4 or IPv6 address."
         }),
         Kind::Hostname => json!({
@@ -63,7 +63,7 @@ pub fn value_schema(field: &Field) -> Value {
         Kind::ResultAction => result_action_schema(),
         Kind::OpluxEndpoint => json!({
             "type": "string",
-            "anyOf": [{"enum": ["test", "production"]}, {"pattern": formats::url_pattern(false)}],
+            "pattern": format!("^(?:test|production)$|{}", formats::url_pattern(false)),
             "description": "test, production, or the http(s) base URL of an O-PLUX stand-in."
         }),
     };
@@ -91,13 +91,19 @@ fn one_of(values: &[&str], labels: &[(&str, &str)]) -> Value {
 /// `{action, redirect_url}`: a redirect needs its URL (an empty one counts as none).
 pub fn result_action_schema() -> Value {
     let url = formats::url_pattern(false);
+    let mut action = one_of(
+        &RESULT_ACTIONS.iter().map(|(v, _)| *v).collect::<Vec<_>>(),
+        RESULT_ACTIONS,
+    );
+    action["title"] = ACTION_LABEL.into();
     json!({
         "type": "object",
         "properties": {
-            "action": one_of(&RESULT_ACTIONS.iter().map(|(v, _)| *v).collect::<Vec<_>>(), RESULT_ACTIONS),
+            "action": action,
             "redirect_url": {
-                "anyOf": [{"type": "string", "pattern": url}, {"type": "string", "pattern": r"^\s*$"}, {"type": "null"}],
-                "title": "リダイレクトURL",
+                "type": ["string", "null"],
+                "pattern": format!(r"^\s*$|{url}"),
+                "title": REDIRECT_URL_LABEL,
                 "description": "An absolute http(s) URL; required when the action is redirect."
             }
         },
@@ -108,17 +114,33 @@ pub fn result_action_schema() -> Value {
     })
 }
 
-/// The value schema or null (null clears a setting or a secret).
+/// The value schema or null (null clears a setting or a secret): `type: [T, "null"]`
+/// with `null` among its fixed values, never an `anyOf` a form shows as a chooser
+/// (except around a `$ref`, in the OpenAPI document only).
 pub fn nullable(schema: Value) -> Value {
     match schema {
         Value::Object(mut object) if object.get("type").is_some_and(Value::is_string) => {
             let kind = object.remove("type").unwrap_or_default();
             object.insert("type".into(), json!([kind, "null"]));
+            if let Some(values) = object.get_mut("enum").and_then(Value::as_array_mut) {
+                values.push(Value::Null);
+            }
+            if let Some(choices) = object.get_mut("oneOf").and_then(Value::as_array_mut) {
+                choices.push(json!({"const": null, "title": UNSET_LABEL}));
+            }
             Value::Object(object)
         }
         other => json!({"anyOf": [other, {"type": "null"}]}),
     }
 }
+
+/// The label of a result action's `action`.
+pub const ACTION_LABEL: &str = "処理";
+/// The label of a result action's `redirect_url`.
+pub const REDIRECT_URL_LABEL: &str = "リダイレクトURL";
+
+/// The label of the choice of no value.
+pub const UNSET_LABEL: &str = "未設定";
 
 /// What a field is, for people: its description, and what the server does with it.
 pub fn help(field: &Field) -> String {
@@ -224,6 +246,87 @@ fn set_fields(spec: &ProviderSpec, names: &[&str]) -> Value {
         })
         .collect();
     json!({"required": names, "properties": properties})
+}
+
+/// react-jsonschema-form's uiSchema of `fields_schema`: the screen's order, a password
+/// input for every secret, a text area for PEM text, and a title for every nested field.
+pub fn ui_schema(spec: &ProviderSpec) -> Value {
+    let mut ui = Map::new();
+    let order: Vec<&str> = groups(spec)
+        .into_iter()
+        .flat_map(|(_, names)| names)
+        .filter(|name| *name == "enabled" || spec.field(name).is_some_and(Field::is_writable))
+        .collect();
+    ui.insert("ui:order".into(), json!(order));
+    for field in spec.fields.iter().filter(|f| f.is_writable()) {
+        let entry = if field.secret {
+            let mut entry = json!({"ui:widget": "password"});
+            if matches!(field.kind, Kind::PrivateKey { .. }) {
+                entry["ui:help"] = "PEM text (-----BEGIN … PRIVATE KEY-----).".into();
+            }
+            entry
+        } else {
+            match field.kind {
+                Kind::Certificate => json!({"ui:widget": "textarea"}),
+                Kind::ResultAction => json!({
+                    "ui:title": field.label,
+                    "ui:order": ["action", "redirect_url"],
+                    "action": {"ui:title": ACTION_LABEL},
+                    "redirect_url": {"ui:title": REDIRECT_URL_LABEL}
+                }),
+                _ => continue,
+            }
+        };
+        ui.insert(field.name.into(), entry);
+    }
+    Value::Object(ui)
+}
+
+/// `fields_schema` for editing a saved account: a secret already stored is not
+/// required (left out, PUT keeps it).
+pub fn edit_schema(spec: &ProviderSpec, secret_is_stored: impl Fn(&str) -> bool) -> Value {
+    let mut schema = fields_schema(spec);
+    let stored: Vec<&str> = spec
+        .fields
+        .iter()
+        .filter(|f| f.secret && f.is_writable() && secret_is_stored(f.name))
+        .map(|f| f.name)
+        .collect();
+    if let Some(conditions) = schema.get_mut("allOf").and_then(Value::as_array_mut) {
+        for condition in conditions {
+            let Some(then) = condition.get_mut("then").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            if let Some(required) = then.get_mut("required").and_then(Value::as_array_mut) {
+                required.retain(|name| !name.as_str().is_some_and(|n| stored.contains(&n)));
+            }
+            if let Some(properties) = then.get_mut("properties").and_then(Value::as_object_mut) {
+                for name in &stored {
+                    properties.remove(*name);
+                }
+            }
+        }
+    }
+    for name in stored {
+        if let Some(property) = schema.pointer_mut(&format!("/properties/{name}")) {
+            let help = property.get("description").and_then(Value::as_str).unwrap_or_default();
+            property["description"] = format!("Stored: leave empty to keep it. {help}").trim_end().into();
+        }
+    }
+    schema
+}
+
+/// The current values of a saved account as the form's data: every writable setting
+/// (PEM text of certificates included), never a secret.
+pub fn form_data(spec: &ProviderSpec, enabled: bool, settings: &Map<String, Value>) -> Value {
+    let mut data = Map::new();
+    data.insert("enabled".into(), Value::Bool(enabled));
+    for field in spec.fields.iter().filter(|f| f.is_writable() && !f.secret) {
+        if let Some(value) = settings.get(field.name).filter(|v| !v.is_null()) {
+            data.insert(field.name.into(), value.clone());
+        }
+    }
+    Value::Object(data)
 }
 
 /// The groups of the seed's screen, in order: (heading, field names). `enabled` leads

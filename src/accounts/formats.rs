@@ -38,6 +38,39 @@ pub const HTTPS_URL_PATTERN: &str = concat!(
     r"(?:[/?#][^\s\u0000-\u001F\u007F-\u009F]*)?$"
 );
 
+/// An IPv4 address as `Ipv4Addr` reads it (no leading zeros).
+const IPV4: &str =
+    r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}";
+
+/// `IpAddr` as a JSON Schema pattern: IPv4, or IPv6 with or without `::` and with an
+/// IPv4 tail, as Rust's parser takes them (no zone id).
+pub fn ip_address_pattern() -> String {
+    const H: &str = "[0-9A-Fa-f]{1,4}";
+    let mut alternatives = vec![
+        IPV4.to_string(),
+        format!("(?:{H}:){{7}}{H}"),
+        format!("(?:{H}:){{6}}{IPV4}"),
+    ];
+    // `::` stands for one or more groups: `left` groups before it, at most the rest after.
+    for left in 0..=7usize {
+        let head = if left == 0 {
+            String::new()
+        } else {
+            format!("(?:{H}:){{{}}}{H}", left - 1)
+        };
+        let tail = if left == 7 {
+            String::new()
+        } else {
+            format!("(?:{H}(?::{H}){{0,{}}})?", 6 - left)
+        };
+        alternatives.push(format!("{head}::{tail}"));
+        if left <= 5 {
+            alternatives.push(format!("{head}::(?:{H}:){{0,{}}}{IPV4}", 5 - left));
+        }
+    }
+    format!("^(?:{})$", alternatives.join("|"))
+}
+
 /// The pattern of `is_url(_, https_only)`.
 pub const fn url_pattern(https_only: bool) -> &'static str {
     if https_only {
@@ -67,13 +100,21 @@ pub fn parse(field: &Field, path: &str, value: &Value) -> Result<Value, FieldErr
             .map(Value::Bool)
             .ok_or_else(|| invalid("invalid_type", format!("{path} must be true or false"))),
         Kind::Integer { min, max } => {
+            // A JSON integer (12800.0 is one too); a digit string is not.
             let number = match value {
-                Value::Number(n) => n.as_i64(),
-                Value::String(s) => to_half_width(s).trim().parse::<i64>().ok(),
+                Value::Number(n) => n.as_i64().or_else(|| {
+                    n.as_f64()
+                        .filter(|f| f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0)
+                        .map(|f| f as i64)
+                }),
                 _ => None,
             };
             match number {
                 Some(n) if (min..=max).contains(&n) => Ok(Value::from(n)),
+                None if !value.is_number() => Err(invalid(
+                    "invalid_type",
+                    format!("{path} must be a whole number from {min} to {max} (a JSON number, not a string)"),
+                )),
                 _ => Err(invalid(
                     "out_of_range",
                     format!("{path} must be a whole number from {min} to {max}"),

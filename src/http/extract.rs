@@ -193,10 +193,13 @@ impl<'de> Deserializer<'de> for Strict<'de> {
         match self.0 {
             Value::Null => visitor.visit_unit(),
             Value::Bool(b) => visitor.visit_bool(*b),
-            Value::Number(n) => match (n.as_u64(), n.as_i64()) {
-                (Some(u), _) => visitor.visit_u64(u),
-                (None, Some(i)) => visitor.visit_i64(i),
-                (None, None) => visitor.visit_f64(n.as_f64().unwrap_or(f64::NAN)),
+            Value::Number(n) => match (n.as_u64(), n.as_i64(), whole(n)) {
+                (Some(u), _, _) => visitor.visit_u64(u),
+                (None, Some(i), _) => visitor.visit_i64(i),
+                // JSON Schema's rule: 12800.0 is the integer 12800.
+                (None, None, Some(i)) if i >= 0 => visitor.visit_u64(i as u64),
+                (None, None, Some(i)) => visitor.visit_i64(i),
+                (None, None, None) => visitor.visit_f64(n.as_f64().unwrap_or(f64::NAN)),
             },
             Value::String(s) => visitor.visit_borrowed_str(s),
             Value::Array(items) => {
@@ -300,6 +303,15 @@ impl<'de> Deserializer<'de> for Strict<'de> {
         // Not an array for a struct, as serde alone would take.
         deserialize_map => Value::Object(_),
     }
+}
+
+/// A number written with a fraction of zero (`12800.0`), as the integer it is, where it
+/// is exactly one (below 2^53).
+fn whole(n: &serde_json::Number) -> Option<i64> {
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    n.as_f64()
+        .filter(|f| f.is_finite() && f.fract() == 0.0 && f.abs() < EXACT)
+        .map(|f| f as i64)
 }
 
 fn unexpected(value: &Value) -> de::Unexpected<'_> {

@@ -9,6 +9,7 @@ mod audit_events;
 mod certificates;
 mod cli;
 mod consistency;
+mod contract;
 mod deploy;
 mod errors;
 mod faults;

@@ -23,6 +23,11 @@ on_both_databases!(
     a_token_without_the_endpoints_scope_is_403,
     a_token_signed_with_the_previous_key_works_during_rotation,
     failed_token_requests_are_rate_limited_with_retry_after,
+    what_swagger_ui_sends_basic_and_a_form_with_scope_gets_a_token,
+    basic_credentials_are_form_urlencoded_and_json_bodies_take_them_too,
+    credentials_in_both_basic_and_the_body_are_400_invalid_request,
+    a_wrong_secret_in_basic_is_401_with_a_basic_challenge,
+    a_malformed_basic_header_is_400,
 );
 
 fn claims(app: &crate::support::TestApp, sub: &str, shop: &str) -> Value {
@@ -312,4 +317,124 @@ async fn failed_token_requests_are_rate_limited_with_retry_after(backend: Backen
         .request_token(&client.client_id, client.client_secret.expose())
         .await;
     assert_eq!(right.status(), 200);
+}
+
+fn basic(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
+}
+
+/// Exactly what Swagger UI's Authorize dialog sends for the `oauth2` client credentials
+/// flow: the client in HTTP Basic, `grant_type` and `scope` as a form.
+async fn what_swagger_ui_sends_basic_and_a_form_with_scope_gets_a_token(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let client = app.client("shop-a", &["audit:read", "accounts:read"]).await;
+    let response = app
+        .http
+        .post(app.url("/api/v1/auth/token"))
+        .header("authorization", basic(&client.client_id, client.client_secret.expose()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "application/json, text/plain, */*")
+        .header("x-requested-with", "XMLHttpRequest")
+        .body("grant_type=client_credentials&scope=audit%3Aread")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["scope"], "audit:read");
+    let token = body["access_token"].as_str().unwrap();
+    let listed = app.get("/api/v1/audit-events", token).send().await.unwrap();
+    assert_eq!(listed.status(), 200);
+    let forbidden = app.get("/api/v1/provider-accounts", token).send().await.unwrap();
+    assert_eq!(forbidden.status(), 403);
+}
+
+async fn basic_credentials_are_form_urlencoded_and_json_bodies_take_them_too(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let client = app.client("shop-a", &["audit:read"]).await;
+    // urlencode() of each part (RFC 6749 §2.3.1): the id and secret come back decoded.
+    let encoded_id = client.client_id.replace('_', "%5F");
+    let response = app
+        .http
+        .post(app.url("/api/v1/auth/token"))
+        .header("authorization", basic(&encoded_id, client.client_secret.expose()))
+        .json(&json!({"grant_type": "client_credentials"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["scope"], "audit:read");
+}
+
+async fn credentials_in_both_basic_and_the_body_are_400_invalid_request(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let client = app.client("shop-a", &["audit:read"]).await;
+    let response = app
+        .http
+        .post(app.url("/api/v1/auth/token"))
+        .header("authorization", basic(&client.client_id, client.client_secret.expose()))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client.client_id.as_str()),
+            ("client_secret", client.client_secret.expose().as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(response, 400).await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("invalid_request"),
+        "{problem}"
+    );
+    assert!(!problem.to_string().contains(client.client_secret.expose().as_str()));
+}
+
+async fn a_wrong_secret_in_basic_is_401_with_a_basic_challenge(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let client = app.client("shop-a", &["audit:read"]).await;
+    let response = app
+        .http
+        .post(app.url("/api/v1/auth/token"))
+        .header("authorization", basic(&client.client_id, "rks_wrong"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(
+        response.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic"),
+    );
+    assert_problem(response, 401).await;
+}
+
+async fn a_malformed_basic_header_is_400(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for header in ["Basic not-base64!", "Basic", &basic_without_colon()] {
+        let response = app
+            .http
+            .post(app.url("/api/v1/auth/token"))
+            .header("authorization", header)
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        assert_problem(response, 400).await;
+    }
+}
+
+fn basic_without_colon() -> String {
+    use base64::Engine as _;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("rkc_no_colon")
+    )
 }

@@ -20,7 +20,10 @@ use super::{
     problem::{ApiError, FieldError, Problem},
     routes,
 };
-use crate::auth::scopes::Scope;
+use crate::{
+    auth::scopes::Scope,
+    screening::request::{MAX_ITEMS, MAX_YEN},
+};
 
 /// Where a token comes from, for the `oauth2` scheme (relative to the server).
 pub const TOKEN_URL: &str = "/api/v1/auth/token";
@@ -69,9 +72,15 @@ impl Modify for SecurityAddon {
         let scopes = Scopes::from_iter(Scope::ALL.map(|scope| (scope.as_str(), scope_description(scope))));
         let oauth2 = OAuth2::with_description(
             [Flow::ClientCredentials(ClientCredentials::new(TOKEN_URL, scopes))],
-            "Client credentials of an API client (renkei clients create); the token endpoint takes them as JSON or as a form.",
+            "Client credentials of an API client (renkei clients create); the token endpoint takes them as HTTP Basic (what Swagger UI's Authorize sends), as JSON or as a form.",
         );
         components.add_security_scheme("oauth2", SecurityScheme::OAuth2(oauth2));
+        let mut basic = Http::new(HttpAuthScheme::Basic);
+        basic.description = Some(
+            "Client authentication at the token endpoint only (RFC 6749 §2.3.1): the client_id as user name and the client_secret as password, each form-urlencoded."
+                .into(),
+        );
+        components.add_security_scheme("client_basic", SecurityScheme::Http(basic));
     }
 }
 
@@ -117,6 +126,13 @@ pub fn document() -> openapi::OpenApi {
     let mut json = serde_json::to_value(&doc).expect("the document serialises");
     declare_security(&mut json);
     refine(&mut json);
+    refine_paths(&mut json);
+    if let Some(schemas) = json.pointer_mut("/components/schemas") {
+        allow_any_property(schemas);
+    }
+    if let Some(paths) = json.get_mut("paths") {
+        allow_any_property(paths);
+    }
     serde_json::from_value(json).expect("the document stays valid OpenAPI")
 }
 
@@ -145,6 +161,15 @@ fn refine(doc: &mut Value) {
         ("availability", feed_input("availability")),
         ("condition", feed_input("condition")),
     ];
+    // The outbound policy takes only absolute http(s) URLs (and then judges the host).
+    let webhook_urls: Vec<(&str, Value)> = ["WebhookEndpointInput", "WebhookEndpointPatch"]
+        .into_iter()
+        .filter_map(|schema| {
+            let mut url = schemas.get(schema)?.pointer("/properties/url")?.clone();
+            url["pattern"] = json!(crate::accounts::formats::url_pattern(false));
+            Some((schema, url))
+        })
+        .collect();
     let mut set = |schema: &str, property: &str, refined: Value| {
         if let Some(slot) = schemas
             .get_mut(schema)
@@ -185,6 +210,18 @@ fn refine(doc: &mut Value) {
         json!({"type": ["string", "null"], "pattern": order_number}),
     );
     set("Health", "status", json!({"type": "string", "enum": ["ok", "ready"]}));
+    // The bounds the screening request's shape check enforces.
+    let yen = json!({"type": "integer", "minimum": 0, "maximum": MAX_YEN});
+    set("ScreeningRequest", "amount", yen.clone());
+    set("Item", "price", yen);
+    set(
+        "ScreeningRequest",
+        "items",
+        json!({"type": "array", "items": {"$ref": "#/components/schemas/Item"}, "minItems": 1, "maxItems": MAX_ITEMS}),
+    );
+    for (schema, url) in webhook_urls {
+        set(schema, "url", url);
+    }
     set(
         "TokenResponse",
         "token_type",
@@ -197,8 +234,65 @@ fn refine(doc: &mut Value) {
     }
 }
 
-/// Every operation with a bearer scope also takes an `oauth2` token of that scope; every
-/// other operation is public and says so (`security: []`).
+/// Path parameters as the server checks them: a payment method's `code`.
+fn refine_paths(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        if !path.starts_with("/api/v1/payment-methods/{code}") {
+            continue;
+        }
+        for operation in item.as_object_mut().into_iter().flat_map(|o| o.values_mut()) {
+            let Some(parameters) = operation.get_mut("parameters").and_then(Value::as_array_mut) else {
+                continue;
+            };
+            for parameter in parameters {
+                if parameter["name"] == "code" && parameter["in"] == "path" {
+                    parameter["schema"] = json!({"type": "string", "pattern": PAYMENT_METHOD_CODE_PATTERN});
+                }
+            }
+        }
+    }
+}
+
+/// `payment_methods::rules::is_valid_code` as a pattern.
+const PAYMENT_METHOD_CODE_PATTERN: &str = "^[a-z0-9][a-z0-9_-]{0,63}$";
+
+/// A free-form object (`{"type": "object"}` with no properties) allows any property, so
+/// that typed clients read `unknown` values, not `never`. Examples are left as they are.
+fn allow_any_property(value: &mut Value) {
+    match value {
+        Value::Object(object) => {
+            let free_form = object.get("type").and_then(Value::as_str) == Some("object")
+                && [
+                    "properties",
+                    "additionalProperties",
+                    "patternProperties",
+                    "$ref",
+                    "allOf",
+                    "oneOf",
+                    "anyOf",
+                ]
+                .iter()
+                .all(|key| !object.contains_key(*key));
+            if free_form {
+                object.insert("additionalProperties".into(), Value::Bool(true));
+            }
+            for (key, child) in object.iter_mut() {
+                if key != "example" && key != "examples" {
+                    allow_any_property(child);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(allow_any_property),
+        _ => {}
+    }
+}
+
+/// Every operation with a bearer scope also takes an `oauth2` token of that scope; the
+/// token endpoint keeps its own (optional HTTP Basic client authentication); every other
+/// operation is public and says so (`security: []`).
 fn declare_security(doc: &mut Value) {
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
@@ -206,8 +300,13 @@ fn declare_security(doc: &mut Value) {
     for item in paths.values_mut().filter_map(Value::as_object_mut) {
         for operation in item.values_mut().filter_map(Value::as_object_mut) {
             let scopes = operation.get("security").and_then(|s| s.pointer("/0/bearer")).cloned();
+            let client_authentication = operation
+                .get("security")
+                .and_then(Value::as_array)
+                .is_some_and(|s| s.iter().any(|r| r.get("client_basic").is_some()));
             let security = match scopes {
                 Some(scopes) => json!([{"bearer": scopes}, {"oauth2": scopes}]),
+                None if client_authentication => json!([{}, {"client_basic": []}]),
                 None => json!([]),
             };
             operation.insert("security".into(), security);
@@ -218,7 +317,10 @@ fn declare_security(doc: &mut Value) {
 /// The OpenAPI 3.1 document of this API (what `openapi/openapi.json` holds).
 #[utoipa::path(
     tag = "operations",
-    responses((status = 200, description = "The OpenAPI document", content_type = "application/json", body = Object))
+    responses(
+        (status = 200, description = "The OpenAPI document", content_type = "application/json", body = Object),
+        problems::BadRequest,
+    )
 )]
 #[get("/openapi.json")]
 pub async fn openapi_json(doc: web::Data<ServedDocument>) -> HttpResponse {

@@ -64,6 +64,10 @@ impl HttpServiceFactory for ProviderAccountRoutes {
                 });
             resource.default_service(no_route()).register(config);
         }
+        web::resource("/provider-accounts/{provider}/form")
+            .route(web::get().to(provider_accounts::get_account_form))
+            .default_service(no_route())
+            .register(config);
         provider_accounts::OPERATIONS
             .iter()
             .fold(web::resource("/provider-accounts/{provider}"), |r, op| {
@@ -85,6 +89,10 @@ impl OpenApiFactory for ProviderAccountRoutes {
             paths.paths.insert(
                 format!("/provider-accounts/{}", spec.slug),
                 path_item(Value::Object(item)),
+            );
+            paths.paths.insert(
+                format!("/provider-accounts/{}/form", spec.slug),
+                path_item(json!({"get": get_account_form(spec)})),
             );
         }
         for action in account_actions::ACTIONS {
@@ -229,6 +237,26 @@ pub fn get_account(spec: &ProviderSpec) -> Value {
     )
 }
 
+pub fn get_account_form(spec: &ProviderSpec) -> Value {
+    let mut responses = Map::new();
+    responses.insert(
+        "200".into(),
+        json!({
+            "description": "The form for editing the account: its schema, uiSchema, current values (never a secret) and ETag",
+            "headers": {"ETag": etag_header()},
+            "content": {"application/json": {"schema": schema_ref("AccountForm")}}
+        }),
+    );
+    account_operation(
+        "accounts:read",
+        format!("get_{}_account_form", snake(spec)),
+        format!("The form for editing the {} account", spec.display_name),
+        "fields_schema (JSON Schema 2020-12) and ui_schema (react-jsonschema-form) of a PUT body for this shop's saved account, with form_data holding its current values and the etag to send as If-Match. A secret already stored is not required: left empty, PUT keeps it. What validates against fields_schema is accepted by PUT with that If-Match, except rules across accounts.",
+        responses,
+        &[404],
+    )
+}
+
 fn input_body(spec: &ProviderSpec, content_types: &[&str]) -> Value {
     let input = schema_ref(&format!("{}AccountInput", spec.schema_name));
     let content: Map<String, Value> = content_types
@@ -354,6 +382,21 @@ fn shared_schemas() -> Vec<(&'static str, Value)> {
             }),
         ),
         ("AmazonPayLink", amazon_pay_link_schema()),
+        (
+            "AccountForm",
+            json!({
+                "type": "object",
+                "description": "A form for editing a saved account.",
+                "properties": {
+                    "fields_schema": {"type": "object", "additionalProperties": true, "description": "JSON Schema 2020-12 of the PUT body, as in GET /api/v1/providers/{provider}, with secrets already stored not required."},
+                    "ui_schema": {"type": "object", "additionalProperties": true, "description": "react-jsonschema-form's uiSchema: ui:order, ui:widget password for secrets, titles of nested fields."},
+                    "form_data": {"type": "object", "additionalProperties": true, "description": "The account's current values (every writable setting; never a secret)."},
+                    "etag": {"type": "string", "description": "The account's ETag, for If-Match on PUT."}
+                },
+                "required": ["fields_schema", "ui_schema", "form_data", "etag"],
+                "additionalProperties": false
+            }),
+        ),
         ("ResultAction", result_action),
     ]
 }

@@ -119,10 +119,10 @@ pub const ACTIONS: [ActionOperation; 8] = [
                 "The request body is the image itself: PNG, JPEG or GIF (recognised by its content), at most 256 KiB. It is served from a public URL, shown as epos_banner_url.",
                 &[404, 413, 422],
             );
-            // One media range, so that generated clients have one body type; the
-            // content, not the Content-Type, tells the format.
+            // Bytes as generators read them (application/octet-stream); the content, not
+            // the Content-Type, tells the format, so image/png and the like are taken too.
             operation["requestBody"] = json!({"required": true, "content": {
-                "image/*": {"schema": {"type": "string", "format": "binary"}}
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary", "minLength": 1}}
             }});
             operation
         },

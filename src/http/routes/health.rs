@@ -19,7 +19,10 @@ pub struct Health {
 /// The process is up.
 #[utoipa::path(
     tag = "operations",
-    responses((status = 200, description = "The process is up", body = Health))
+    responses(
+        (status = 200, description = "The process is up", body = Health),
+        problems::BadRequest,
+    )
 )]
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
@@ -31,6 +34,7 @@ pub async fn healthz() -> HttpResponse {
     tag = "operations",
     responses(
         (status = 200, description = "Ready", body = Health),
+        problems::BadRequest,
         problems::Unavailable,
     )
 )]

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::{
-    accounts::{self, ProviderSpec, certificates::AccountWarning, engine::WriteMode, service::Account},
+    accounts::{self, ProviderSpec, certificates::AccountWarning, engine::WriteMode, form, service::Account},
     core::DomainError,
     http::{
         auth::{Authenticated, scope},
@@ -162,6 +162,32 @@ pub async fn get_account(
         .await?
         .ok_or_else(|| DomainError::NotFound(accounts::service::not_configured(spec)))?;
     Ok(account_response(&account, &state, false))
+}
+
+/// `GET /api/v1/provider-accounts/{provider}/form`: the form descriptor for editing the
+/// shop's saved account, with its current values and ETag.
+pub async fn get_account_form(
+    caller: Authenticated<scope::AccountsRead>,
+    provider: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let spec = spec_for(&provider)?;
+    let account = state
+        .accounts()
+        .get(&caller.shop_id, spec)
+        .await?
+        .ok_or_else(|| DomainError::NotFound(accounts::service::not_configured(spec)))?;
+    let etag = account.etag();
+    let body = serde_json::json!({
+        "fields_schema": form::edit_schema(spec, |name| account.secrets_set.contains_key(name)),
+        "ui_schema": form::ui_schema(spec),
+        "form_data": form::form_data(spec, account.row.enabled, &account.settings),
+        "etag": etag,
+    });
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body))
 }
 
 pub async fn put_account(

@@ -78,6 +78,10 @@ pub struct ProviderForm {
     /// (trimming, full-width to half-width).
     #[schema(value_type = Object)]
     pub fields_schema: Value,
+    /// react-jsonschema-form's uiSchema for `fields_schema`: `ui:order`, `ui:widget:
+    /// "password"` for every secret, a title for every nested field.
+    #[schema(value_type = Object)]
+    pub ui_schema: Value,
     /// Every field in display order (`enabled` first).
     pub order: Vec<&'static str>,
     /// The headings of the screen, in order.
@@ -152,6 +156,7 @@ pub async fn get_provider(
     Ok(cached(&ProviderForm {
         entry: entry(position, spec),
         fields_schema: form::fields_schema(spec),
+        ui_schema: form::ui_schema(spec),
         order: groups.iter().flat_map(|(_, names)| names.iter().copied()).collect(),
         groups: groups
             .into_iter()

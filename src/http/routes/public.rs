@@ -41,7 +41,10 @@ pub async fn epos_banner(token: web::Path<String>, state: web::Data<AppState>) -
 /// The default EPOS banner.
 #[utoipa::path(
     tag = "public",
-    responses((status = 200, description = "The image", content_type = "image/png", body = inline(Binary)))
+    responses(
+        (status = 200, description = "The image", content_type = "image/png", body = inline(Binary)),
+        problems::BadRequest,
+    )
 )]
 #[get("/public/epos-banner-default.png")]
 pub async fn default_epos_banner() -> HttpResponse {
@@ -57,7 +60,7 @@ pub async fn default_epos_banner() -> HttpResponse {
     tag = "public",
     params(("token" = String, Path, description = "The feed's token, from facebook_feed_url")),
     responses(
-        (status = 200, description = "The CSV", content_type = "text/csv", body = inline(Binary)),
+        (status = 200, description = "The CSV (UTF-8 text)", content_type = "text/csv", body = String),
         problems::NotFound,
     )
 )]

@@ -10,13 +10,16 @@ use crate::{
     http::{
         extract::{self, JSON_LIMIT},
         openapi::problems,
-        problem::ApiError,
+        problem::{ApiError, FieldError},
         state::AppState,
     },
     store::clients::ApiClient,
 };
 
 /// Client credentials, as JSON or as an HTML form (`application/x-www-form-urlencoded`).
+///
+/// `client_id` and `client_secret` are in the body unless the client authenticates with
+/// HTTP Basic (RFC 6749 §2.3.1); a request with both is refused (400).
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
@@ -29,9 +32,11 @@ pub struct TokenRequest {
     /// Always `client_credentials`.
     #[schema(schema_with = grant_type_schema)]
     pub grant_type: String,
-    pub client_id: String,
-    #[schema(value_type = String, format = Password)]
-    pub client_secret: Secret<String>,
+    /// Required unless the client authenticates with HTTP Basic.
+    pub client_id: Option<String>,
+    /// Required unless the client authenticates with HTTP Basic.
+    #[schema(value_type = Option<String>, format = Password)]
+    pub client_secret: Option<Secret<String>>,
     /// Space-separated scopes to put in the token; default: every scope of the client.
     pub scope: Option<String>,
 }
@@ -70,8 +75,12 @@ pub struct TokenResponse {
     tag = "auth",
     request_body(
         content = TokenRequest,
-        description = "The client credentials as JSON. The same fields as an HTML form (`application/x-www-form-urlencoded`, the OAuth 2.0 way that the `oauth2` scheme uses) are taken too; only JSON is described, so that generated clients have one body type.",
+        description = "The client credentials as JSON. The same fields as an HTML form (`application/x-www-form-urlencoded`, the OAuth 2.0 way that the `oauth2` scheme uses) are taken too; only JSON is described, so that generated clients have one body type. \
+            The client may instead authenticate with HTTP Basic (RFC 6749 §2.3.1, what Swagger UI's Authorize dialog and most OAuth libraries send): \
+            `Authorization: Basic base64(urlencode(client_id) \":\" urlencode(client_secret))`, with only `grant_type` and `scope` in the body. \
+            Credentials in both the header and the body are refused (400 `invalid_request`).",
     ),
+    security((), ("client_basic" = [])),
     responses(
         (status = 200, description = "Token issued", body = TokenResponse),
         problems::BadRequest,
@@ -88,8 +97,32 @@ pub async fn issue_token(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let source = source_of(&req, &state);
-    let request = read_request(&req, payload).await?;
+    let basic = basic_credentials(&req)?;
+    let used_basic = basic.is_some();
+    let answer = issue(&req, payload, &state, basic).await;
+    match answer {
+        // RFC 6749 §5.2: the challenge names the scheme the client authenticated with.
+        Err(error @ ApiError::Unauthorized(_)) if used_basic => {
+            let mut response = actix_web::ResponseError::error_response(&error);
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Basic realm=\"renkei\""),
+            );
+            Ok(response)
+        }
+        other => other,
+    }
+}
+
+async fn issue(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    basic: Option<(String, Secret<String>)>,
+) -> Result<HttpResponse, ApiError> {
+    let source = source_of(req, state);
+    let request = read_request(req, payload).await?;
+    let (client_id, client_secret) = credentials(basic, request.client_id, request.client_secret)?;
     if request.grant_type != "client_credentials" {
         return Err(ApiError::field(
             "grant_type",
@@ -123,7 +156,7 @@ pub async fn issue_token(
         }
         Err(error)
     };
-    if !clients::is_plausible_id(&request.client_id) {
+    if !clients::is_plausible_id(&client_id) {
         // Not an id renkei makes: no lookup, no hashing, and not logged (it may be huge).
         return throttle(refuse("a client_id of the wrong shape", None)).await;
     }
@@ -131,12 +164,12 @@ pub async fn issue_token(
         &state.db,
         &state.credentials,
         &state.peppers,
-        &request.client_id,
-        request.client_secret.expose(),
+        &client_id,
+        client_secret.expose(),
     )
     .await?
     else {
-        return throttle(refuse("invalid client credentials", Some(&request.client_id))).await;
+        return throttle(refuse("invalid client credentials", Some(&client_id))).await;
     };
 
     let scopes = granted_scopes(&client, request.scope.as_deref())?;
@@ -154,6 +187,82 @@ pub async fn issue_token(
             expires_in: issued.expires_in,
             scope: scopes.to_string(),
         }))
+}
+
+/// The client's credentials from exactly one place: the Basic header or the body.
+fn credentials(
+    basic: Option<(String, Secret<String>)>,
+    client_id: Option<String>,
+    client_secret: Option<Secret<String>>,
+) -> Result<(String, Secret<String>), ApiError> {
+    match (basic, client_id, client_secret) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => Err(ApiError::BadRequest(
+            "invalid_request: the client authenticates with HTTP Basic or with client_id and client_secret in the body, not both"
+                .into(),
+        )),
+        (Some(basic), None, None) => Ok(basic),
+        (None, Some(id), Some(secret)) => Ok((id, secret)),
+        (None, id, secret) => {
+            let mut errors = Vec::new();
+            if id.is_none() {
+                errors.push(FieldError::new(
+                    "client_id",
+                    "required",
+                    "client_id is required (or authenticate with HTTP Basic)",
+                ));
+            }
+            if secret.is_none() {
+                errors.push(FieldError::new(
+                    "client_secret",
+                    "required",
+                    "client_secret is required (or authenticate with HTTP Basic)",
+                ));
+            }
+            Err(ApiError::Validation(errors))
+        }
+    }
+}
+
+/// HTTP Basic client authentication (RFC 6749 §2.3.1): `Basic base64(id ":" secret)`,
+/// each part form-urlencoded. Another scheme is not client authentication (ignored); a
+/// malformed Basic header is a 400.
+fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, Secret<String>)>, ApiError> {
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let malformed = || {
+        ApiError::BadRequest(
+            "invalid_request: the Authorization header is not valid HTTP Basic (base64 of client_id:client_secret)"
+                .into(),
+        )
+    };
+    let Ok(value) = value.to_str() else {
+        return Err(malformed());
+    };
+    let value = value.trim();
+    let Some((scheme, encoded)) = value.split_once(' ') else {
+        return if value.eq_ignore_ascii_case("basic") {
+            Err(malformed())
+        } else {
+            Ok(None)
+        };
+    };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Ok(None);
+    }
+    use base64::Engine as _;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| malformed())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(malformed)?;
+    let unescape = |part: &str| {
+        percent_encoding::percent_decode_str(&part.replace('+', " "))
+            .decode_utf8()
+            .map(|s| s.into_owned())
+            .map_err(|_| malformed())
+    };
+    Ok(Some((unescape(id)?, Secret::new(unescape(secret)?))))
 }
 
 /// The address failures are counted against: the peer, or the hop a trusted proxy named.
