@@ -115,7 +115,8 @@ async fn production_ignores_the_demo_stand_in_and_its_origin(backend: Backend) {
 /// Sends `raw` on a new connection and reads the answer until the server closes it.
 async fn raw_exchange(app: &TestApp, raw: &[u8]) -> String {
     let mut stream = TcpStream::connect(port_of(app)).await.unwrap();
-    stream.write_all(raw).await.unwrap();
+    // The server may answer and close before all of it is written (a body too large).
+    let _ = stream.write_all(raw).await;
     let mut answer = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
     String::from_utf8_lossy(&answer).to_string()
@@ -151,16 +152,12 @@ async fn errors_actix_answers_itself_are_problem_json(backend: Backend) {
         problem_of(&raw_exchange(&app, b"GET /healthz HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n").await).0,
         400
     );
-    // A body over the limit: 413 (answered by the application).
-    let response = app
-        .http
-        .post(app.url("/api/v1/auth/token"))
-        .header("content-type", "application/json")
-        .body(vec![b' '; 2 * 1024 * 1024])
-        .send()
-        .await
-        .unwrap();
-    assert_problem(response, 413).await;
+    // A body over the limit: 413 (answered by the application, which may close the
+    // connection before the client has sent all of it: read from the socket).
+    let mut over = b"POST /api/v1/auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n".to_vec();
+    over.extend_from_slice(format!("Content-Length: {}\r\n\r\n", 2 * 1024 * 1024).as_bytes());
+    over.extend_from_slice(&vec![b' '; 2 * 1024 * 1024]);
+    assert_eq!(problem_of(&raw_exchange(&app, &over).await).0, 413);
     // The server still serves.
     assert_eq!(app.http.get(app.url("/healthz")).send().await.unwrap().status(), 200);
     // A head that does not arrive in time: 408.
