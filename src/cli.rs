@@ -147,7 +147,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Openapi => {
-            print!("{}", openapi::document_json(&openapi::document()));
+            print!("{}", openapi::document_json(&crate::http::document()));
             Ok(())
         }
     }

@@ -25,6 +25,11 @@ use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 use self::{openapi::ServedDocument, state::AppState};
 
+/// The OpenAPI document of every route the server registers (`openapi/openapi.json`).
+pub fn document() -> utoipa::openapi::OpenApi {
+    openapi::build(routes::describe)
+}
+
 /// The whole application, as each HTTP worker builds it.
 pub fn app(
     state: web::Data<AppState>,

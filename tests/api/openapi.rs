@@ -27,7 +27,7 @@ async fn the_committed_document_is_what_the_server_serves() {
 
 #[test]
 fn the_committed_document_is_the_one_the_routes_describe() {
-    let generated = renkei::http::openapi::document_json(&renkei::http::openapi::document());
+    let generated = renkei::http::openapi::document_json(&renkei::http::document());
     assert!(
         generated == COMMITTED,
         "openapi/openapi.json is out of date; regenerate it with: cargo run -- openapi > openapi/openapi.json"

@@ -1,11 +1,11 @@
-//! The OpenAPI 3.1 document: collected from the registered routes (`document`),
+//! The OpenAPI 3.1 document: collected from the registered routes (`http::document`),
 //! committed as `openapi/openapi.json` (a test fails while the two differ), served from
 //! that committed copy at `/openapi.json`, and used to answer 405s.
 
 pub mod problems;
 pub mod providers;
 
-use actix_web::{App, HttpRequest, HttpResponse, get, http::Method, web};
+use actix_web::{App, HttpRequest, HttpResponse, http::Method, web};
 use serde_json::{Value, json};
 use utoipa::{
     Modify, OpenApi,
@@ -16,10 +16,7 @@ use utoipa::{
 };
 use utoipa_actix_web::AppExt;
 
-use super::{
-    problem::{ApiError, FieldError, Problem},
-    routes,
-};
+use super::problem::{ApiError, FieldError, Problem};
 use crate::{
     auth::scopes::Scope,
     screening::request::{MAX_ITEMS, MAX_YEN},
@@ -116,12 +113,12 @@ impl utoipa::PartialSchema for Binary {
 
 impl utoipa::ToSchema for Binary {}
 
-/// The document for every registered route.
-pub fn document() -> openapi::OpenApi {
+/// The document of every route that `describe` registers (`http::document`).
+pub fn build(describe: impl FnOnce(&mut utoipa_actix_web::service_config::ServiceConfig)) -> openapi::OpenApi {
     let (_, doc) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
-        .configure(routes::describe)
+        .configure(describe)
         .split_for_parts();
     let mut json = serde_json::to_value(&doc).expect("the document serialises");
     declare_security(&mut json);
@@ -314,19 +311,6 @@ fn declare_security(doc: &mut Value) {
     }
 }
 
-/// The OpenAPI 3.1 document of this API (what `openapi/openapi.json` holds).
-#[utoipa::path(
-    tag = "operations",
-    responses(
-        (status = 200, description = "The OpenAPI document", content_type = "application/json", body = Object),
-        problems::BadRequest,
-    )
-)]
-#[get("/openapi.json")]
-pub async fn openapi_json(doc: web::Data<ServedDocument>) -> HttpResponse {
-    serve_document(doc).await
-}
-
 /// The document as served and committed: pretty JSON with a final newline.
 pub fn document_json(doc: &openapi::OpenApi) -> String {
     let mut json = doc.to_pretty_json().unwrap_or_default();
@@ -336,7 +320,7 @@ pub fn document_json(doc: &openapi::OpenApi) -> String {
 
 /// The committed document, built into the binary: what `/openapi.json` serves. A
 /// replica does not build the document when it starts (building it takes tens of
-/// megabytes that the allocator keeps); a test proves it equals `document()`.
+/// megabytes that the allocator keeps); a test proves it equals `http::document()`.
 pub const COMMITTED: &str = include_str!("../../../openapi/openapi.json");
 
 /// What `/openapi.json` serves, with the route table 405 answers are made from.

@@ -1,31 +1,16 @@
-//! The provider accounts as one registration: `ProviderAccountRoutes` registers the
-//! account operations (`routes::provider_accounts::OPERATIONS`, one route set for
-//! `{provider}`) and the actions (`routes::account_actions::ACTIONS`), and documents the
-//! same tables — a path `/api/v1/provider-accounts/{slug}` per declared provider with
-//! the operations registered, and the action paths — so route and document cannot
-//! drift. Schemas come from the declarations: `<Name>Account` (responses) and
+//! How provider accounts are described: the shape of an account operation and of an
+//! action (registered by `routes::provider_routes`), each operation's document, and the
+//! schemas made from the declarations: `<Name>Account` (responses) and
 //! `<Name>AccountInput` (PUT and PATCH bodies), and the shapes they share by `$ref`.
 
-use actix_web::{
-    dev::{AppService, HttpServiceFactory},
-    web,
-};
 use serde_json::{Map, Value, json};
-use utoipa::openapi::{
-    RefOr,
-    path::{PathItem, Paths},
-    schema::Schema,
-};
-use utoipa_actix_web::OpenApiFactory;
+use utoipa::openapi::{RefOr, schema::Schema};
 
 use super::problems;
-use crate::{
-    accounts::{
-        ALL,
-        form::{self, nullable, value_schema},
-        spec::{Access, Category, Field, Kind, ProviderSpec},
-    },
-    http::routes::{account_actions, provider_accounts},
+use crate::accounts::{
+    ALL,
+    form::{self, nullable, value_schema},
+    spec::{Access, Category, Field, Kind, ProviderSpec},
 };
 
 pub const EXAMPLE_TIME: &str = "2026-11-23T10:00:00Z";
@@ -46,87 +31,20 @@ pub struct ActionOperation {
     pub document: fn() -> Value,
 }
 
-/// Registers and documents every provider account operation and action.
-pub struct ProviderAccountRoutes;
-
-impl HttpServiceFactory for ProviderAccountRoutes {
-    fn register(self, config: &mut AppService) {
-        let no_route = || web::to(crate::http::openapi::no_route);
-        // Actions first: their paths would otherwise be taken by `{provider}`.
-        let mut paths: Vec<&str> = account_actions::ACTIONS.iter().map(|a| a.path).collect();
-        paths.dedup();
-        for path in paths {
-            let resource = account_actions::ACTIONS
-                .iter()
-                .filter(|a| a.path == path)
-                .fold(web::resource(format!("/provider-accounts/{path}")), |r, a| {
-                    r.route((a.route)())
-                });
-            resource.default_service(no_route()).register(config);
-        }
-        web::resource("/provider-accounts/{provider}/form")
-            .route(web::get().to(provider_accounts::get_account_form))
-            .default_service(no_route())
-            .register(config);
-        provider_accounts::OPERATIONS
-            .iter()
-            .fold(web::resource("/provider-accounts/{provider}"), |r, op| {
-                r.route((op.route)())
-            })
-            .default_service(no_route())
-            .register(config);
+/// The schemas of the provider accounts, made from the declarations: the shared shapes,
+/// `<Name>Account` and `<Name>AccountInput` per provider, and `CheckoutPaymentMethod`
+/// (replacing the derived schema: the public parameters come from the declarations).
+pub fn provider_schemas() -> Vec<(String, Value)> {
+    let mut schemas: Vec<(String, Value)> = shared_schemas()
+        .into_iter()
+        .map(|(name, schema)| (name.to_string(), schema))
+        .collect();
+    for spec in ALL.iter() {
+        schemas.push((format!("{}Account", spec.schema_name), account_schema(spec)));
+        schemas.push((format!("{}AccountInput", spec.schema_name), input_schema(spec)));
     }
-}
-
-impl OpenApiFactory for ProviderAccountRoutes {
-    fn paths(&self) -> Paths {
-        let mut paths = Paths::new();
-        for spec in ALL.iter() {
-            let item: Map<String, Value> = provider_accounts::OPERATIONS
-                .iter()
-                .map(|op| (op.method.to_string(), (op.document)(spec)))
-                .collect();
-            paths.paths.insert(
-                format!("/provider-accounts/{}", spec.slug),
-                path_item(Value::Object(item)),
-            );
-            paths.paths.insert(
-                format!("/provider-accounts/{}/form", spec.slug),
-                path_item(json!({"get": get_account_form(spec)})),
-            );
-        }
-        for action in account_actions::ACTIONS {
-            let item = path_item(json!({action.method: (action.document)()}));
-            let path = format!("/provider-accounts/{}", action.path);
-            match paths.paths.get_mut(&path) {
-                Some(existing) => existing.merge_operations(item),
-                None => {
-                    paths.paths.insert(path, item);
-                }
-            }
-        }
-        paths
-    }
-
-    fn schemas(&self, schemas: &mut Vec<(String, RefOr<Schema>)>) {
-        let mut add = |name: String, schema: Value| {
-            let schema: RefOr<Schema> = serde_json::from_value(schema).expect("generated schemas are valid OpenAPI");
-            schemas.push((name, schema));
-        };
-        for (name, schema) in shared_schemas() {
-            add(name.to_string(), schema);
-        }
-        for spec in ALL.iter() {
-            add(format!("{}Account", spec.schema_name), account_schema(spec));
-            add(format!("{}AccountInput", spec.schema_name), input_schema(spec));
-        }
-        // Replaces the derived schema: the public parameters come from the declarations.
-        add("CheckoutPaymentMethod".into(), checkout_method_schema());
-    }
-}
-
-fn path_item(item: Value) -> PathItem {
-    serde_json::from_value(item).expect("generated path items are valid OpenAPI")
+    schemas.push(("CheckoutPaymentMethod".into(), checkout_method_schema()));
+    schemas
 }
 
 /// A provider's slug, as a parameter's type (`#/components/schemas/ProviderSlug`).

@@ -5,7 +5,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::{
-    http::{openapi::problems, state::AppState},
+    http::{
+        openapi::{self, ServedDocument, problems},
+        state::AppState,
+    },
     store,
 };
 
@@ -169,4 +172,17 @@ async fn render_reviews(state: &AppState, text: &mut String) {
         "How long the oldest open review of any shop has waited (0 when none is open).",
         age as f64,
     );
+}
+
+/// The OpenAPI 3.1 document of this API (what `openapi/openapi.json` holds).
+#[utoipa::path(
+    tag = "operations",
+    responses(
+        (status = 200, description = "The OpenAPI document", content_type = "application/json", body = Object),
+        problems::BadRequest,
+    )
+)]
+#[get("/openapi.json")]
+pub async fn openapi_json(doc: web::Data<ServedDocument>) -> HttpResponse {
+    openapi::serve_document(doc).await
 }

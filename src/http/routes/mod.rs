@@ -8,6 +8,7 @@ pub mod feed_items;
 pub mod health;
 pub mod payment_methods;
 pub mod provider_accounts;
+pub mod provider_routes;
 pub mod providers;
 pub mod public;
 pub mod reviews;
@@ -21,7 +22,7 @@ use actix_web::{
 };
 use utoipa_actix_web::{OpenApiFactory, scope, service_config::ServiceConfig};
 
-use crate::http::openapi::{self, providers::ProviderAccountRoutes};
+use self::provider_routes::ProviderAccountRoutes;
 
 /// Registers the server's routes (actix only: the served document is the committed one,
 /// so a worker does not build the description of 160 operations it never serves).
@@ -29,7 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     root(&mut *cfg).service(api(web::scope("/api/v1")));
 }
 
-/// Registers the same routes with their OpenAPI description, for `openapi::document`.
+/// Registers the same routes with their OpenAPI description, for `http::document`.
 pub fn describe(cfg: &mut ServiceConfig) {
     root(&mut *cfg).service(api(scope::scope("/api/v1")));
 }
@@ -72,7 +73,7 @@ where
 /// The routes outside `/api/v1`.
 fn root<R: Routes>(routes: R) -> R {
     routes
-        .service(openapi::openapi_json)
+        .service(health::openapi_json)
         .service(health::healthz)
         .service(health::readyz)
         .service(health::metrics)
