@@ -29,6 +29,7 @@ pub enum DeliveryFilter {
 
 pagination::page_query!(EventQuery {
     /// `failed`: only events whose delivery failed (see `POST /api/v1/webhook-endpoints/{id}/recover`).
+    #[param(inline)]
     delivery: Option<DeliveryFilter>,
     /// With `delivery`: to this endpoint only (we_…).
     endpoint_id: Option<String>,
