@@ -134,7 +134,7 @@ pub enum Access {
 
 /// A default stored when a writable field is omitted.
 #[derive(Debug, Clone, Copy)]
-pub enum Default {
+pub enum FieldDefault {
     None,
     Bool(bool),
     Integer(i64),
@@ -143,14 +143,14 @@ pub enum Default {
     Json(&'static str),
 }
 
-impl Default {
+impl FieldDefault {
     pub fn value(self) -> Option<Value> {
         match self {
-            Default::None => None,
-            Default::Bool(b) => Some(Value::Bool(b)),
-            Default::Integer(i) => Some(Value::from(i)),
-            Default::Text(t) => Some(Value::from(t)),
-            Default::Json(j) => serde_json::from_str(j).ok(),
+            FieldDefault::None => None,
+            FieldDefault::Bool(b) => Some(Value::Bool(b)),
+            FieldDefault::Integer(i) => Some(Value::from(i)),
+            FieldDefault::Text(t) => Some(Value::from(t)),
+            FieldDefault::Json(j) => serde_json::from_str(j).ok(),
         }
     }
 }
@@ -165,7 +165,7 @@ pub struct Field {
     pub access: Access,
     /// Not needed for `enabled: true`. Bools never are (they have defaults).
     pub optional: bool,
-    pub default: Default,
+    pub default: FieldDefault,
     /// Shown to checkout pages (`GET /api/v1/checkout-config`). Never a secret.
     pub public: bool,
     /// The payment kinds whose checkout gets this public field; empty: every kind the
@@ -191,9 +191,9 @@ impl Field {
             access: Access::Writable,
             optional: matches!(kind, Kind::Bool),
             default: if matches!(kind, Kind::Bool) {
-                Default::Bool(false)
+                FieldDefault::Bool(false)
             } else {
-                Default::None
+                FieldDefault::None
             },
             public: false,
             public_for: &[],
@@ -229,7 +229,7 @@ impl Field {
         self
     }
 
-    pub const fn default(mut self, default: Default) -> Self {
+    pub const fn default(mut self, default: FieldDefault) -> Self {
         self.default = default;
         self.optional = true;
         self

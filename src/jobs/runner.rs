@@ -18,9 +18,9 @@ pub struct Pass {
 }
 
 impl Pass {
-    /// Whether the pass should take another step: the application is not stopping and
-    /// this replica still holds the lease (renewed here).
-    pub async fn go_on(&self) -> bool {
+    /// Renews this replica's lease on the job; whether the pass should take another step
+    /// (the application is not stopping and the lease is still held).
+    pub async fn renew_lease(&self) -> bool {
         if *self.stop.borrow() {
             return false;
         }
@@ -54,7 +54,7 @@ impl Jobs {
 
     /// Runs `pass` every `interval` while this replica holds the job's lease. The lease
     /// lasts a few intervals (at least `min_lease`), so that a replica that dies is
-    /// replaced soon, while a slow pass keeps it by renewing as it goes (`Pass::go_on`).
+    /// replaced soon, while a slow pass keeps it by renewing as it goes (`Pass::renew_lease`).
     pub fn every<F, Fut>(&mut self, name: &'static str, interval: Duration, min_lease: Duration, pass: F)
     where
         F: Fn(Pass) -> Fut + Send + Sync + 'static,
@@ -91,7 +91,7 @@ async fn run(context: Pass, interval: Duration, pass: PassFn) {
         if *stop.borrow() {
             break;
         }
-        if context.go_on().await {
+        if context.renew_lease().await {
             super::contained(context.lease.name(), pass(context.clone())).await;
         }
     }

@@ -255,7 +255,7 @@ impl Reviews<'_> {
         let mut accounts: HashMap<String, Option<OpluxAccount>> = HashMap::new();
         let mut asked = 0;
         for row in due {
-            if !pass.go_on().await {
+            if !pass.renew_lease().await {
                 break;
             }
             if !accounts.contains_key(&row.shop_id) {

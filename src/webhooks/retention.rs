@@ -32,7 +32,7 @@ pub async fn run_pass(pass: Pass, keep: chrono::Duration) {
         }
         // Let requests write between batches.
         tokio::time::sleep(Duration::from_millis(50)).await;
-        if !pass.go_on().await {
+        if !pass.renew_lease().await {
             return;
         }
     }

@@ -1,7 +1,7 @@
 //! Fraud detection: O-PLUX, its light version 不正利用チェッカー, and at score.
 
 use crate::{
-    accounts::spec::{Category, Default, Field, Kind, Mode, ProviderSpec, View},
+    accounts::spec::{Category, Field, FieldDefault, Kind, Mode, ProviderSpec, View},
     core::FieldError,
 };
 
@@ -49,11 +49,11 @@ pub const OPLUX: ProviderSpec = ProviderSpec {
             .example(r#"{"action":"redirect","redirect_url":"https://shop.example.jp/oplux/ng"}"#)
             .describe("What to do when O-PLUX answers NG."),
         Field::new("on_error", "審査できない時の挙動", Kind::ResultAction)
-            .default(Default::Json(r#"{"action":"create_order","redirect_url":null}"#))
+            .default(FieldDefault::Json(r#"{"action":"create_order","redirect_url":null}"#))
             .example(r#"{"action":"create_order","redirect_url":null}"#)
             .describe("What to do when O-PLUX cannot answer (timeout, transport or O-PLUX error)."),
         Field::new("endpoint", "接続先", Kind::OpluxEndpoint)
-            .default(Default::Text("test"))
+            .default(FieldDefault::Text("test"))
             .example(r#""test""#)
             .describe("test, production, or the http(s) base URL of a stand-in such as renkei oplux-mock."),
         Field::new(
@@ -61,7 +61,7 @@ pub const OPLUX: ProviderSpec = ProviderSpec {
             "タイムアウト(ミリ秒)",
             Kind::Integer { min: 500, max: 30000 },
         )
-        .default(Default::Integer(5000))
+        .default(FieldDefault::Integer(5000))
         .example("5000")
         .describe("How long to wait for O-PLUX before on_error applies."),
     ],

@@ -7,7 +7,7 @@ pub mod paypal;
 use serde_json::Value;
 
 use crate::{
-    accounts::spec::{Category, Checkout, Default, Field, Hooks, Kind, Mode, ProviderSpec, Rule, View},
+    accounts::spec::{Category, Checkout, Field, FieldDefault, Hooks, Kind, Mode, ProviderSpec, Rule, View},
     core::{FieldError, PaymentKind, Settlement},
 };
 
@@ -248,7 +248,7 @@ pub const PAYPAL: ProviderSpec = ProviderSpec {
         .example(r#""7XKQ2M9ZP3HTW""#),
         Field::boolean("sandbox", "Sandbox 環境")
             .group("PayPal サンドボックス")
-            .default(Default::Bool(true))
+            .default(FieldDefault::Bool(true))
             .example("true")
             .describe("Use PayPal's sandbox."),
         Field::new(
