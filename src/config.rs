@@ -2,7 +2,7 @@
 //!
 //! Every variable is documented in `.env.example`. A value that does not parse stops
 //! start-up with an error naming the variable and what it expects; every such error is
-//! reported at once, in one message (SPEC 10).
+//! reported at once, in one message.
 
 use std::{cell::RefCell, net::ToSocketAddrs, sync::Arc, time::Duration};
 

@@ -1,4 +1,4 @@
-//! Certificates that expire: the `warnings` of an account (SPEC 4, "Warnings"), and the
+//! Certificates that expire: the `warnings` of an account, and the
 //! periodic check that emits `provider_account.certificate_expiring` once per
 //! certificate at 30, 7 and 1 days before it expires.
 

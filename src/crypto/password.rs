@@ -1,6 +1,6 @@
 //! Hashing of API client secrets. The secrets are 256-bit random values, so a slow
 //! password hash adds nothing against guessing and only hands an attacker a CPU lever
-//! (SPEC 3): they are stored as HMAC-SHA256 keyed by a server-side pepper, which a copy
+//!: they are stored as HMAC-SHA256 keyed by a server-side pepper, which a copy
 //! of the database alone does not hold.
 //!
 //! Stored form: `hmac-sha256$<pepper id>$<base64 mac>`. The pepper id names which pepper

@@ -68,7 +68,7 @@ impl EventType {
     }
 
     /// The scope a client needs, beside `webhooks:read`, to see events of this type
-    /// (SPEC 10): `screenings:read` for `screening.*`, `accounts:read` for
+    ///: `screenings:read` for `screening.*`, `accounts:read` for
     /// `provider_account.*`.
     pub fn read_scope(self) -> Option<Scope> {
         let name = self.as_str();

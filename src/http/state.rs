@@ -48,13 +48,13 @@ pub struct AppState {
     pub outbound: OutboundPolicy,
     /// Required as a bearer token on `/metrics` when set.
     pub metrics_token: Option<crate::core::Secret<String>>,
-    /// Whether `/metrics` is served at all: in production only with a token (SPEC 10).
+    /// Whether `/metrics` is served at all: in production only with a token.
     pub metrics_served: bool,
     /// How long a request's body may take to arrive.
     pub body_read_timeout: std::time::Duration,
     /// Accounts warn of certificates expiring within this many days.
     pub cert_warning_days: i64,
-    /// Redeliver and recover calls per shop (SPEC 10).
+    /// Redeliver and recover calls per shop.
     pub webhook_requests: crate::webhooks::limit::ShopLimiter,
 }
 

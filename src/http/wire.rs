@@ -1,7 +1,7 @@
 //! Errors actix answers before any handler runs — 408 (the request head did not arrive in
 //! time), 431 (a request head too large), 400 (a request that is not HTTP) — are written
-//! by its connection dispatcher with an empty body, past every middleware. SPEC 10 wants
-//! every error as problem+json, so the connection itself is wrapped ([`ProblemBodies`]):
+//! by its connection dispatcher with an empty body, past every middleware. Every error
+//! renkei answers is problem+json, so the connection itself is wrapped ([`ProblemBodies`]):
 //! a response head with an error status, an empty body and no content type (only the
 //! dispatcher writes those: every other error passes `observe::ensure_problem_body`) is
 //! given the problem+json body of its status. [`serve`] runs the application on such

@@ -9,8 +9,8 @@ pub use lease::Lease;
 pub use runner::{Jobs, Pass};
 
 /// Runs `work`, containing a panic: a panicking pass is logged (with its message) and
-/// yields `None`, so that the loop that runs it goes on (SPEC 10: no answer can stop the
-/// process, nor a background task).
+/// yields `None`, so that the loop that runs it goes on: no answer from outside can stop
+/// the process, nor a background task.
 pub async fn contained<T>(name: &'static str, work: impl std::future::Future<Output = T>) -> Option<T> {
     use futures_util::FutureExt;
     match std::panic::AssertUnwindSafe(work).catch_unwind().await {

@@ -1,5 +1,5 @@
 //! How much of another server's answer renkei reads: at most a bound, streamed, so that a
-//! huge answer costs no more memory than the bound (SPEC 10).
+//! huge answer costs no more memory than the bound.
 
 /// At most this much of an O-PLUX answer is read (1 MiB).
 pub const MAX_ANSWER_BYTES: usize = 1024 * 1024;

@@ -265,7 +265,7 @@ impl OutboundPolicy {
         }
     }
 
-    /// A URL a tenant gives for renkei to deliver to (webhooks, SPEC 9): an allow-listed
+    /// A URL a tenant gives for renkei to deliver to (webhooks): an allow-listed
     /// origin, or https on a host that is not an internal address. Returns the parsed URL:
     /// hand that one to the HTTP client.
     pub fn check_delivery_url(&self, url: &str) -> Result<Url, Refusal> {

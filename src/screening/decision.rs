@@ -242,7 +242,7 @@ pub fn after_call(settings: &Settings, method: MethodFlags, order: OrderFacts, o
     }
 }
 
-/// Whether a decision waits for the shop's own review (SPEC 8, the review queue): O-PLUX
+/// Whether a decision waits for the shop's own review: O-PLUX
 /// answered HOLD or REVIEW, or NG while the shop's action for NG is `create_order`.
 pub fn opens_review(settings: &Settings, decision: &Decision) -> bool {
     match decision.result {

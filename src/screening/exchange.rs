@@ -1,4 +1,4 @@
-//! The history of exchanges with O-PLUX per order (SPEC 8): what was asked, when, how
+//! The history of exchanges with O-PLUX per order: what was asked, when, how
 //! long it took and what O-PLUX said — its codes, never personal data.
 
 use chrono::{DateTime, SubsecRound, Utc};

@@ -120,8 +120,7 @@ impl ReviewDecision {
     }
 }
 
-/// The shop's own review of a screening that waits for a person (SPEC 8, the review
-/// queue): HOLD and REVIEW, and NG when the shop's action for NG is `create_order`.
+/// The shop's own review of a screening that waits for a person: HOLD and REVIEW, and NG when the shop's action for NG is `create_order`.
 /// O-PLUX's `manual_review` shows beside it and does not close it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[schema(example = json!({

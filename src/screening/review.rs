@@ -1,4 +1,4 @@
-//! After the decision (SPEC 8): O-PLUX's manual review read on demand and by a
+//! After the decision: O-PLUX's manual review read on demand and by a
 //! background poller, updates sent to O-PLUX, and the history of exchanges. The
 //! automatic `result` is never changed; the manual review is kept beside it, and a change
 //! of it is an event (`screening.manual_review_updated`) written in the same transaction.

@@ -1,4 +1,4 @@
-//! The review queue (SPEC 8): the shop's own decision on a screening that waits for a
+//! The review queue: the shop's own decision on a screening that waits for a
 //! person. The review opens with the screening's finish (`decision::opens_review`,
 //! `writes`); here the shop lists its reviews and decides one. A decision is sent to
 //! O-PLUX (the v2 PUT of `/updates`) by one request at a time — a conditional claim on the

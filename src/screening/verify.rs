@@ -65,7 +65,7 @@ pub async fn verify(accounts: &Accounts<'_>, client: &OpluxClient, shop_id: &str
         );
         crate::store::oplux_exchanges::insert(accounts.db, exchange).await?;
     }
-    // An answer that breaks a bound (SPEC 10) is no answer: a 502, as on sync and updates.
+    // An answer that breaks a bound is no answer: a 502, as on sync and updates.
     if let Err(reason) = &call.outcome
         && crate::screening::oplux::client::is_unbounded_answer(reason)
     {

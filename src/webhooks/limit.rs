@@ -1,4 +1,4 @@
-//! Redeliver and recover are limited per shop (SPEC 10): at most `limit` calls in a
+//! Redeliver and recover are limited per shop: at most `limit` calls in a
 //! window, then 429 with `Retry-After` until the window ends. Kept in memory and
 //! bounded: each replica limits on its own.
 

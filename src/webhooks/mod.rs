@@ -1,4 +1,4 @@
-//! Webhooks (SPEC 9): the shop's endpoints with their signing secrets (`service`), the
+//! Webhooks: the shop's endpoints with their signing secrets (`service`), the
 //! signature (`signature`), and the worker that sends the outbox of deliveries that
 //! `events::emit` writes in the transaction of each change (`worker`).
 

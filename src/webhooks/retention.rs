@@ -1,4 +1,4 @@
-//! Retention (SPEC 9): events and delivery attempts older than
+//! Retention: events and delivery attempts older than
 //! `RENKEI_EVENT_RETENTION_DAYS` are deleted in small batches, by the replica holding
 //! the job's lease (`jobs`). An event a pending delivery still carries is kept, and so is
 //! that delivery.

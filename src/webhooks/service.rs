@@ -529,7 +529,7 @@ impl Webhooks<'_> {
         let kind = EventType::parse(&event.event_type).ok_or_else(|| {
             DomainError::Conflict(format!("event '{event_id}' has a type this version does not send"))
         })?;
-        // An event the client may not read does not exist for it (SPEC 10).
+        // An event the client may not read does not exist for it.
         if !kind.readable_with(scopes) {
             return Err(missing());
         }

@@ -1,12 +1,12 @@
 //! The delivery worker. It claims due deliveries (each by one replica) endpoint by
 //! endpoint, and sends each on its own task: a slow receiver holds only its own
-//! deliveries, never a batch (SPEC 10). At most `PER_ENDPOINT` deliveries of an endpoint
+//! deliveries, never a batch. At most `PER_ENDPOINT` deliveries of an endpoint
 //! and `PER_SHOP` of a shop are in flight at once (across replicas: the claims count),
 //! `MAX_IN_FLIGHT` on this replica. Each POST carries the event signed twice
 //! (`Renkei-Signature` and Standard Webhooks), and its attempt is recorded by one
 //! recorder task (attempts finished together share a transaction).
 //!
-//! The receiver steers (SPEC 9): a 2xx is delivered; `410 Gone` disables the endpoint;
+//! The receiver steers: a 2xx is delivered; `410 Gone` disables the endpoint;
 //! `429`/`503` with `Retry-After` put the next attempt no sooner than that (at most 1 h);
 //! anything else is retried with exponential backoff and jitter for 3 days, then failed.
 //! An endpoint whose attempts have all failed for `disable_after` is disabled; disabling
@@ -437,7 +437,7 @@ async fn record_one(db: &impl ConnectionTrait, done: &Done) -> Result<(), DbErr>
     }
 }
 
-/// What the receiver's answer steers (SPEC 9): a 2xx is delivered; 410 fails the delivery
+/// What the receiver's answer steers: a 2xx is delivered; 410 fails the delivery
 /// and disables the endpoint; 429/503 with `Retry-After` wait that long; anything else
 /// waits `backoff` (`None`: retried for 3 days already, failed). An endpoint failing for
 /// `disable_after` is disabled; its delivery stays pending for when it is enabled again.

@@ -31,14 +31,14 @@ pagination::page_query!(DeliveryQuery {});
 pagination::page!(WebhookDeliveryPage of WebhookDelivery);
 
 /// The endpoint as the caller may see it: its subscriptions to events the caller may
-/// not read are left out (SPEC 10).
+/// not read are left out.
 fn view(row: &EndpointRow, scopes: ScopeSet) -> WebhookEndpoint {
     let mut endpoint = WebhookEndpoint::from_row(row);
     endpoint.events.retain(|kind| kind.readable_with(scopes));
     endpoint
 }
 
-/// Subscribing to events the caller may not read is forbidden (SPEC 10).
+/// Subscribing to events the caller may not read is forbidden.
 fn check_subscribable(events: Option<&[EventType]>, scopes: ScopeSet) -> Result<(), ApiError> {
     let hidden: Vec<String> = events
         .unwrap_or_default()

@@ -67,7 +67,7 @@ pub struct V2Call {
     pub http_status: Option<u16>,
 }
 
-/// The test environment's v2 event URL (OPLUX.md).
+/// The test environment's v2 event URL.
 pub const V2_TEST_URL: &str = "https://staging.o-plux.com/v2/event";
 
 impl OpluxClient {
@@ -82,7 +82,7 @@ impl OpluxClient {
         let http = policy
             .client_builder()
             // Every concurrent call keeps its connection for the next order: closing all
-            // but a few at peak made a new TCP connection per call (issue 15).
+            // but a few at peak made a new TCP connection per call.
             .pool_max_idle_per_host(1024)
             .pool_idle_timeout(Duration::from_secs(60))
             .tcp_nodelay(true)
@@ -250,7 +250,7 @@ impl OpluxClient {
     ) -> V2Call {
         let form = protocol_v2::get_query(credentials, event_id, Utc::now());
         let mut call = self.v2_call(shop_id, endpoint, timeout, V2Request::Get(form)).await;
-        // An answer about another event is no answer (SPEC 10): it is not this order's.
+        // An answer about another event is no answer: it is not this order's.
         if let Ok(V2Answer::Event(event)) = &call.outcome
             && event.event_id != event_id
         {

@@ -1,4 +1,4 @@
-//! The O-PLUX v2 event API, used after registration (OPLUX.md, "The v2 event API"): GET
+//! The O-PLUX v2 event API, used after registration: GET
 //! an event's manual review (XML answer), PUT updates (settlement, manual result, memo,
 //! blacklist) as a form. Same signature formula and Japan time as v3
 //! (`protocol::signature`, `protocol::jst`); the common keys are form-encoded and dotted,
@@ -20,7 +20,7 @@ pub const VERSION: &str = "1.0";
 /// What a GET asks for.
 pub const FIELDS: &str = "rules,score,similars,aaresult,maresult";
 
-/// XML answers nest at most this deep (SPEC 10); deeper is no answer.
+/// XML answers nest at most this deep; deeper is no answer.
 pub const MAX_XML_DEPTH: usize = 32;
 /// What a failure says when an XML answer nests deeper than `MAX_XML_DEPTH`.
 pub const TOO_DEEP: &str = "an XML answer nested more than 32 deep";
