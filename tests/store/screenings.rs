@@ -1,0 +1,368 @@
+//! The screening writes at the store: batches of claims and finishes on each database,
+//! and the writer's own connection.
+
+use crate::on_both_databases;
+use crate::support::Backend;
+
+on_both_databases!(the_writer_keeps_its_connection_until_an_error_rolls_it_back);
+
+/// On PostgreSQL a batch of claims and finishes is one statement (`claim_and_finish`):
+/// new orders are claimed, an order that exists is answered with its row as it is after
+/// the statement, and only the finishes whose request still holds the row are written,
+/// with their exchange and their event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_batch_of_claims_and_finishes_is_one_statement() {
+    if crate::support::postgres_missing() {
+        return;
+    }
+    use chrono::Utc;
+    use renkei::store::{
+        oplux_exchanges,
+        screenings::{self, Claim},
+    };
+    let app = crate::support::spawn_app(Backend::Postgres).await;
+    let db = &app.db;
+    renkei::store::shops::ensure(db, "shop-a").await.unwrap();
+    let now = Utc::now();
+    let (first, held) = screenings::claim_and_finish(db, &[claim("A", "ta"), claim("B", "tb")], &[], now)
+        .await
+        .unwrap();
+    assert!(held.is_empty());
+    let ids: Vec<i64> = first
+        .iter()
+        .map(|claim| match claim {
+            Claim::Claimed(row) => row.id,
+            Claim::Exists(row) => panic!("{} existed", row.order_number),
+        })
+        .collect();
+    let done = ok_finish(now);
+    let exchange = register_exchange("A", now);
+    let reported = held_and_lost(&ids, &done, [&exchange, &exchange], now);
+    let (second, held) = screenings::claim_and_finish(db, &[claim("C", "tc"), claim("A", "ta2")], &reported, now)
+        .await
+        .unwrap();
+    assert_eq!(held, [true, false]);
+    match &second[..] {
+        [Claim::Claimed(c), Claim::Exists(a)] => {
+            assert_eq!((c.order_number.as_str(), c.state.as_str()), ("C", screenings::PENDING));
+            assert_eq!((a.id, a.state.as_str()), (ids[0], screenings::DONE));
+            assert_eq!(a.result.as_deref(), Some("OK"));
+        }
+        _ => panic!("C claimed and A existing expected"),
+    }
+    let b = screenings::find(db, "shop-a", "B").await.unwrap().unwrap();
+    assert_eq!(b.state, screenings::PENDING);
+    assert_eq!(
+        oplux_exchanges::list(db, "shop-a", "A", None, 10).await.unwrap().len(),
+        1
+    );
+    let events = renkei::store::events::list(db, "shop-a", None, 10).await.unwrap();
+    let events: Vec<&str> = events.iter().map(|e| e.public_id.as_str()).collect();
+    assert_eq!(events, ["evt_a"]);
+}
+
+/// On SQLite a batch is one write transaction of two scripts (`writes::write_script`):
+/// new orders are claimed, an order that exists (before the batch, or claimed by a
+/// duplicate in it) is answered with its row, only the finishes whose request still
+/// holds the row are written, with their exchange, their event and its delivery, and a
+/// failing script leaves nothing behind and the connection ready for the next.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_batch_is_one_transaction_of_scripts() {
+    use chrono::Utc;
+    use renkei::{
+        screening::writes::write_script,
+        store::{
+            oplux_exchanges,
+            screenings::{self, Claim, Finish, Reported},
+            webhooks::{self, NewEndpoint},
+        },
+    };
+    let app = crate::support::spawn_app(Backend::Sqlite).await;
+    let db = &renkei::store::write::WriterConnection::new(&app.db);
+    renkei::store::shops::ensure(db, "shop-a").await.unwrap();
+    let claimed = |claims: &[Claim]| -> Vec<(String, bool)> {
+        claims
+            .iter()
+            .map(|claim| match claim {
+                Claim::Claimed(row) => (row.order_number.clone(), true),
+                Claim::Exists(row) => (row.order_number.clone(), false),
+            })
+            .collect()
+    };
+    let now = Utc::now();
+    let (first, held) = write_script(db, &[claim("A", "ta"), claim("B", "tb")], &[])
+        .await
+        .unwrap();
+    assert!(held.is_empty());
+    assert_eq!(claimed(&first), [("A".into(), true), ("B".into(), true)]);
+    let ids: Vec<i64> = first
+        .iter()
+        .map(|claim| match claim {
+            Claim::Claimed(row) | Claim::Exists(row) => row.id,
+        })
+        .collect();
+    let endpoint = webhooks::insert_endpoint(
+        db,
+        NewEndpoint {
+            public_id: "whe_1",
+            shop_id: "shop-a",
+            url: "http://127.0.0.1:9/hook",
+            description: None,
+            events: r#"["screening.created"]"#,
+            enabled: true,
+            sealed_secret: "sealed",
+            at: now,
+        },
+    )
+    .await
+    .unwrap();
+    let done = ok_finish(now);
+    let (exchange_a, exchange_b) = (register_exchange("A", now), register_exchange("B", now));
+    let reported = held_and_lost(&ids, &done, [&exchange_a, &exchange_b], now);
+    let claims = [claim("C", "tc"), claim("A", "ta2"), claim("D", "td"), claim("D", "td2")];
+    let (second, held) = write_script(db, &claims, &reported).await.unwrap();
+    assert_eq!(held, [true, false]);
+    assert_eq!(
+        claimed(&second),
+        [
+            ("C".into(), true),
+            ("A".into(), false),
+            ("D".into(), true),
+            ("D".into(), false)
+        ]
+    );
+    match &second[..] {
+        [_, Claim::Exists(a), Claim::Claimed(d), Claim::Exists(d2)] => {
+            assert_eq!((a.id, a.state.as_str()), (ids[0], screenings::DONE));
+            assert_eq!(a.result.as_deref(), Some("OK"));
+            assert_eq!((d2.id, d2.claim_token.as_str()), (d.id, "td"));
+        }
+        _ => panic!("A and the second D existing expected"),
+    }
+    let b = screenings::find(db, "shop-a", "B").await.unwrap().unwrap();
+    assert_eq!(b.state, screenings::PENDING);
+    for (order, expected) in [("A", 1), ("B", 0)] {
+        let exchanges = oplux_exchanges::list(db, "shop-a", order, None, 10).await.unwrap();
+        assert_eq!(exchanges.len(), expected, "exchanges of {order}");
+    }
+    let events = renkei::store::events::list(db, "shop-a", None, 10).await.unwrap();
+    let public_ids: Vec<&str> = events.iter().map(|e| e.public_id.as_str()).collect();
+    assert_eq!(public_ids, ["evt_a"]);
+    let deliveries = webhooks::list_deliveries(db, endpoint.id, None, 10).await.unwrap();
+    assert_eq!(deliveries.len(), 1);
+    assert_eq!(deliveries[0].event_id, events[0].id);
+    assert!(deliveries[0].public_id.starts_with("whd_"));
+
+    // An event id already taken fails the script: the claim of E and C's finish in it
+    // are rolled back, and the next batch writes on the same connection.
+    let c_id = match &second[0] {
+        Claim::Claimed(row) => row.id,
+        Claim::Exists(row) => panic!("{} existed", row.order_number),
+    };
+    let failing = [Reported {
+        finish: Finish {
+            id: c_id,
+            token: "tc",
+            done: &done,
+        },
+        exchange: None,
+        event: created_event("evt_a", now),
+        opened: None,
+    }];
+    assert!(write_script(db, &[claim("E", "te")], &failing).await.is_err());
+    assert!(screenings::find(db, "shop-a", "E").await.unwrap().is_none());
+    let c = screenings::find(db, "shop-a", "C").await.unwrap().unwrap();
+    assert_eq!(c.state, screenings::PENDING);
+    let (third, _) = write_script(db, &[claim("E", "te")], &[]).await.unwrap();
+    assert_eq!(claimed(&third), [("E".into(), true)]);
+}
+
+/// The screening writer's connection (`store::write::WriterConnection`) is one
+/// connection, kept from write to write (a temporary table, which only its own
+/// connection sees, stays); an error in a transaction closes it, which rolls the
+/// transaction back, and the next write opens another (the temporary table is gone);
+/// so does `close`, when its writer stops.
+async fn the_writer_keeps_its_connection_until_an_error_rolls_it_back(backend: Backend) {
+    use renkei::store::{screenings, write::WriterConnection};
+    use sea_orm::ConnectionTrait;
+    let app = crate::support::spawn_app(backend).await;
+    let writer = WriterConnection::new(&app.db);
+    renkei::store::shops::ensure(&writer, "shop-a").await.unwrap();
+    writer
+        .execute_unprepared("CREATE TEMPORARY TABLE kept (n INTEGER)")
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        writer
+            .execute_unprepared("INSERT INTO kept (n) VALUES (1)")
+            .await
+            .unwrap();
+    }
+    let kept = writer
+        .query_all_raw(count_kept(writer.get_database_backend()))
+        .await
+        .unwrap();
+    assert_eq!(kept[0].try_get::<i64>("", "n").unwrap(), 3);
+
+    let failed = writer
+        .transaction(|txn| async move {
+            screenings::claim(txn, &[claim("A", "ta")], chrono::Utc::now()).await?;
+            txn.execute_unprepared("INSERT INTO no_such_table (n) VALUES (1)").await
+        })
+        .await;
+    assert!(failed.is_err());
+    assert!(screenings::find(&app.db, "shop-a", "A").await.unwrap().is_none());
+    assert!(
+        writer
+            .query_all_raw(count_kept(writer.get_database_backend()))
+            .await
+            .is_err(),
+        "a new connection does not see the old one's temporary table"
+    );
+    let claimed = writer
+        .transaction(|txn| async move { screenings::claim(txn, &[claim("A", "ta")], chrono::Utc::now()).await })
+        .await
+        .unwrap();
+    assert!(matches!(&claimed[..], [screenings::Claim::Claimed(_)]));
+    assert!(screenings::find(&app.db, "shop-a", "A").await.unwrap().is_some());
+
+    // Closed when its writer stops: a later write opens another.
+    writer
+        .execute_unprepared("CREATE TEMPORARY TABLE kept (n INTEGER)")
+        .await
+        .unwrap();
+    writer.close().await;
+    assert!(
+        writer
+            .query_all_raw(count_kept(writer.get_database_backend()))
+            .await
+            .is_err()
+    );
+}
+
+/// A writer's PostgreSQL connection cut from the server's side (a restart, an
+/// administrator) fails the write that finds it cut, and the next write takes a new
+/// connection: the writer heals without a restart of renkei.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_connection_cut_by_the_server_is_replaced_at_the_next_write() {
+    if crate::support::postgres_missing() {
+        return;
+    }
+    use renkei::store::{screenings, write::WriterConnection};
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let app = crate::support::spawn_app(Backend::Postgres).await;
+    let writer = WriterConnection::new(&app.db);
+    renkei::store::shops::ensure(&writer, "shop-a").await.unwrap();
+    let backend_pid = Statement::from_string(DbBackend::Postgres, "SELECT pg_backend_pid() AS pid");
+    let pid = |rows: Vec<sea_orm::QueryResult>| rows[0].try_get::<i32>("", "pid").unwrap();
+    let cut = pid(writer.query_all_raw(backend_pid.clone()).await.unwrap());
+    app.db
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_terminate_backend($1)",
+            [cut.into()],
+        ))
+        .await
+        .unwrap();
+    // The server closes the connection a moment after it is told to.
+    let one = Statement::from_string(DbBackend::Postgres, "SELECT 1 AS one");
+    let mut failed = false;
+    for _ in 0..50 {
+        if writer.query_all_raw(one.clone()).await.is_err() {
+            failed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(failed, "a write on the cut connection fails");
+    let claimed = screenings::claim(&writer, &[claim("B", "tb")], chrono::Utc::now())
+        .await
+        .unwrap();
+    assert!(matches!(&claimed[..], [screenings::Claim::Claimed(_)]));
+    assert_ne!(pid(writer.query_all_raw(backend_pid).await.unwrap()), cut);
+}
+
+fn count_kept(backend: sea_orm::DbBackend) -> sea_orm::Statement {
+    sea_orm::Statement::from_string(backend, "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM kept")
+}
+
+/// A claim of an order of shop-a, for the store-level batch tests.
+fn claim(order_number: &'static str, token: &'static str) -> renkei::store::screenings::NewClaim<'static> {
+    renkei::store::screenings::NewClaim {
+        shop_id: "shop-a",
+        order_number,
+        fingerprint: "f",
+        token,
+    }
+}
+
+/// A finish's columns for the store-level batch tests: screened, OK.
+fn ok_finish(now: chrono::DateTime<chrono::Utc>) -> renkei::store::screenings::Finished {
+    renkei::store::screenings::Finished {
+        screened: true,
+        skip_reason: None,
+        result: Some("OK".into()),
+        reasons: "[]".into(),
+        decision: "create_order".into(),
+        redirect_url: None,
+        forced_by_thanks_offer: false,
+        oplux_event_id: Some("E1".into()),
+        parent_order_number: None,
+        error_detail: None,
+        oplux_latency_ms: Some(5),
+        screened_at: now,
+        warnings: "[]".into(),
+        parent_screening: None,
+        review_opened_at: None,
+    }
+}
+
+/// An answered registration of an order of shop-a, for the store-level batch tests.
+fn register_exchange(
+    order_number: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> renkei::store::oplux_exchanges::NewExchange {
+    renkei::store::oplux_exchanges::NewExchange {
+        shop_id: "shop-a".into(),
+        order_number: order_number.into(),
+        kind: "register",
+        at: now,
+        latency_ms: Some(5),
+        outcome: "answered",
+        http_status: Some(200),
+        codes: "[]".into(),
+    }
+}
+
+/// The finishes of the store-level batch tests: A's request (token `ta`) holds its row,
+/// with event `evt_a`; B's finish carries a token that did not claim its row, with
+/// `evt_b`.
+fn held_and_lost<'a>(
+    ids: &[i64],
+    done: &'a renkei::store::screenings::Finished,
+    exchanges: [&'a renkei::store::oplux_exchanges::NewExchange; 2],
+    now: chrono::DateTime<chrono::Utc>,
+) -> [renkei::store::screenings::Reported<'a>; 2] {
+    use renkei::store::screenings::{Finish, Reported};
+    let finish = |id: i64, token: &'a str, exchange, public_id: &str| Reported {
+        finish: Finish { id, token, done },
+        exchange: Some(exchange),
+        event: created_event(public_id, now),
+        opened: None,
+    };
+    [
+        finish(ids[0], "ta", exchanges[0], "evt_a"),
+        finish(ids[1], "other", exchanges[1], "evt_b"),
+    ]
+}
+
+/// A `screening.created` event of shop-a, for the store-level batch tests.
+fn created_event(public_id: &str, now: chrono::DateTime<chrono::Utc>) -> renkei::store::events::NewEvent {
+    renkei::store::events::NewEvent {
+        public_id: public_id.into(),
+        shop_id: "shop-a".into(),
+        event_type: "screening.created",
+        data: "{}".into(),
+        created_at: now,
+    }
+}
