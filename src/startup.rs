@@ -13,12 +13,11 @@ use crate::{
     bootstrap,
     cache::{ClientCache, ShopVersions},
     config::Config,
-    crypto::{password::Peppers, seal::MasterKeys},
+    crypto::password::Peppers,
     dev_keys,
     http::{self, openapi::ServedDocument, state::AppState},
     jobs::Jobs,
     metrics::Metrics,
-    outbound::OutboundPolicy,
     screening::{oplux::client::OpluxClient, review::SyncSchedule},
     store,
     webhooks::worker::{Settings, Worker},
@@ -28,54 +27,10 @@ pub struct Application {
     port: u16,
     server: Server,
     db: DatabaseConnection,
-    /// Background jobs, stopped after the server (see `jobs`).
+    /// Background work, stopped after the server (see `jobs`).
     jobs: Jobs,
     /// Credentials of the demo client when this start created it (shown once).
     pub demo_credentials: Option<NewCredentials>,
-    background: Background,
-}
-
-/// The background tasks of a server: webhook deliveries and the certificate expiry
-/// check. They stop when the server stops (after a pass under way finishes).
-struct Background {
-    stop: tokio::sync::watch::Sender<bool>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Background {
-    fn start(config: &Config, db: &DatabaseConnection, keys: &Arc<MasterKeys>, outbound: &OutboundPolicy) -> Self {
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let worker_stopped = stopped.clone();
-        let worker = Worker::new(
-            db.clone(),
-            keys.clone(),
-            outbound,
-            Settings {
-                poll_interval: config.webhook_poll_interval,
-                retry_base: config.webhook_retry_base,
-                disable_after: config.webhook_disable_after,
-            },
-        );
-        let tasks = vec![
-            // A panic of the worker is logged, never lost silently (see `jobs::contained`).
-            tokio::spawn(async move {
-                crate::jobs::contained("webhook-worker", worker.run(worker_stopped)).await;
-            }),
-            tokio::spawn(certificates::run_checks(
-                db.clone(),
-                config.cert_check_interval,
-                stopped,
-            )),
-        ];
-        Self { stop, tasks }
-    }
-
-    async fn stop(self) {
-        let _ = self.stop.send(true);
-        for task in self.tasks {
-            let _ = task.await;
-        }
-    }
 }
 
 impl Application {
@@ -147,7 +102,6 @@ impl Application {
             ),
         });
         let jobs = start_jobs(&config, &state, &db);
-        let background = Background::start(&config, &db, &state.master_keys, &state.outbound);
         let document = web::Data::new(ServedDocument::committed());
         let cors_origins = config.cors_origins.clone();
         // Slow clients cannot hold a connection: the head must arrive within
@@ -167,7 +121,6 @@ impl Application {
             db,
             jobs,
             demo_credentials,
-            background,
         })
     }
 
@@ -185,20 +138,46 @@ impl Application {
     }
 
     /// Serves until stopped (SIGINT/SIGTERM stop it gracefully), then stops the
-    /// background jobs (their passes end at the next step, leases are released) and
-    /// background tasks.
+    /// background work (passes end at their next step, leases are released).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
         self.jobs.shutdown().await;
-        self.background.stop().await;
         served
     }
 }
 
-/// The background jobs of this replica: event retention, and the manual-review poller
+/// The background work of this replica, on one runner: webhook deliveries, the
+/// certificate check, SQLite checkpoints, event retention, and the manual-review poller
 /// unless `RENKEI_OPLUX_SYNC_INTERVAL_SECS` is 0.
 fn start_jobs(config: &Config, state: &web::Data<AppState>, db: &DatabaseConnection) -> Jobs {
     let mut jobs = Jobs::new(db.clone());
+    let worker = Worker::new(
+        db.clone(),
+        state.master_keys.clone(),
+        &state.outbound,
+        Settings {
+            poll_interval: config.webhook_poll_interval,
+            retry_base: config.webhook_retry_base,
+            disable_after: config.webhook_disable_after,
+        },
+    );
+    jobs.service("webhook-worker", move |stop| worker.run(stop));
+    let checked = db.clone();
+    jobs.every_here("certificate-expiry", config.cert_check_interval, move || {
+        let db = checked.clone();
+        async move {
+            if let Err(err) = certificates::check_expiring(&db, chrono::Utc::now()).await {
+                tracing::warn!(error = %err, "the certificate expiry check failed; it runs again later");
+            }
+        }
+    });
+    if !store::is_postgres(db) {
+        let checkpointed = db.clone();
+        jobs.every_here("sqlite-checkpoint", store::write::CHECKPOINT_EVERY, move || {
+            let db = checkpointed.clone();
+            async move { store::write::checkpoint(&db).await }
+        });
+    }
     let keep = config.event_retention;
     jobs.every(
         "event-retention",

@@ -2,8 +2,6 @@
 //! periodic check that emits `provider_account.certificate_expiring` once per
 //! certificate at 30, 7 and 1 days before it expires.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 use serde::Serialize;
@@ -168,22 +166,6 @@ pub async fn check_expiring(db: &DatabaseConnection, now: DateTime<Utc>) -> Resu
         }
     }
     Ok(emitted)
-}
-
-/// Runs `check_expiring` every `interval` until `stop` turns true.
-pub async fn run_checks(db: DatabaseConnection, interval: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
-    loop {
-        if *stop.borrow() {
-            return;
-        }
-        if let Some(Err(err)) = crate::jobs::contained("certificate-expiry", check_expiring(&db, Utc::now())).await {
-            tracing::warn!(error = %err, "the certificate expiry check failed; it runs again later");
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
-            _ = stop.changed() => return,
-        }
-    }
 }
 
 #[cfg(test)]

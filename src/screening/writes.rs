@@ -123,14 +123,6 @@ pub struct ScreeningWrites {
     jobs: mpsc::UnboundedSender<Job>,
     /// Its writes waiting for a writer (`renkei_screening_write_queue`).
     queued: &'static AtomicI64,
-    /// SQLite's checkpoints beside the writer (`store::write::checkpoints`).
-    checkpoints: tokio::task::AbortHandle,
-}
-
-impl Drop for ScreeningWrites {
-    fn drop(&mut self) {
-        self.checkpoints.abort();
-    }
 }
 
 /// A claim of an order's row.
@@ -187,11 +179,9 @@ impl ScreeningWrites {
             let connection = WriterConnection::new(db);
             store::write::spawn_on_writer(write_batches(connection, queue.clone()));
         }
-        let checkpoints = tokio::spawn(store::write::checkpoints(db.clone())).abort_handle();
         Self {
             jobs,
             queued: &QUEUED[store::write::database_index(db)],
-            checkpoints,
         }
     }
 

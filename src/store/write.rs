@@ -106,7 +106,7 @@ where
 /// again; its own commits do not), and its commits do not checkpoint the WAL
 /// (`wal_autocheckpoint=0`): a checkpoint copies pages to the database file and waits
 /// for `fsync`, and in a commit that wait fell on every write of the batch.
-/// `checkpoints` does it beside the writer.
+/// `checkpoint` does it beside the writer (a background job).
 ///
 /// One writer's: its transactions assume that no other task uses it meanwhile.
 pub struct WriterConnection {
@@ -343,25 +343,17 @@ pub fn database(db: &impl ConnectionTrait) -> &'static str {
     DATABASES[database_index(db)]
 }
 
-/// How often `checkpoints` checkpoints the WAL.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+/// How often the WAL is checkpointed (`checkpoint`), on SQLite.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
-/// SQLite: checkpoints the WAL every `CHECKPOINT_EVERY` through the shared pool
-/// (`PASSIVE`: it copies what no reader still needs and never waits for the writer), so
-/// that the writer's commits need not (`WriterConnection`). The WAL is reused from its
-/// start once a checkpoint has copied all of it, so it stays as large as a quarter of a
-/// second of writes. Runs until aborted; nothing on PostgreSQL.
-pub async fn checkpoints(db: DatabaseConnection) {
-    if db.get_database_backend() != DbBackend::Sqlite {
-        return;
-    }
-    let mut every = tokio::time::interval(CHECKPOINT_EVERY);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        every.tick().await;
-        if let Err(err) = db.execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)").await {
-            tracing::warn!(error = %err, "the SQLite WAL could not be checkpointed");
-        }
+/// SQLite: checkpoints the WAL through the shared pool (`PASSIVE`: it copies what no
+/// reader still needs and never waits for the writer), so that the writer's commits need
+/// not (`WriterConnection`). Run every `CHECKPOINT_EVERY` (the background jobs), the WAL
+/// is reused from its start once a checkpoint has copied all of it, so it stays as large
+/// as a quarter of a second of writes.
+pub async fn checkpoint(db: &DatabaseConnection) {
+    if let Err(err) = db.execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)").await {
+        tracing::warn!(error = %err, "the SQLite WAL could not be checkpointed");
     }
 }
 
