@@ -120,8 +120,9 @@ impl ReviewDecision {
     }
 }
 
-/// The shop's own review of a screening that waits for a person: HOLD and REVIEW, and NG when the shop's action for NG is `create_order`.
-/// O-PLUX's `manual_review` shows beside it and does not close it.
+/// The shop's own review of a screening that waits for a person: HOLD and REVIEW, and
+/// NG when the shop's action for NG is `create_order`. O-PLUX's `manual_review` shows
+/// beside it and does not close it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[schema(example = json!({
     "state": "closed", "decision": "approved", "memo": "電話で本人確認済み",
