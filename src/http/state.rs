@@ -59,6 +59,17 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Counts one redeliver or recover call of the shop: a 429 with `Retry-After` beyond
+    /// its limit.
+    pub fn take_webhook_request(&self, shop_id: &str) -> Result<(), crate::http::problem::ApiError> {
+        self.webhook_requests
+            .take(shop_id)
+            .map_err(|retry_after| crate::http::problem::ApiError::Limited {
+                message: "too many redeliveries and recoveries for this shop".into(),
+                retry_after,
+            })
+    }
+
     pub fn screenings(&self) -> Screenings<'_> {
         Screenings {
             db: &self.db,

@@ -83,21 +83,13 @@ impl Jobs {
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let mut stop = self.stop.subscribe();
-        self.tasks.push(tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(interval);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = ticks.tick() => {}
-                    _ = stop.changed() => break,
-                }
-                if *stop.borrow() {
-                    break;
-                }
-                super::contained(name, pass()).await;
+        let stop = self.stop.subscribe();
+        self.tasks.push(tokio::spawn(ticking(interval, stop, move || {
+            let pass = pass();
+            async move {
+                super::contained(name, pass).await;
             }
-        }));
+        })));
     }
 
     /// Runs a service until shutdown: `run` is given the stop signal (it turns true) and
@@ -122,8 +114,12 @@ impl Jobs {
     }
 }
 
-async fn run(context: Pass, interval: Duration, pass: PassFn) {
-    let mut stop = context.stop.clone();
+/// Runs `step` every `interval` until `stop` turns true.
+async fn ticking<F, Fut>(interval: Duration, mut stop: watch::Receiver<bool>, step: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()>,
+{
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -134,10 +130,21 @@ async fn run(context: Pass, interval: Duration, pass: PassFn) {
         if *stop.borrow() {
             break;
         }
-        if context.renew_lease().await {
-            super::contained(context.lease.name(), pass(context.clone())).await;
-        }
+        step().await;
     }
+}
+
+async fn run(context: Pass, interval: Duration, pass: PassFn) {
+    ticking(interval, context.stop.clone(), || {
+        let context = context.clone();
+        let pass = pass.clone();
+        async move {
+            if context.renew_lease().await {
+                super::contained(context.lease.name(), pass(context.clone())).await;
+            }
+        }
+    })
+    .await;
     if let Err(err) = context.lease.release(&context.db).await {
         tracing::warn!(job = context.lease.name(), error = %err, "cannot release the job's lease");
     }

@@ -118,7 +118,16 @@ impl OwnPostgres {
 
     /// Stops the server at once (open connections are cut, as in a crash or fail-over).
     pub fn down(&self) {
-        let out = as_postgres(
+        let out = self.stop().expect("pg_ctl runs");
+        assert!(
+            out.status.success(),
+            "pg_ctl stop: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn stop(&self) -> std::io::Result<std::process::Output> {
+        as_postgres(
             &self.bin.join("pg_ctl"),
             &[
                 "-D",
@@ -129,28 +138,12 @@ impl OwnPostgres {
                 "stop",
             ],
         )
-        .expect("pg_ctl runs");
-        assert!(
-            out.status.success(),
-            "pg_ctl stop: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
     }
 }
 
 impl Drop for OwnPostgres {
     fn drop(&mut self) {
-        let _ = as_postgres(
-            &self.bin.join("pg_ctl"),
-            &[
-                "-D",
-                &self.dir.join("data").to_string_lossy(),
-                "-m",
-                "immediate",
-                "-w",
-                "stop",
-            ],
-        );
+        let _ = self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

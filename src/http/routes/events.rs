@@ -131,13 +131,7 @@ pub async fn redeliver_event(
     query: ApiQuery<RedeliverQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    state
-        .webhook_requests
-        .take(&caller.shop_id)
-        .map_err(|retry_after| ApiError::Limited {
-            message: "too many redeliveries and recoveries for this shop".into(),
-            retry_after,
-        })?;
+    state.take_webhook_request(&caller.shop_id)?;
     let deliveries = state
         .webhooks()
         .redeliver(&caller.actor(&state), &id, query.endpoint_id.as_deref(), caller.scopes)

@@ -328,13 +328,7 @@ pub async fn recover_webhook_endpoint(
     body: ApiJson<RecoverInput>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    state
-        .webhook_requests
-        .take(&caller.shop_id)
-        .map_err(|retry_after| ApiError::Limited {
-            message: "too many redeliveries and recoveries for this shop".into(),
-            retry_after,
-        })?;
+    state.take_webhook_request(&caller.shop_id)?;
     let count = state.webhooks().recover(&caller.actor(&state), &id, body.since).await?;
     Ok(HttpResponse::Accepted().json(Recovery { count }))
 }
