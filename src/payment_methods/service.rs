@@ -105,6 +105,22 @@ impl PaymentMethods<'_> {
         precondition.check(Some(&super::etag(&current)))?;
         let base = serde_json::to_value(PaymentMethod::from_row(&current)?.to_input())
             .map_err(|e| DomainError::Conflict(e.to_string()))?;
+        // The input shows every field (null when unset): a patch key it lacks is unknown,
+        // also when its value is null (which the merge would otherwise drop unseen).
+        let unknown: Vec<FieldError> = patch
+            .keys()
+            .filter(|key| base.get(key.as_str()).is_none())
+            .map(|key| {
+                FieldError::new(
+                    key.as_str(),
+                    "unknown_field",
+                    format!("unknown field '{key}'; a payment method takes no such field"),
+                )
+            })
+            .collect();
+        if !unknown.is_empty() {
+            return Err(DomainError::Invalid(unknown));
+        }
         let merged = merge_patch(base, Value::Object(patch));
         let input = parse(merged).map_err(DomainError::Invalid)?;
         if input.code.as_deref() != Some(code) {

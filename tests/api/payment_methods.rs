@@ -686,3 +686,25 @@ async fn patch_merges_and_if_match_guards_changes(backend: Backend) {
         .unwrap();
     assert_eq!(error_fields(&assert_problem(unknown, 422).await), ["colour"]);
 }
+
+on_both_databases!(a_patch_naming_an_unknown_field_is_422_even_with_null);
+
+/// A merge patch that names a field a payment method does not have is refused, also when
+/// its value is null (a merge would drop it unseen), and the method is left as it was.
+async fn a_patch_naming_an_unknown_field_is_422_even_with_null(backend: Backend) {
+    let s = session(backend).await;
+    s.put_method("bank", method("bank_transfer", None)).await;
+    for body in [json!({"": null}), json!({"colour": null, "display_name": "振込"})] {
+        let response = s
+            .request(reqwest::Method::PATCH, "/api/v1/payment-methods/bank")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let problem = assert_problem(response, 422).await;
+        let unknown = body.as_object().unwrap().keys().find(|k| *k != "display_name").unwrap();
+        assert_eq!(error_fields(&problem), [unknown.as_str()], "{problem}");
+    }
+    let method = s.get_json("/api/v1/payment-methods/bank").await;
+    assert_ne!(method["display_name"], "振込");
+}
