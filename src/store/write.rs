@@ -317,20 +317,15 @@ fn results<R: Into<QueryResult>>(rows: Vec<R>) -> Vec<QueryResult> {
     rows.into_iter().map(Into::into).collect()
 }
 
-/// The `database` labels of the metrics, in the order of `database_index`.
+/// The `database` labels of the metrics.
 pub const DATABASES: [&str; 2] = ["sqlite", "postgres"];
-
-/// The place of `db`'s label in `DATABASES`, for metrics kept per database.
-pub fn database_index(db: &impl ConnectionTrait) -> usize {
-    match db.get_database_backend() {
-        DbBackend::Sqlite => 0,
-        _ => 1,
-    }
-}
 
 /// The `database` label of a metric: `sqlite` or `postgres`.
 pub fn database(db: &impl ConnectionTrait) -> &'static str {
-    DATABASES[database_index(db)]
+    match db.get_database_backend() {
+        DbBackend::Sqlite => DATABASES[0],
+        _ => DATABASES[1],
+    }
 }
 
 /// How often `checkpoints` checkpoints the WAL.
