@@ -68,11 +68,14 @@ impl Application {
             format!("http://{local}")
         });
 
+        // The process's one metrics registry (`metrics`).
+        let metrics = Metrics::new();
+        let screening_writes = crate::screening::writes::ScreeningWrites::start(&db, &metrics.screening_writes);
         let state = web::Data::new(AppState {
             db: db.clone(),
             tokens: TokenService::new(&config.auth, keys),
             token_failures: FailureLimiter::new(config.auth.failure_limit, config.auth.failure_window),
-            metrics: Metrics::default(),
+            metrics,
             master_keys,
             public_url,
             oplux: OpluxClient::new(
@@ -86,7 +89,7 @@ impl Application {
             shop_versions: ShopVersions::new(config.cache_ttl),
             clients: ClientCache::new(config.cache_ttl),
             screening_contexts: Default::default(),
-            screening_writes: crate::screening::writes::ScreeningWrites::start(&db),
+            screening_writes,
             peppers,
             credentials: crate::auth::clients::CredentialCache::new(config.cache_ttl),
             trusted_proxies: config.auth.trusted_proxies.clone(),

@@ -87,12 +87,6 @@ async fn finish(
         .match_pattern()
         .unwrap_or_else(|| UNMATCHED.to_string());
     let elapsed = started.elapsed();
-    if let Some(state) = state {
-        state
-            .metrics
-            .http_requests
-            .observe(&[method, &route, &status.to_string()], elapsed.as_secs_f64());
-    }
     // Capability URLs carry their secret in the path, and an unmatched path may be one
     // mistyped: the log keeps the route pattern only for those.
     let path = if route != UNMATCHED && !route.contains("{token}") {
@@ -109,6 +103,10 @@ async fn finish(
             "request completed"
         );
     });
+    if let Some(state) = state {
+        let labels = crate::metrics::HttpLabels { method, route, status };
+        state.metrics.observe_request(labels, elapsed.as_secs_f64());
+    }
     Ok(response)
 }
 

@@ -403,7 +403,7 @@ impl Screenings<'_> {
                 Ok(Answer::Rejected { .. }) => "rejected",
                 Err(_) => "failed",
             };
-            self.metrics.oplux_latency.observe(&[label], call.latency.as_secs_f64());
+            self.metrics.observe_oplux(label, call.latency.as_secs_f64());
             exchange = Some(new_exchange(
                 &account.shop_id,
                 order.order_number.as_str(),
@@ -483,9 +483,7 @@ impl Screenings<'_> {
     /// Metrics and the log line of a screening (no personal data).
     fn observe(&self, screening: &Screening, started: Instant) {
         let result = screening.result.map_or("NONE", |r| r.as_str());
-        self.metrics
-            .screenings
-            .increment(&[result, screening.decision.as_str()]);
+        self.metrics.observe_screening(result, screening.decision.as_str());
         tracing::info!(
             order_number = %screening.order_number,
             result,

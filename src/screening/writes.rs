@@ -18,22 +18,17 @@
 //! anyway), a few on PostgreSQL, each on a connection it keeps
 //! (`store::write::WriterConnection`: no pool round trip per statement; session 9).
 
-use std::{
-    sync::{
-        Arc, LazyLock,
-        atomic::{AtomicI64, Ordering},
-    },
-    time::Instant,
-};
+use std::{sync::Arc, time::Instant};
 
 use chrono::Utc;
+use prometheus_client::metrics::gauge::Gauge;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, FromQueryResult, QueryTrait};
 use serde_json::Value;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::{
     events::{self, Emit, EventType},
-    metrics::HistogramVec,
+    metrics::{DatabaseLabel, Histograms, ScreeningWriteMetrics, WriteLabel},
     store::{
         self,
         events::NewEvent,
@@ -49,80 +44,40 @@ const BATCH: usize = 256;
 /// Concurrent writers on PostgreSQL.
 const POSTGRES_WRITERS: usize = 4;
 
-/// How long a screening's claim or finish took from being queued to its commit: the
-/// database's share of a screening's latency, batch wait included.
-static WRITES: LazyLock<HistogramVec> = LazyLock::new(|| {
-    HistogramVec::new(
-        "renkei_screening_write_seconds",
-        "Time from queueing a screening's claim or finish to the commit that holds it (group commit included).",
-        &["write"],
-    )
-});
-
-/// How long each batch took on its writer's connection, retries included: the database's
-/// own time, beside the writes' time from queueing (`WRITES`), which adds the wait for a
-/// writer. Its count against `WRITES`' tells the writes per batch.
-static BATCHES: LazyLock<HistogramVec> = LazyLock::new(|| {
-    HistogramVec::new(
-        "renkei_screening_batch_seconds",
-        "Time a batch of screening writes took on its writer's connection: building, statements and commit (retries included).",
-        &["database"],
-    )
-});
-
-/// How long each claim and finish waited in the queue until a writer took it: the first
-/// part of `WRITES`, which grows when every writer is busy (the writers are saturated).
-static QUEUE_WAITS: LazyLock<HistogramVec> = LazyLock::new(|| {
-    HistogramVec::new(
-        "renkei_screening_write_queue_seconds",
-        "Time a screening's claim or finish waited in the queue until a writer took it into a batch.",
-        &["database"],
-    )
-});
-
-/// The claims and finishes waiting in the queue, per database (`store::write::DATABASES`).
-static QUEUED: [AtomicI64; 2] = [AtomicI64::new(0), AtomicI64::new(0)];
+// Its metrics (`metrics::ScreeningWriteMetrics`, in the process's registry):
+// - `writes`: how long a claim or finish took from being queued to its commit, the
+//   database's share of a screening's latency, batch wait included;
+// - `batches`: how long each batch took on its writer's connection, retries included:
+//   the database's own time, beside the writes' time from queueing, which adds the wait
+//   for a writer. Its count against `writes`' tells the writes per batch;
+// - `queue_waits`: how long each claim and finish waited in the queue until a writer
+//   took it: the first part of `writes`, which grows when every writer is busy (the
+//   writers are saturated);
+// - `queued`: the claims and finishes waiting in the queue, per database.
 
 /// A claim or finish counted as waiting until a writer takes it (or it is dropped).
-struct Queued(&'static AtomicI64);
+struct Queued(Gauge);
 
 impl Queued {
-    fn enter(count: &'static AtomicI64) -> Self {
-        count.fetch_add(1, Ordering::Relaxed);
-        Self(count)
+    fn enter(count: &Gauge) -> Self {
+        count.inc();
+        Self(count.clone())
     }
 }
 
 impl Drop for Queued {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.dec();
     }
-}
-
-/// Renders the screening writes' metrics.
-pub fn render_metrics(out: &mut String) {
-    WRITES.render(out);
-    BATCHES.render(out);
-    QUEUE_WAITS.render(out);
-    let queued: Vec<(String, f64)> = store::write::DATABASES
-        .iter()
-        .zip(&QUEUED)
-        .map(|(database, queued)| (database.to_string(), queued.load(Ordering::Relaxed) as f64))
-        .collect();
-    crate::metrics::render_gauge(
-        out,
-        "renkei_screening_write_queue",
-        "Screening claims and finishes waiting in the queue for a writer.",
-        "database",
-        &queued,
-    );
 }
 
 /// Where the screening service sends its writes.
 pub struct ScreeningWrites {
     jobs: mpsc::UnboundedSender<Job>,
     /// Its writes waiting for a writer (`renkei_screening_write_queue`).
-    queued: &'static AtomicI64,
+    queued: Gauge,
+    /// How long its writes took (`renkei_screening_write_seconds`).
+    writes: Histograms<WriteLabel>,
 }
 
 /// A claim of an order's row.
@@ -168,7 +123,7 @@ struct Job {
 
 impl ScreeningWrites {
     /// Starts the writers of this database; they stop when this is dropped.
-    pub fn start(db: &DatabaseConnection) -> Self {
+    pub fn start(db: &DatabaseConnection, metrics: &ScreeningWriteMetrics) -> Self {
         let (jobs, queue) = mpsc::unbounded_channel();
         let queue = Arc::new(Mutex::new(queue));
         let writers = match db.get_database_backend() {
@@ -177,11 +132,13 @@ impl ScreeningWrites {
         };
         for _ in 0..writers {
             let connection = WriterConnection::new(db);
-            store::write::spawn_on_writer(write_batches(connection, queue.clone()));
+            store::write::spawn_on_writer(write_batches(connection, queue.clone(), metrics.clone()));
         }
+        let database = store::write::database(db);
         Self {
             jobs,
-            queued: &QUEUED[store::write::database_index(db)],
+            queued: metrics.queued.get_or_create_owned(&DatabaseLabel { database }),
+            writes: metrics.writes.clone(),
         }
     }
 
@@ -224,7 +181,7 @@ impl ScreeningWrites {
         let (answer, answered) = oneshot::channel();
         let job = Job {
             work,
-            queued: Queued::enter(self.queued),
+            queued: Queued::enter(&self.queued),
             since,
             answer,
         };
@@ -234,14 +191,22 @@ impl ScreeningWrites {
         let done = answered
             .await
             .map_err(|_| DbErr::Custom("the screening writer stopped before writing".into()))?;
-        WRITES.observe(&[kind], since.elapsed().as_secs_f64());
+        self.writes
+            .get_or_create(&WriteLabel { write: kind })
+            .observe(since.elapsed().as_secs_f64());
         done
     }
 }
 
 /// One writer: takes every job waiting (at most `BATCH`), writes them together, answers.
-async fn write_batches(db: WriterConnection, queue: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>) {
-    let database = store::write::database(&db);
+async fn write_batches(
+    db: WriterConnection,
+    queue: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
+    metrics: ScreeningWriteMetrics,
+) {
+    let database = DatabaseLabel {
+        database: store::write::database(&db),
+    };
     loop {
         let mut jobs = Vec::new();
         {
@@ -264,7 +229,10 @@ async fn write_batches(db: WriterConnection, queue: Arc<Mutex<mpsc::UnboundedRec
         let jobs: Vec<(Work, oneshot::Sender<Result<Done, DbErr>>)> = jobs
             .into_iter()
             .map(|job| {
-                QUEUE_WAITS.observe(&[database], started.duration_since(job.since).as_secs_f64());
+                metrics
+                    .queue_waits
+                    .get_or_create(&database)
+                    .observe(started.duration_since(job.since).as_secs_f64());
                 drop(job.queued);
                 (job.work, job.answer)
             })
@@ -281,7 +249,10 @@ async fn write_batches(db: WriterConnection, queue: Arc<Mutex<mpsc::UnboundedRec
             }
             Err(err) => vec![Err(err)],
         };
-        BATCHES.observe(&[database], started.elapsed().as_secs_f64());
+        metrics
+            .batches
+            .get_or_create(&database)
+            .observe(started.elapsed().as_secs_f64());
         for ((_, sender), answer) in jobs.into_iter().zip(answers) {
             let _ = sender.send(answer);
         }
@@ -426,31 +397,41 @@ fn opened(finish: &FinishOrder) -> Option<Emit<'_>> {
 mod tests {
     use super::*;
 
-    fn rendered_queue(database: &str) -> String {
-        let mut out = String::new();
-        render_metrics(&mut out);
+    fn queued(metrics: &crate::metrics::Metrics, database: &str) -> String {
+        let text = metrics.encode();
         let prefix = format!("renkei_screening_write_queue{{database=\"{database}\"}} ");
-        out.lines()
+        text.lines()
             .find_map(|line| line.strip_prefix(&prefix))
-            .unwrap_or_else(|| panic!("no queue gauge for {database} in {out}"))
+            .unwrap_or_else(|| panic!("no queue gauge for {database} in {text}"))
             .to_string()
     }
 
-    /// No screening writer runs in this binary's tests: the gauges are this test's.
     #[test]
     fn a_queued_write_is_counted_until_a_writer_takes_it() {
-        let first = Queued::enter(&QUEUED[0]);
-        let second = Queued::enter(&QUEUED[0]);
-        let other = Queued::enter(&QUEUED[1]);
+        let metrics = crate::metrics::Metrics::new();
+        let gauge = |database| {
+            metrics
+                .screening_writes
+                .queued
+                .get_or_create_owned(&DatabaseLabel { database })
+        };
+        let (sqlite, postgres) = (gauge("sqlite"), gauge("postgres"));
         assert_eq!(
-            (rendered_queue("sqlite"), rendered_queue("postgres")),
+            (queued(&metrics, "sqlite"), queued(&metrics, "postgres")),
+            ("0".into(), "0".into())
+        );
+        let first = Queued::enter(&sqlite);
+        let second = Queued::enter(&sqlite);
+        let other = Queued::enter(&postgres);
+        assert_eq!(
+            (queued(&metrics, "sqlite"), queued(&metrics, "postgres")),
             ("2".into(), "1".into())
         );
         drop(first);
-        assert_eq!(rendered_queue("sqlite"), "1");
+        assert_eq!(queued(&metrics, "sqlite"), "1");
         drop((second, other));
         assert_eq!(
-            (rendered_queue("sqlite"), rendered_queue("postgres")),
+            (queued(&metrics, "sqlite"), queued(&metrics, "postgres")),
             ("0".into(), "0".into())
         );
     }

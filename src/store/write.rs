@@ -25,10 +25,7 @@ use std::{
     future::Future,
     ops::Deref,
     path::PathBuf,
-    sync::{
-        Arc, LazyLock, Mutex,
-        atomic::{AtomicI64, Ordering},
-    },
+    sync::{Arc, LazyLock, Mutex},
     time::{Duration, Instant},
 };
 
@@ -40,22 +37,21 @@ use sea_orm::{
 use sea_query_sqlx::SqlxValues;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::metrics::HistogramVec;
+use prometheus_client::{metrics::gauge::Gauge, registry::Registry};
+
+use crate::metrics::{DatabaseLabel, Histograms, histograms};
 
 /// The write queue of each SQLite file this process writes to.
 static QUEUES: LazyLock<Mutex<HashMap<PathBuf, Arc<Semaphore>>>> = LazyLock::new(Default::default);
 
+// The write queue is the process's (every database connection shares it), and so are
+// its metrics: statics, registered into the process's one registry (`register_metrics`).
+
 /// Writers of this process waiting for their turn (all SQLite files).
-static WAITING: AtomicI64 = AtomicI64::new(0);
+static WAITING: LazyLock<Gauge> = LazyLock::new(Gauge::default);
 
 /// How long a write waited to start.
-static WAITS: LazyLock<HistogramVec> = LazyLock::new(|| {
-    HistogramVec::new(
-        "renkei_db_write_wait_seconds",
-        "Time a write waited to start: for its turn among this process's SQLite writers, a pool connection and BEGIN.",
-        &["database"],
-    )
-});
+static WAITS: LazyLock<Histograms<DatabaseLabel>> = LazyLock::new(histograms);
 
 /// The writer thread's runtime, started at the first write run on it.
 static WRITER: LazyLock<tokio::runtime::Handle> = LazyLock::new(|| {
@@ -72,13 +68,7 @@ static WRITER: LazyLock<tokio::runtime::Handle> = LazyLock::new(|| {
 });
 
 /// How long writes held the turn.
-static HOLDS: LazyLock<HistogramVec> = LazyLock::new(|| {
-    HistogramVec::new(
-        "renkei_db_write_turn_seconds",
-        "Time a write held this process's turn to write to SQLite (its statements and commit).",
-        &["database"],
-    )
-});
+static HOLDS: LazyLock<Histograms<DatabaseLabel>> = LazyLock::new(histograms);
 
 /// Starts a task on the writer thread (a writer that runs until its queue closes).
 pub fn spawn_on_writer<F>(task: F)
@@ -196,7 +186,7 @@ impl WriterConnection {
     async fn turn(&self) -> WriteTurn {
         let started = Instant::now();
         let turn = turn(&self.shared).await;
-        WAITS.observe(&[database(&self.shared)], started.elapsed().as_secs_f64());
+        observe_wait(database(&self.shared), started);
         turn
     }
 
@@ -327,20 +317,15 @@ fn results<R: Into<QueryResult>>(rows: Vec<R>) -> Vec<QueryResult> {
     rows.into_iter().map(Into::into).collect()
 }
 
-/// The `database` labels of the metrics, in the order of `database_index`.
+/// The `database` labels of the metrics.
 pub const DATABASES: [&str; 2] = ["sqlite", "postgres"];
-
-/// The place of `db`'s label in `DATABASES`, for metrics kept per database.
-pub fn database_index(db: &impl ConnectionTrait) -> usize {
-    match db.get_database_backend() {
-        DbBackend::Sqlite => 0,
-        _ => 1,
-    }
-}
 
 /// The `database` label of a metric: `sqlite` or `postgres`.
 pub fn database(db: &impl ConnectionTrait) -> &'static str {
-    DATABASES[database_index(db)]
+    match db.get_database_backend() {
+        DbBackend::Sqlite => DATABASES[0],
+        _ => DATABASES[1],
+    }
 }
 
 /// How often the WAL is checkpointed (`checkpoint`), on SQLite.
@@ -364,7 +349,9 @@ struct WriteTurn(Option<(OwnedSemaphorePermit, Instant)>);
 impl Drop for WriteTurn {
     fn drop(&mut self) {
         if let Some((_, since)) = &self.0 {
-            HOLDS.observe(&["sqlite"], since.elapsed().as_secs_f64());
+            HOLDS
+                .get_or_create(&DatabaseLabel { database: "sqlite" })
+                .observe(since.elapsed().as_secs_f64());
         }
     }
 }
@@ -374,10 +361,10 @@ async fn turn(db: &DatabaseConnection) -> WriteTurn {
     let Some(queue) = queue(db) else {
         return WriteTurn(None);
     };
-    WAITING.fetch_add(1, Ordering::Relaxed);
+    WAITING.inc();
     // The semaphore is never closed: acquiring cannot fail.
     let permit = queue.acquire_owned().await.ok();
-    WAITING.fetch_sub(1, Ordering::Relaxed);
+    WAITING.dec();
     WriteTurn(permit.map(|permit| (permit, Instant::now())))
 }
 
@@ -436,7 +423,7 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
         })
         .await?;
-    WAITS.observe(&[database(db)], started.elapsed().as_secs_f64());
+    observe_wait(database(db), started);
     Ok(WriteTxn { txn, _turn: turn })
 }
 
@@ -463,17 +450,31 @@ fn script(begin: Option<&str>, statements: Vec<Statement>, end: Option<&str>) ->
     Statement::from_sql_and_values(DbBackend::Sqlite, sql, values)
 }
 
-/// Renders the write queue's metrics.
-pub fn render_metrics(out: &mut String) {
-    WAITS.render(out);
-    HOLDS.render(out);
-    crate::metrics::render_gauge(
-        out,
-        "renkei_db_write_queue",
-        "Writes waiting for their turn among this process's SQLite writers.",
-        "database",
-        &[("sqlite".to_string(), WAITING.load(Ordering::Relaxed) as f64)],
+fn observe_wait(database: &'static str, started: Instant) {
+    WAITS
+        .get_or_create(&DatabaseLabel { database })
+        .observe(started.elapsed().as_secs_f64());
+}
+
+/// Registers the write queue's metrics (`metrics::Metrics::new`).
+pub fn register_metrics(registry: &mut Registry) {
+    registry.register(
+        "renkei_db_write_wait_seconds",
+        "Time a write waited to start: for its turn among this process's SQLite writers, a pool connection and BEGIN",
+        WAITS.clone(),
     );
+    registry.register(
+        "renkei_db_write_turn_seconds",
+        "Time a write held this process's turn to write to SQLite (its statements and commit)",
+        HOLDS.clone(),
+    );
+    registry
+        .sub_registry_with_label(("database".into(), "sqlite".into()))
+        .register(
+            "renkei_db_write_queue",
+            "Writes waiting for their turn among this process's SQLite writers",
+            WAITING.clone(),
+        );
 }
 
 #[async_trait::async_trait]

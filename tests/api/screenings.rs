@@ -211,7 +211,7 @@ async fn ok_hold_review_and_ng_follow_the_configured_actions(backend: Backend) {
         "{metrics}"
     );
     assert!(metrics.contains("renkei_oplux_request_duration_seconds_count{outcome=\"answered\"} 7"));
-    // The writes' histogram is the process's (tests share it): at least these seven each.
+    // The writes' histogram is this app's (its writers'): at least these seven each.
     for write in ["claim", "finish"] {
         let count = sample(
             &metrics,

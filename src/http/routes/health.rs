@@ -95,83 +95,64 @@ pub async fn metrics(
         }
     }
     Ok(HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(render_metrics(&state).await))
+        .content_type(crate::metrics::CONTENT_TYPE)
+        .body(encode_metrics(&state).await))
 }
 
-async fn render_metrics(state: &AppState) -> String {
-    use crate::screening::oplux::breaker::State;
-    let mut text = state.metrics.render();
+/// The registry's text, after setting the gauges read at scrape time.
+async fn encode_metrics(state: &AppState) -> String {
+    use crate::{metrics::StateLabel, screening::oplux::breaker::State};
+    let gauges = &state.metrics.scrape;
     // Circuits are per shop and endpoint: counted, never labelled by either.
     let states = state.oplux.breaker.states();
-    let count = |wanted: State| states.iter().filter(|s| **s == wanted).count() as f64;
-    crate::metrics::render_gauge(
-        &mut text,
-        "renkei_oplux_breaker_circuits",
-        "O-PLUX circuit breakers (one per shop and endpoint) that are open or half-open (trial).",
-        "state",
-        &[
-            ("open".to_string(), count(State::Open)),
-            ("half_open".to_string(), count(State::HalfOpen)),
-        ],
-    );
+    let count = |wanted: State| states.iter().filter(|s| **s == wanted).count() as i64;
+    for (state, wanted) in [("open", State::Open), ("half_open", State::HalfOpen)] {
+        gauges
+            .breaker_circuits
+            .get_or_create(&StateLabel { state })
+            .set(count(wanted));
+    }
     // Saturation of the database pool: in use close to max means requests wait for a
     // connection (see RENKEI_DATABASE_MAX_CONNECTIONS).
     let pool = crate::store::pool_usage(&state.db);
-    crate::metrics::render_gauge(
-        &mut text,
-        "renkei_db_pool_connections",
-        "Database pool connections: in use, idle, and the pool's maximum.",
-        "state",
-        &[
-            ("in_use".to_string(), f64::from(pool.open.saturating_sub(pool.idle))),
-            ("idle".to_string(), f64::from(pool.idle)),
-            ("max".to_string(), f64::from(pool.max)),
-        ],
-    );
-    crate::store::write::render_metrics(&mut text);
-    crate::screening::writes::render_metrics(&mut text);
-    render_reviews(state, &mut text).await;
-    text
+    let in_use = pool.open.saturating_sub(pool.idle);
+    for (state, connections) in [("in_use", in_use), ("idle", pool.idle), ("max", pool.max)] {
+        gauges
+            .pool_connections
+            .get_or_create(&StateLabel { state })
+            .set(connections.into());
+    }
+    read_reviews(state).await;
+    state.metrics.encode()
 }
 
 /// The review queue across shops (never labelled by shop): open reviews per automatic
 /// result, and how long the oldest has waited. One small query (as many index entries as
-/// open reviews), bounded in time; left out when the database does not answer.
-async fn render_reviews(state: &AppState, text: &mut String) {
+/// open reviews), bounded in time; its samples are left out when the database does not
+/// answer.
+async fn read_reviews(state: &AppState) {
+    use crate::metrics::{NoLabels, ResultLabel};
+    let gauges = &state.metrics.scrape;
     let read = tokio::time::timeout(
         std::time::Duration::from_secs(2),
         store::reviews::open_per_result(&state.db),
     );
     let Ok(Ok(open)) = read.await else {
+        gauges.reviews_open.clear();
+        gauges.review_oldest_age.clear();
         return;
     };
-    let series: Vec<(String, f64)> = ["HOLD", "REVIEW", "NG"]
-        .iter()
-        .map(|result| {
-            let reviews = open
-                .iter()
-                .filter(|o| o.result.as_deref() == Some(*result))
-                .map(|o| o.reviews)
-                .sum::<i64>();
-            (result.to_string(), reviews as f64)
-        })
-        .collect();
-    crate::metrics::render_gauge(
-        text,
-        "renkei_reviews_open",
-        "Reviews waiting for a shop's decision (the review queue), by automatic result; all shops.",
-        "result",
-        &series,
-    );
+    for result in ["HOLD", "REVIEW", "NG"] {
+        let reviews = open
+            .iter()
+            .filter(|o| o.result.as_deref() == Some(result))
+            .map(|o| o.reviews)
+            .sum::<i64>();
+        gauges.reviews_open.get_or_create(&ResultLabel { result }).set(reviews);
+    }
     let oldest = open.iter().filter_map(|o| o.oldest).min();
     let age = oldest.map_or(0, |at| (chrono::Utc::now() - at).num_seconds().max(0));
-    crate::metrics::render_value(
-        text,
-        "renkei_review_oldest_open_age_seconds",
-        "How long the oldest open review of any shop has waited (0 when none is open).",
-        age as f64,
-    );
+    gauges.review_oldest_age.get_or_create(&NoLabels {}).set(age);
 }
 
 /// The OpenAPI 3.1 document of this API (what `openapi/openapi.json` holds).
