@@ -10,9 +10,8 @@ use crate::{
     on_both_databases,
     support::{
         Backend,
-        accounts::{Pki, certificate},
-        session::{ADMIN_SCOPES, Session},
-        spawn_app_with,
+        accounts::certificate,
+        session::{self, ADMIN_SCOPES, Session},
     },
 };
 
@@ -21,15 +20,9 @@ const PROVIDER: &str = "veritrans";
 const FIELD: &str = "ac_certificate";
 
 async fn session_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Session {
-    let app = spawn_app_with(backend, adjust).await;
     let mut scopes = ADMIN_SCOPES.to_vec();
     scopes.push("webhooks:read");
-    let token = app.token("shop-a", &scopes).await;
-    Session {
-        app,
-        token,
-        pki: Pki::new("renkei test"),
-    }
+    session::session_with(backend, &scopes, adjust).await
 }
 
 /// A certificate that expires `days` days from today (at midnight UTC).

@@ -14,12 +14,9 @@ use serde_json::{Value, json};
 use crate::{
     on_both_databases,
     support::{
-        Backend,
-        accounts::Pki,
-        assert_problem,
+        Backend, assert_problem,
         receiver::{Received, Receiver},
-        session::{ADMIN_SCOPES, Session},
-        spawn_app_with,
+        session::{self, ADMIN_SCOPES, Session},
     },
 };
 
@@ -44,13 +41,7 @@ fn quick(receivers: &[&Receiver]) -> impl FnOnce(&mut Config) + use<> {
 }
 
 async fn session_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Session {
-    let app = spawn_app_with(backend, adjust).await;
-    let token = app.token("shop-a", &scopes()).await;
-    Session {
-        app,
-        token,
-        pki: Pki::new("renkei test"),
-    }
+    session::session_with(backend, &scopes(), adjust).await
 }
 
 /// A session of another shop on the same application.

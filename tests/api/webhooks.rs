@@ -14,8 +14,8 @@ use crate::{
         assert_problem, dump_tables, error_fields,
         oplux::{Mock, account, order},
         receiver::{Received, Receiver},
-        session::{ADMIN_SCOPES, Session},
-        spawn_app_with, spawn_on, test_master_keys,
+        session::{self, ADMIN_SCOPES, Session},
+        spawn_on, test_master_keys,
     },
 };
 
@@ -38,13 +38,7 @@ fn quick(receiver: &Receiver) -> impl FnOnce(&mut Config) + use<> {
 }
 
 async fn session_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Session {
-    let app = spawn_app_with(backend, adjust).await;
-    let token = app.token("shop-a", &scopes()).await;
-    Session {
-        app,
-        token,
-        pki: Pki::new("renkei test"),
-    }
+    session::session_with(backend, &scopes(), adjust).await
 }
 
 /// Creates an endpoint for `url` subscribed to `events`; returns the answer.
@@ -390,10 +384,11 @@ async fn key_rotation_reseals_webhook_secrets(backend: Backend) {
         config.master_keys = Some(test_master_keys(&[("test-k2", 2)]));
     })
     .await;
-    let token = app.token("shop-a", &scopes()).await;
+    let credentials = app.client("shop-a", &scopes()).await;
     let session = Session {
+        token: app.token_of(&credentials).await,
+        client_id: credentials.client_id.clone(),
         app,
-        token,
         pki: Pki::new("renkei test"),
     };
     session.configure(ACCOUNT).await;
