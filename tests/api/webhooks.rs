@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 use crate::{
     on_both_databases,
     support::{
-        Backend, TestApp,
+        Backend, PATIENCE, QUIET, TestApp,
         accounts::Pki,
-        assert_problem, dump_tables, error_fields,
+        assert_problem, dump_tables, error_fields, eventually,
         oplux::{Mock, account, order},
         receiver::{Received, Receiver},
         session::{self, ADMIN_SCOPES, Session},
@@ -75,18 +75,11 @@ async fn deliveries(session: &Session, endpoint_id: &str) -> Vec<Value> {
 
 /// Waits until the endpoint's newest delivery has `status`.
 async fn wait_for_status(session: &Session, endpoint_id: &str, status: &str) -> Value {
-    for _ in 0..300 {
-        if let Some(delivery) = deliveries(session, endpoint_id).await.first()
-            && delivery["status"] == status
-        {
-            return delivery.clone();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!(
-        "no delivery became {status}: {:?}",
-        deliveries(session, endpoint_id).await
-    );
+    eventually(&format!("a delivery {status}"), PATIENCE, || async move {
+        let newest = deliveries(session, endpoint_id).await.into_iter().next()?;
+        (newest["status"] == status).then_some(newest)
+    })
+    .await
 }
 
 async fn a_delivery_is_signed_with_the_endpoint_secret(backend: Backend) {
@@ -155,7 +148,8 @@ async fn a_delivery_pending_at_shutdown_is_delivered_after_a_restart(backend: Ba
     .await;
     let endpoint = create_endpoint(&session, &receiver.url, &["provider_account.updated"]).await;
     session.configure(ACCOUNT).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Nothing is sent before the restart: a bounded wait is all there is.
+    tokio::time::sleep(QUIET).await;
     assert!(receiver.received().is_empty());
     let pending = deliveries(&session, endpoint["id"].as_str().unwrap()).await;
     assert_eq!(pending[0]["status"], "pending");
@@ -185,7 +179,8 @@ async fn two_replicas_deliver_each_event_once(backend: Backend) {
     }
 
     let received = receiver.wait_for(5).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // No event is sent twice: a bounded wait is all there is (both replicas poll every 30 ms).
+    tokio::time::sleep(QUIET).await;
     let mut ids: Vec<String> = receiver
         .received()
         .iter()
@@ -443,7 +438,8 @@ async fn a_disabled_endpoint_gets_no_deliveries(backend: Backend) {
     let response = session.patch_json(&path, &json!({"enabled": false})).await;
     assert_eq!(response.status(), 200);
     session.configure(ACCOUNT).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Nothing is sent: a bounded wait is all there is (deliveries are polled every 30 ms).
+    tokio::time::sleep(QUIET).await;
     assert!(receiver.received().is_empty());
     assert_eq!(
         deliveries(&session, endpoint["id"].as_str().unwrap()).await,
@@ -523,7 +519,8 @@ async fn a_screening_is_delivered_only_to_the_enabled_endpoints_subscribed_to_it
             Vec::<Value>::new()
         );
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Nothing is sent elsewhere: a bounded wait is all there is.
+    tokio::time::sleep(QUIET).await;
     assert_eq!(
         receiver.received().len(),
         1,

@@ -340,6 +340,11 @@ impl TestApp {
 /// far longer than the behaviour's own timing.
 pub const PATIENCE: Duration = Duration::from_secs(15);
 
+/// How long a test that checks something does NOT happen watches for it. No condition can
+/// end such a wait early: it is bounded, and long beside the background intervals tests
+/// configure (30–200 ms).
+pub const QUIET: Duration = Duration::from_secs(1);
+
 /// Polls `check` every 20 ms until it gives `Some`, and returns that; panics naming `what`
 /// if `timeout` passes first. Tests wait for conditions, not for time.
 pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
