@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::{
     on_both_databases,
     support::{
-        Backend, PATIENCE,
+        Backend, PATIENCE, QUIET,
         accounts::certificate,
         eventually,
         session::{self, ADMIN_SCOPES, Session},
@@ -86,14 +86,13 @@ async fn the_expiring_event_is_emitted_once_across_replicas(backend: Backend) {
     let session = &session;
     let expiring = || async move {
         let events = session.get_json("/api/v1/events?limit=200").await;
-        let expiring: Vec<Value> = events["items"]
+        events["items"]
             .as_array()
             .unwrap()
             .iter()
             .filter(|e| e["type"] == "provider_account.certificate_expiring")
             .cloned()
-            .collect();
-        expiring
+            .collect::<Vec<Value>>()
     };
     eventually("the certificate_expiring event", PATIENCE, || async move {
         (!expiring().await.is_empty()).then_some(())
@@ -101,7 +100,7 @@ async fn the_expiring_event_is_emitted_once_across_replicas(backend: Backend) {
     .await;
     // Checking that no second event follows: a bounded wait is all there is. Both replicas
     // check every 50 ms, so this gives them some twenty passes each.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    tokio::time::sleep(QUIET).await;
     let expiring = expiring().await;
     assert_eq!(expiring.len(), 1, "{expiring:?}");
     assert_eq!(expiring[0]["data"]["provider"], PROVIDER);

@@ -159,7 +159,7 @@ async fn a_redirect_from_an_allow_listed_stand_in_is_not_followed(backend: Backe
     assert_eq!(verified["accepted"], false);
     // Checking that no connection is made: a bounded wait is all there is. A redirect
     // would be followed within the calls above; this leaves the listener time to count it.
-    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    tokio::time::sleep(crate::support::QUIET).await;
     assert_eq!(
         accepted.load(Ordering::SeqCst),
         0,
