@@ -9,10 +9,10 @@ use serde_json::{Value, json};
 use crate::{
     on_both_databases,
     support::{
-        Backend,
-        accounts::{Pki, certificate},
-        session::{ADMIN_SCOPES, Session},
-        spawn_app_with,
+        Backend, PATIENCE, QUIET,
+        accounts::certificate,
+        eventually,
+        session::{self, ADMIN_SCOPES, Session},
     },
 };
 
@@ -21,15 +21,9 @@ const PROVIDER: &str = "veritrans";
 const FIELD: &str = "ac_certificate";
 
 async fn session_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Session {
-    let app = spawn_app_with(backend, adjust).await;
     let mut scopes = ADMIN_SCOPES.to_vec();
     scopes.push("webhooks:read");
-    let token = app.token("shop-a", &scopes).await;
-    Session {
-        app,
-        token,
-        pki: Pki::new("renkei test"),
-    }
+    session::session_with(backend, &scopes, adjust).await
 }
 
 /// A certificate that expires `days` days from today (at midnight UTC).
@@ -89,14 +83,25 @@ async fn the_expiring_event_is_emitted_once_across_replicas(backend: Backend) {
     let _second = session.app.sibling(often).await;
     configure_expiring(&session, 10).await;
 
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    let events = session.get_json("/api/v1/events?limit=200").await;
-    let expiring: Vec<&Value> = events["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["type"] == "provider_account.certificate_expiring")
-        .collect();
+    let session = &session;
+    let expiring = || async move {
+        let events = session.get_json("/api/v1/events?limit=200").await;
+        events["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == "provider_account.certificate_expiring")
+            .cloned()
+            .collect::<Vec<Value>>()
+    };
+    eventually("the certificate_expiring event", PATIENCE, || async move {
+        (!expiring().await.is_empty()).then_some(())
+    })
+    .await;
+    // Checking that no second event follows: a bounded wait is all there is. Both replicas
+    // check every 50 ms, so this gives them some twenty passes each.
+    tokio::time::sleep(QUIET).await;
+    let expiring = expiring().await;
     assert_eq!(expiring.len(), 1, "{expiring:?}");
     assert_eq!(expiring[0]["data"]["provider"], PROVIDER);
     assert_eq!(expiring[0]["data"]["field"], FIELD);

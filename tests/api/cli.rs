@@ -78,6 +78,7 @@ async fn first_start_prints_a_working_demo_client_once_and_logs_no_secret(backen
 
     // A second start finds the database in use and prints no credentials.
     let again = Server::start(&database, &dir.0);
+    // Checking that nothing is printed: a bounded wait is all there is.
     std::thread::sleep(Duration::from_secs(2));
     let printed: Vec<String> = again.stdout.try_iter().collect();
     again.stop();

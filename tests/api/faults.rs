@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::on_both_databases;
 use crate::support::{
-    Backend,
+    Backend, PATIENCE, eventually,
     oplux::{Mock, account, order},
     spawn_app_with,
 };
@@ -195,8 +195,12 @@ async fn killed_database_connections_give_503_and_the_service_recovers_on_postgr
             other => panic!("a killed connection gave HTTP {other}, not 503"),
         }
     }
-    // The pool reconnects by itself: the next load succeeds.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The pool reconnects by itself: once the service is ready again, the next load succeeds.
+    eventually("the service ready after the kill", PATIENCE, || async {
+        let ready = app.http.get(app.url("/readyz")).send().await.ok()?;
+        (ready.status() == 200).then_some(())
+    })
+    .await;
     let after = load(2).await;
     let failed: Vec<_> = after
         .iter()

@@ -2,15 +2,15 @@
 //! stand-in: manual reviews read on demand and by the poller (one replica at a time),
 //! updates sent to O-PLUX, the history of exchanges, and the events they emit.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::on_both_databases;
 use crate::support::{
-    Backend, TestApp, assert_problem, error_fields,
-    oplux::{Mock, account, order},
-    spawn_app_with,
+    Backend, PATIENCE, assert_problem, error_fields, eventually,
+    oplux::{Mock, account},
+    screening_shop::ScreeningShop,
 };
 
 on_both_databases!(
@@ -28,155 +28,74 @@ on_both_databases!(
 
 const SYNC_INTERVAL: Duration = Duration::from_millis(200);
 
-struct Shop {
-    app: TestApp,
-    mock: Mock,
-    token: String,
-}
-
-impl Shop {
-    /// A shop screening against a fresh stand-in; `poll` turns the poller on.
-    async fn new(backend: Backend, poll: bool) -> Self {
-        let mock = Mock::start(Duration::ZERO, 0.0).await;
-        let app = spawn_app_with(backend, |config| {
-            mock.allow_in(config);
-            config.oplux_sync_interval = if poll { SYNC_INTERVAL } else { Duration::ZERO };
-        })
-        .await;
-        let token = app
-            .token(
-                "shop-a",
-                &[
-                    "accounts:write",
-                    "payment-methods:write",
-                    "screenings:write",
-                    "screenings:read",
-                ],
-            )
-            .await;
-        let shop = Shop { app, mock, token };
-        shop.put("/api/v1/provider-accounts/o-plux", account(&shop.mock.url()))
-            .await;
-        shop.put(
-            "/api/v1/payment-methods/cod",
-            json!({"kind": "cash_on_delivery", "display_name": "代引き", "oplux_screening": true}),
-        )
-        .await;
-        shop
-    }
-
-    async fn put(&self, path: &str, body: Value) {
-        let response = self
-            .app
-            .http
-            .put(self.app.url(path))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(response.status().is_success(), "{}", response.text().await.unwrap());
-    }
-
-    /// Screens an order whose phone ends in `digit`; its O-PLUX event id.
-    async fn screened(&self, order_number: &str, digit: u8) -> String {
-        let response = self
-            .app
-            .http
-            .post(self.app.url("/api/v1/fraud-screenings"))
-            .bearer_auth(&self.token)
-            .json(&order(order_number, "cod", digit))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 201);
-        let body: Value = response.json().await.unwrap();
-        body["oplux_event_id"].as_str().unwrap().to_string()
-    }
-
-    async fn post(&self, path: &str, body: Option<Value>) -> reqwest::Response {
-        let request = self.app.http.post(self.app.url(path)).bearer_auth(&self.token);
-        match body {
-            Some(body) => request.json(&body),
-            None => request,
-        }
-        .send()
-        .await
-        .unwrap()
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        let response = self.app.get(path, &self.token).send().await.unwrap();
-        assert_eq!(response.status(), 200);
-        response.json().await.unwrap()
-    }
-
-    async fn update(&self, order_number: &str, body: Value) -> reqwest::Response {
-        self.post(&format!("/api/v1/fraud-screenings/{order_number}/updates"), Some(body))
-            .await
-    }
-
-    async fn events(&self) -> Vec<(String, Value)> {
-        renkei::store::events::list(&self.app.db, "shop-a", None, 100)
-            .await
-            .unwrap()
-            .into_iter()
-            .rev()
-            .map(|e| (e.event_type, serde_json::from_str(&e.data).unwrap()))
-            .collect()
-    }
+/// A shop whose replica polls O-PLUX for manual reviews every [`SYNC_INTERVAL`].
+async fn polling_shop(backend: Backend) -> ScreeningShop {
+    let mock = Mock::start(Duration::ZERO, 0.0).await;
+    ScreeningShop::with(backend, mock, account, |config| {
+        config.oplux_sync_interval = SYNC_INTERVAL;
+    })
+    .await
 }
 
 /// Waits until `GET` of the screening shows a manual review.
-async fn manual_review_of(shop: &Shop, order_number: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let screening = shop.get(&format!("/api/v1/fraud-screenings/{order_number}")).await;
-        if !screening["manual_review"].is_null() {
-            return screening;
-        }
-        assert!(Instant::now() < deadline, "no manual review for {order_number}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+async fn manual_review_of(shop: &ScreeningShop, order_number: &str) -> Value {
+    let path = &format!("/api/v1/fraud-screenings/{order_number}");
+    eventually(&format!("a manual review of {order_number}"), PATIENCE, || async move {
+        let screening = shop.get_json(path).await;
+        (!screening["manual_review"].is_null()).then_some(screening)
+    })
+    .await
+}
+
+/// Waits until the poller has made passes that began after now: it screens `witness`
+/// (HOLD, never reviewed) and waits until O-PLUX was asked about it twice.
+async fn poller_passed(shop: &ScreeningShop, witness: &str) {
+    let event = &shop.screened_event(witness, 1).await;
+    eventually(
+        &format!("two poller passes asking about {witness}"),
+        PATIENCE,
+        || async move { (shop.mock.event(event).await["gets"].as_u64().unwrap_or(0) >= 2).then_some(()) },
+    )
+    .await
 }
 
 async fn a_manual_ok_is_picked_up_on_demand_beside_the_automatic_result(backend: Backend) {
-    let shop = Shop::new(backend, false).await;
-    let event = shop.screened("M-1", 1).await;
-    let before = shop.get("/api/v1/fraud-screenings/M-1").await;
+    let shop = ScreeningShop::new(backend).await;
+    let event = shop.screened_event("M-1", 1).await;
+    let before = shop.get_json("/api/v1/fraud-screenings/M-1").await;
     assert_eq!(before["manual_review"], Value::Null);
     shop.mock.set_manual_result(&event, "ok", "本人確認済み").await;
 
-    let response = shop.post("/api/v1/fraud-screenings/M-1/sync", None).await;
+    let response = shop.sync("M-1").await;
     assert_eq!(response.status(), 200);
     let synced: Value = response.json().await.unwrap();
     assert_eq!(synced["result"], "HOLD", "the automatic result is unchanged");
     assert_eq!(synced["manual_review"]["result"], "OK");
     assert_eq!(synced["manual_review"]["memo"], "本人確認済み");
     assert!(synced["manual_review"]["reviewed_at"].is_string());
-    let stored = shop.get("/api/v1/fraud-screenings/M-1").await;
+    let stored = shop.get_json("/api/v1/fraud-screenings/M-1").await;
     assert_eq!(stored["manual_review"], synced["manual_review"]);
     assert_eq!(shop.mock.event(&event).await["gets"], 1);
 }
 
 async fn a_manual_ng_is_picked_up_by_the_poller(backend: Backend) {
-    let shop = Shop::new(backend, true).await;
-    let event = shop.screened("P-1", 2).await;
+    let shop = polling_shop(backend).await;
+    let event = shop.screened_event("P-1", 2).await;
     shop.mock.set_manual_result(&event, "NG", "").await;
     let screening = manual_review_of(&shop, "P-1").await;
     assert_eq!(screening["result"], "REVIEW");
     assert_eq!(screening["manual_review"]["result"], "NG");
-    // Reviewed: no longer asked about.
+    // Reviewed: no longer asked about, by passes made since.
     let gets = shop.mock.event(&event).await["gets"].as_u64().unwrap();
-    tokio::time::sleep(SYNC_INTERVAL * 4).await;
+    poller_passed(&shop, "P-2").await;
     assert_eq!(shop.mock.event(&event).await["gets"].as_u64().unwrap(), gets);
 }
 
 async fn two_replicas_polling_call_o_plux_once(backend: Backend) {
     // The first replica screens with its poller off; the manual result is set before
     // any replica polls, so exactly one GET reads it.
-    let shop = Shop::new(backend, false).await;
-    let event = shop.screened("R-1", 1).await;
+    let shop = ScreeningShop::new(backend).await;
+    let event = shop.screened_event("R-1", 1).await;
     shop.mock.set_manual_result(&event, "OK", "").await;
     let mock_url = shop.mock.url();
     let second = shop
@@ -195,14 +114,14 @@ async fn two_replicas_polling_call_o_plux_once(backend: Backend) {
         .await;
     let screening = manual_review_of(&shop, "R-1").await;
     assert_eq!(screening["manual_review"]["result"], "OK");
-    tokio::time::sleep(SYNC_INTERVAL * 5).await;
+    poller_passed(&shop, "R-2").await;
     assert_eq!(shop.mock.event(&event).await["gets"], 1, "one replica asked, once");
     drop((second, third));
 }
 
 async fn each_update_code_reaches_o_plux(backend: Backend) {
-    let shop = Shop::new(backend, false).await;
-    let event = shop.screened("U-1", 1).await;
+    let shop = ScreeningShop::new(backend).await;
+    let event = shop.screened_event("U-1", 1).await;
     let statuses = [
         ("not_billed", "00"),
         ("billing", "10"),
@@ -239,37 +158,37 @@ async fn each_update_code_reaches_o_plux(backend: Backend) {
     expected.push(json!({"memo": "発送済み"}));
     assert_eq!(updates, expected);
     // The manual result O-PLUX accepted last is the screening's.
-    let screening = shop.get("/api/v1/fraud-screenings/U-1").await;
+    let screening = shop.get_json("/api/v1/fraud-screenings/U-1").await;
     assert_eq!(screening["manual_review"]["result"], "HOLD");
     assert_eq!(screening["result"], "HOLD");
 }
 
 async fn an_o_plux_refusal_is_a_502_with_its_code_and_nothing_is_recorded_as_sent(backend: Backend) {
-    let shop = Shop::new(backend, false).await;
-    let event = shop.screened("F-1", 1).await;
+    let shop = ScreeningShop::new(backend).await;
+    let event = shop.screened_event("F-1", 1).await;
     shop.mock.refuse(&event, "InvalidData.Locked").await;
     let problem = assert_problem(shop.update("F-1", json!({"manual_result": "NG"})).await, 502).await;
     assert!(
         problem["detail"].as_str().unwrap().contains("InvalidData.Locked"),
         "{problem}"
     );
-    let screening = shop.get("/api/v1/fraud-screenings/F-1").await;
+    let screening = shop.get_json("/api/v1/fraud-screenings/F-1").await;
     assert_eq!(screening["manual_review"], Value::Null, "not recorded as sent");
-    let exchanges = shop.get("/api/v1/fraud-screenings/F-1/exchanges").await;
+    let exchanges = shop.get_json("/api/v1/fraud-screenings/F-1/exchanges").await;
     let last = exchanges["items"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["kind"], "update");
     assert_eq!(last["outcome"], "refused");
     assert_eq!(last["codes"], json!(["InvalidData.Locked"]));
     // A sync refused the same way is a 502 too.
-    let problem = assert_problem(shop.post("/api/v1/fraud-screenings/F-1/sync", None).await, 502).await;
+    let problem = assert_problem(shop.sync("F-1").await, 502).await;
     assert!(problem["detail"].as_str().unwrap().contains("InvalidData.Locked"));
 }
 
 async fn the_exchanges_list_every_exchange_without_personal_data(backend: Backend) {
-    let shop = Shop::new(backend, false).await;
-    let event = shop.screened("H-1", 3).await;
+    let shop = ScreeningShop::new(backend).await;
+    let event = shop.screened_event("H-1", 3).await;
     shop.mock.set_manual_result(&event, "NG", "").await;
-    assert_eq!(shop.post("/api/v1/fraud-screenings/H-1/sync", None).await.status(), 200);
+    assert_eq!(shop.sync("H-1").await.status(), 200);
     assert_eq!(
         shop.update("H-1", json!({"settlement_status": "cancelled"}))
             .await
@@ -277,7 +196,7 @@ async fn the_exchanges_list_every_exchange_without_personal_data(backend: Backen
         200
     );
 
-    let page = shop.get("/api/v1/fraud-screenings/H-1/exchanges").await;
+    let page = shop.get_json("/api/v1/fraud-screenings/H-1/exchanges").await;
     let items = page["items"].as_array().unwrap();
     let kinds: Vec<&str> = items.iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["register", "sync", "update"]);
@@ -292,11 +211,11 @@ async fn the_exchanges_list_every_exchange_without_personal_data(backend: Backen
     for personal in ["09012345673", "taro", "example.jp", "山田", "1500001"] {
         assert!(!text.contains(personal), "{personal} in {text}");
     }
-    let first = shop.get("/api/v1/fraud-screenings/H-1/exchanges?limit=2").await;
+    let first = shop.get_json("/api/v1/fraud-screenings/H-1/exchanges?limit=2").await;
     assert_eq!(first["items"].as_array().unwrap().len(), 2);
     let cursor = first["next_cursor"].as_str().unwrap();
     let second = shop
-        .get(&format!(
+        .get_json(&format!(
             "/api/v1/fraud-screenings/H-1/exchanges?limit=2&cursor={cursor}"
         ))
         .await;
@@ -305,15 +224,15 @@ async fn the_exchanges_list_every_exchange_without_personal_data(backend: Backen
 }
 
 async fn screenings_are_found_by_manual_result(backend: Backend) {
-    let shop = Shop::new(backend, false).await;
+    let shop = ScreeningShop::new(backend).await;
     for (number, result) in [("S-1", "OK"), ("S-2", "NG"), ("S-3", "OK")] {
-        shop.screened(number, 1).await;
+        shop.screened_event(number, 1).await;
         assert_eq!(
             shop.update(number, json!({"manual_result": result})).await.status(),
             200
         );
     }
-    shop.screened("S-4", 1).await;
+    shop.screened_event("S-4", 1).await;
     let numbers = |page: Value| -> Vec<String> {
         page["items"]
             .as_array()
@@ -323,14 +242,14 @@ async fn screenings_are_found_by_manual_result(backend: Backend) {
             .collect()
     };
     assert_eq!(
-        numbers(shop.get("/api/v1/fraud-screenings?manual_result=OK").await),
+        numbers(shop.get_json("/api/v1/fraud-screenings?manual_result=OK").await),
         ["S-3", "S-1"]
     );
     assert_eq!(
-        numbers(shop.get("/api/v1/fraud-screenings?manual_result=NG").await),
+        numbers(shop.get_json("/api/v1/fraud-screenings?manual_result=NG").await),
         ["S-2"]
     );
-    let listed = shop.get("/api/v1/fraud-screenings?manual_result=NG").await;
+    let listed = shop.get_json("/api/v1/fraud-screenings?manual_result=NG").await;
     assert_eq!(listed["items"][0]["manual_review"]["result"], "NG");
     let response = shop
         .app
@@ -342,8 +261,8 @@ async fn screenings_are_found_by_manual_result(backend: Backend) {
 }
 
 async fn another_shops_order_is_404(backend: Backend) {
-    let shop = Shop::new(backend, false).await;
-    shop.screened("T-1", 1).await;
+    let shop = ScreeningShop::new(backend).await;
+    shop.screened_event("T-1", 1).await;
     let other = shop.app.token("shop-b", &["screenings:read", "screenings:write"]).await;
     let http = &shop.app.http;
     let sync = http
@@ -368,14 +287,14 @@ async fn another_shops_order_is_404(backend: Backend) {
         .await
         .unwrap();
     assert_problem(exchanges, 404).await;
-    let screening = shop.get("/api/v1/fraud-screenings/T-1").await;
+    let screening = shop.get_json("/api/v1/fraud-screenings/T-1").await;
     let event = shop.mock.event(screening["oplux_event_id"].as_str().unwrap()).await;
     assert_eq!(event["updates"], json!([]), "nothing was sent for another shop");
 }
 
 async fn an_update_without_fields_is_422_naming_them(backend: Backend) {
-    let shop = Shop::new(backend, false).await;
-    shop.screened("V-1", 1).await;
+    let shop = ScreeningShop::new(backend).await;
+    shop.screened_event("V-1", 1).await;
     let problem = assert_problem(shop.update("V-1", json!({})).await, 422).await;
     assert_eq!(
         error_fields(&problem),
@@ -388,11 +307,11 @@ async fn an_update_without_fields_is_422_naming_them(backend: Backend) {
 }
 
 async fn a_new_screening_and_a_manual_review_change_emit_events(backend: Backend) {
-    let shop = Shop::new(backend, false).await;
-    let event = shop.screened("E-1", 1).await;
+    let shop = ScreeningShop::new(backend).await;
+    let event = shop.screened_event("E-1", 1).await;
     shop.mock.set_manual_result(&event, "OK", "確認").await;
     for _ in 0..2 {
-        assert_eq!(shop.post("/api/v1/fraud-screenings/E-1/sync", None).await.status(), 200);
+        assert_eq!(shop.sync("E-1").await.status(), 200);
     }
     // The shop's account set-up emits provider_account.updated; only screenings count here.
     let events: Vec<_> = shop

@@ -7,9 +7,9 @@ use serde_json::{Value, json};
 
 use crate::on_both_databases;
 use crate::support::{
-    Backend,
+    Backend, PATIENCE,
     accounts::secret_values,
-    assert_problem, error_fields,
+    assert_problem, error_fields, eventually,
     session::{Session, session},
 };
 
@@ -60,8 +60,11 @@ async fn checkout_config_follows_changes_made_on_another_replica(backend: Backen
         .unwrap();
     assert_eq!(changed.status(), 200);
     // Another replica's change shows once this replica's view is older than the TTL.
-    tokio::time::sleep(crate::support::CACHE_TTL + std::time::Duration::from_millis(50)).await;
-    assert_eq!(codes(&s.checkout("channel=shop").await), ["bank", "paidy"]);
+    let (s, codes) = (&s, &codes);
+    eventually("the other replica's new order of methods", PATIENCE, || async move {
+        (codes(&s.checkout("channel=shop").await) == ["bank", "paidy"]).then_some(())
+    })
+    .await;
     let account = replica
         .http
         .patch(replica.url("/api/v1/provider-accounts/paidy"))
@@ -71,9 +74,11 @@ async fn checkout_config_follows_changes_made_on_another_replica(backend: Backen
         .await
         .unwrap();
     assert_eq!(account.status(), 200);
-    tokio::time::sleep(crate::support::CACHE_TTL + std::time::Duration::from_millis(50)).await;
-    let config = s.checkout("channel=shop").await;
-    assert_eq!(config["payment_methods"][1]["modal_page"], "confirm");
+    eventually("the other replica's paidy modal page", PATIENCE, || async move {
+        let config = s.checkout("channel=shop").await;
+        (config["payment_methods"][1]["modal_page"] == "confirm").then_some(())
+    })
+    .await;
 }
 
 impl Session {

@@ -6,11 +6,9 @@ use serde_json::{Value, json};
 
 use crate::on_both_databases;
 use crate::support::{
-    Backend, TestApp, TestDatabase,
-    accounts::{Pki, valid_body},
-    assert_problem,
+    Backend, TestDatabase, assert_problem,
     binary::{Server, scratch_dir},
-    spawn_app,
+    session::{Session, session},
 };
 
 on_both_databases!(
@@ -23,120 +21,69 @@ on_both_databases!(
     the_access_log_records_the_route_pattern_not_the_token,
 );
 
-struct Shop {
-    app: TestApp,
-    token: String,
+/// Sends a request without a body.
+async fn send(shop: &Session, method: reqwest::Method, path: &str) -> reqwest::Response {
+    shop.request(method, path).send().await.unwrap()
 }
 
-impl Shop {
-    async fn new(backend: Backend) -> Self {
-        let app = spawn_app(backend).await;
-        let token = app
-            .token("shop-a", &["accounts:read", "accounts:write", "audit:read"])
-            .await;
-        Self { app, token }
-    }
+/// A generated feed with one item titled `title`; returns the feed URL.
+async fn feed(shop: &Session, title: &str) -> String {
+    shop.configure("product-data-feed").await;
+    let item = json!({
+        "id": "SKU-1", "title": title, "description": "-5% today",
+        "availability": "in stock", "condition": "new", "price": 1280,
+        "link": "https://shop.example.jp/p/1", "image_link": "https://shop.example.jp/i/1.jpg",
+        "brand": "@brand"
+    });
+    let upserted = shop.put_json("/api/v1/feed-items", &json!({"items": [item]})).await;
+    assert!(upserted.status().is_success());
+    let generated = send(
+        shop,
+        reqwest::Method::POST,
+        "/api/v1/provider-accounts/product-data-feed/generate",
+    )
+    .await;
+    let generated: Value = generated.json().await.unwrap();
+    generated["facebook_feed_url"].as_str().unwrap().to_string()
+}
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> reqwest::Response {
-        let mut request = self
-            .app
-            .http
-            .request(method, self.app.url(path))
-            .bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        request.send().await.unwrap()
-    }
-
-    async fn configure(&self, slug: &str) -> Value {
-        let body = Value::Object(valid_body(renkei::accounts::find(slug).unwrap(), &Pki::new("x")));
-        let response = self
-            .call(
-                reqwest::Method::PUT,
-                &format!("/api/v1/provider-accounts/{slug}"),
-                Some(body),
-            )
-            .await;
-        assert!(response.status().is_success(), "{slug}");
-        response.json().await.unwrap()
-    }
-
-    /// A generated feed with one item titled `title`; returns the feed URL.
-    async fn feed(&self, title: &str) -> String {
-        self.configure("product-data-feed").await;
-        let item = json!({
-            "id": "SKU-1", "title": title, "description": "-5% today",
-            "availability": "in stock", "condition": "new", "price": 1280,
-            "link": "https://shop.example.jp/p/1", "image_link": "https://shop.example.jp/i/1.jpg",
-            "brand": "@brand"
-        });
-        let upserted = self
-            .call(
-                reqwest::Method::PUT,
-                "/api/v1/feed-items",
-                Some(json!({"items": [item]})),
-            )
-            .await;
-        assert!(upserted.status().is_success());
-        let generated: Value = self
-            .call(
-                reqwest::Method::POST,
-                "/api/v1/provider-accounts/product-data-feed/generate",
-                None,
-            )
-            .await
-            .json()
-            .await
-            .unwrap();
-        generated["facebook_feed_url"].as_str().unwrap().to_string()
-    }
-
-    async fn banner(&self) -> String {
-        let mut body = valid_body(renkei::accounts::find("gmo-pg").unwrap(), &Pki::new("x"));
-        body.insert("enabled".into(), json!(false));
-        // The banner is shown only while EPOS is enabled.
-        body.insert("auto_card_update".into(), json!(true));
-        body.insert("epos_enabled".into(), json!(true));
-        let put = self
-            .call(
-                reqwest::Method::PUT,
-                "/api/v1/provider-accounts/gmo-pg",
-                Some(Value::Object(body)),
-            )
-            .await;
-        assert!(put.status().is_success());
-        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-        png.resize(64, 7);
-        let uploaded: Value = self
-            .app
-            .http
-            .put(self.app.url("/api/v1/provider-accounts/gmo-pg/epos-banner"))
-            .bearer_auth(&self.token)
-            .header("content-type", "image/png")
-            .body(png)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        uploaded["epos_banner_url"].as_str().unwrap().to_string()
-    }
+/// An uploaded EPOS banner of a gmo-pg account; returns the banner URL.
+async fn banner(shop: &Session) -> String {
+    let mut body = shop.valid_account("gmo-pg");
+    body.insert("enabled".into(), json!(false));
+    // The banner is shown only while EPOS is enabled.
+    body.insert("auto_card_update".into(), json!(true));
+    body.insert("epos_enabled".into(), json!(true));
+    let put = shop
+        .put_json("/api/v1/provider-accounts/gmo-pg", &Value::Object(body))
+        .await;
+    assert!(put.status().is_success());
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.resize(64, 7);
+    let uploaded: Value = shop
+        .request(reqwest::Method::PUT, "/api/v1/provider-accounts/gmo-pg/epos-banner")
+        .header("content-type", "image/png")
+        .body(png)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    uploaded["epos_banner_url"].as_str().unwrap().to_string()
 }
 
 async fn rotating_the_feed_url_retires_the_old_one(backend: Backend) {
-    let shop = Shop::new(backend).await;
-    let old = shop.feed("緑茶").await;
+    let shop = session(backend).await;
+    let old = feed(&shop, "緑茶").await;
     assert_eq!(shop.app.http.get(&old).send().await.unwrap().status(), 200);
 
-    let rotated = shop
-        .call(
-            reqwest::Method::POST,
-            "/api/v1/provider-accounts/product-data-feed/rotate-url",
-            None,
-        )
-        .await;
+    let rotated = send(
+        &shop,
+        reqwest::Method::POST,
+        "/api/v1/provider-accounts/product-data-feed/rotate-url",
+    )
+    .await;
     assert_eq!(rotated.status(), 200);
     let rotated: Value = rotated.json().await.unwrap();
     let new = rotated["facebook_feed_url"].as_str().unwrap().to_string();
@@ -148,16 +95,15 @@ async fn rotating_the_feed_url_retires_the_old_one(backend: Backend) {
 }
 
 async fn rotating_the_feed_url_is_audited(backend: Backend) {
-    let shop = Shop::new(backend).await;
-    shop.feed("緑茶").await;
-    shop.call(
+    let shop = session(backend).await;
+    feed(&shop, "緑茶").await;
+    send(
+        &shop,
         reqwest::Method::POST,
         "/api/v1/provider-accounts/product-data-feed/rotate-url",
-        None,
     )
     .await;
-    let events: Value = shop
-        .call(reqwest::Method::GET, "/api/v1/audit-events", None)
+    let events: Value = send(&shop, reqwest::Method::GET, "/api/v1/audit-events")
         .await
         .json()
         .await
@@ -172,15 +118,14 @@ async fn rotating_the_feed_url_is_audited(backend: Backend) {
 }
 
 async fn deleting_the_feed_account_takes_its_feed_down(backend: Backend) {
-    let shop = Shop::new(backend).await;
-    let url = shop.feed("緑茶").await;
-    let deleted = shop
-        .call(
-            reqwest::Method::DELETE,
-            "/api/v1/provider-accounts/product-data-feed",
-            None,
-        )
-        .await;
+    let shop = session(backend).await;
+    let url = feed(&shop, "緑茶").await;
+    let deleted = send(
+        &shop,
+        reqwest::Method::DELETE,
+        "/api/v1/provider-accounts/product-data-feed",
+    )
+    .await;
     assert_eq!(deleted.status(), 204);
     // Configured again, the old URL stays dead.
     shop.configure("product-data-feed").await;
@@ -188,19 +133,17 @@ async fn deleting_the_feed_account_takes_its_feed_down(backend: Backend) {
 }
 
 async fn deleting_the_gmo_pg_account_takes_its_banner_down(backend: Backend) {
-    let shop = Shop::new(backend).await;
-    let url = shop.banner().await;
+    let shop = session(backend).await;
+    let url = banner(&shop).await;
     assert_eq!(shop.app.http.get(&url).send().await.unwrap().status(), 200);
-    let deleted = shop
-        .call(reqwest::Method::DELETE, "/api/v1/provider-accounts/gmo-pg", None)
-        .await;
+    let deleted = send(&shop, reqwest::Method::DELETE, "/api/v1/provider-accounts/gmo-pg").await;
     assert_eq!(deleted.status(), 204);
     assert_problem(shop.app.http.get(&url).send().await.unwrap(), 404).await;
 }
 
 async fn feed_cells_that_a_spreadsheet_would_run_are_neutralised(backend: Backend) {
-    let shop = Shop::new(backend).await;
-    let url = shop.feed("=HYPERLINK(\"https://evil.example\",\"x\")").await;
+    let shop = session(backend).await;
+    let url = feed(&shop, "=HYPERLINK(\"https://evil.example\",\"x\")").await;
     let csv = shop.app.http.get(&url).send().await.unwrap().text().await.unwrap();
     assert!(
         csv.contains("\"'=HYPERLINK(\"\"https://evil.example\"\",\"\"x\"\")\""),
@@ -212,9 +155,9 @@ async fn feed_cells_that_a_spreadsheet_would_run_are_neutralised(backend: Backen
 }
 
 async fn every_public_response_says_nosniff(backend: Backend) {
-    let shop = Shop::new(backend).await;
-    let feed = shop.feed("緑茶").await;
-    let banner = shop.banner().await;
+    let shop = session(backend).await;
+    let feed = feed(&shop, "緑茶").await;
+    let banner = banner(&shop).await;
     let default_banner = shop.app.url("/public/epos-banner-default.png");
     let missing = [
         shop.app.url("/feeds/no-such-token/facebook.csv"),

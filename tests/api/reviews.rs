@@ -4,15 +4,14 @@
 
 use std::time::Duration;
 
-use renkei::config::Config;
 use serde_json::{Value, json};
 
 use crate::on_both_databases;
 use crate::support::{
-    Backend, TestApp, assert_problem, error_fields,
-    oplux::{Mock, account, order},
+    Backend, assert_problem, error_fields,
+    oplux::{Mock, account},
     receiver::Receiver,
-    spawn_app_with,
+    screening_shop::ScreeningShop,
 };
 
 on_both_databases!(
@@ -35,116 +34,6 @@ on_both_databases!(
     metrics_show_open_reviews_per_result_without_shops,
 );
 
-const SCOPES: [&str; 6] = [
-    "accounts:write",
-    "payment-methods:write",
-    "screenings:write",
-    "screenings:read",
-    "webhooks:read",
-    "webhooks:write",
-];
-
-struct Shop {
-    app: TestApp,
-    mock: Mock,
-    token: String,
-    client_id: String,
-}
-
-impl Shop {
-    async fn new(backend: Backend) -> Self {
-        Self::with(backend, account, |_| {}).await
-    }
-
-    /// A shop screening against a fresh stand-in with the account `settings(url)`.
-    async fn with(backend: Backend, settings: fn(&str) -> Value, adjust: impl FnOnce(&mut Config)) -> Self {
-        Self::answering_after(backend, Duration::ZERO, settings, adjust).await
-    }
-
-    /// A shop whose stand-in answers every request after `latency`.
-    async fn answering_after(
-        backend: Backend,
-        latency: Duration,
-        settings: fn(&str) -> Value,
-        adjust: impl FnOnce(&mut Config),
-    ) -> Self {
-        let mock = Mock::start(latency, 0.0).await;
-        let app = spawn_app_with(backend, |config| {
-            mock.allow_in(config);
-            config.oplux_sync_interval = Duration::ZERO;
-            adjust(config);
-        })
-        .await;
-        let credentials = app.client("shop-a", &SCOPES).await;
-        let token = app.token_of(&credentials).await;
-        let shop = Shop {
-            app,
-            token,
-            client_id: credentials.client_id.clone(),
-            mock,
-        };
-        shop.put("/api/v1/provider-accounts/o-plux", settings(&shop.mock.url()))
-            .await;
-        shop.put(
-            "/api/v1/payment-methods/cod",
-            json!({"kind": "cash_on_delivery", "display_name": "代引き", "oplux_screening": true}),
-        )
-        .await;
-        shop
-    }
-
-    async fn put(&self, path: &str, body: Value) {
-        let response = self
-            .app
-            .http
-            .put(self.app.url(path))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(response.status().is_success(), "{}", response.text().await.unwrap());
-    }
-
-    /// Screens an order whose phone ends in `digit` (0 OK, 1 HOLD, 2 REVIEW, 3 NG); the answer.
-    async fn screened(&self, order_number: &str, digit: u8) -> Value {
-        let response = self
-            .post("/api/v1/fraud-screenings", &order(order_number, "cod", digit))
-            .await;
-        assert_eq!(response.status(), 201);
-        response.json().await.unwrap()
-    }
-
-    async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
-        self.app
-            .http
-            .post(self.app.url(path))
-            .bearer_auth(&self.token)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        let response = self.app.get(path, &self.token).send().await.unwrap();
-        assert_eq!(response.status(), 200, "GET {path}");
-        response.json().await.unwrap()
-    }
-
-    async fn decide(&self, order_number: &str, body: Value) -> reqwest::Response {
-        self.post(&format!("/api/v1/fraud-screenings/{order_number}/review"), &body)
-            .await
-    }
-
-    /// The `request.update.*` keys of each v2 PUT the stand-in received for an order.
-    async fn updates(&self, order_number: &str) -> Vec<Value> {
-        let screening = self.get(&format!("/api/v1/fraud-screenings/{order_number}")).await;
-        let event = screening["oplux_event_id"].as_str().unwrap();
-        self.mock.event(event).await["updates"].as_array().unwrap().clone()
-    }
-}
-
 fn order_numbers(page: &Value) -> Vec<String> {
     page["items"]
         .as_array()
@@ -161,11 +50,11 @@ fn creating_on_ng(endpoint: &str) -> Value {
 }
 
 async fn hold_and_review_open_reviews_and_ok_opens_none(backend: Backend) {
-    let shop = Shop::new(backend).await;
-    let ok = shop.screened("A-OK", 0).await;
-    let hold = shop.screened("A-HOLD", 1).await;
-    let review = shop.screened("A-REVIEW", 2).await;
-    let ng = shop.screened("A-NG", 3).await;
+    let shop = ScreeningShop::new(backend).await;
+    let ok = shop.screened_order("A-OK", 0).await;
+    let hold = shop.screened_order("A-HOLD", 1).await;
+    let review = shop.screened_order("A-REVIEW", 2).await;
+    let ng = shop.screened_order("A-NG", 3).await;
     assert_eq!(ok["review"], Value::Null);
     assert_eq!(ng["review"], Value::Null, "an NG redirected is no order to review");
     for answer in [&hold, &review] {
@@ -176,10 +65,13 @@ async fn hold_and_review_open_reviews_and_ok_opens_none(backend: Backend) {
         assert_eq!(answer["review"]["decided_at"], Value::Null);
         assert!(answer["review"]["opened_at"].is_string());
     }
-    let stored = shop.get("/api/v1/fraud-screenings/A-HOLD").await;
+    let stored = shop.get_json("/api/v1/fraud-screenings/A-HOLD").await;
     assert_eq!(stored["review"], hold["review"], "the answer is what is stored");
-    assert_eq!(shop.get("/api/v1/fraud-screenings/A-OK").await["review"], Value::Null);
-    let queue = shop.get("/api/v1/reviews").await;
+    assert_eq!(
+        shop.get_json("/api/v1/fraud-screenings/A-OK").await["review"],
+        Value::Null
+    );
+    let queue = shop.get_json("/api/v1/reviews").await;
     assert_eq!(order_numbers(&queue), ["A-HOLD", "A-REVIEW"]);
     assert_eq!(queue["items"][0]["result"], "HOLD");
     assert_eq!(queue["items"][1]["result"], "REVIEW");
@@ -189,11 +81,11 @@ async fn hold_and_review_open_reviews_and_ok_opens_none(backend: Backend) {
 }
 
 async fn an_ng_whose_order_is_created_opens_a_review(backend: Backend) {
-    let shop = Shop::with(backend, creating_on_ng, |_| {}).await;
-    let ng = shop.screened("N-1", 3).await;
+    let shop = ScreeningShop::with(backend, Mock::start(Duration::ZERO, 0.0).await, creating_on_ng, |_| {}).await;
+    let ng = shop.screened_order("N-1", 3).await;
     assert_eq!(ng["decision"], "create_order");
     assert_eq!(ng["review"]["state"], "open");
-    let queue = shop.get("/api/v1/reviews?state=open").await;
+    let queue = shop.get_json("/api/v1/reviews?state=open").await;
     assert_eq!(order_numbers(&queue), ["N-1"]);
     assert_eq!(queue["items"][0]["result"], "NG");
 }
@@ -201,10 +93,10 @@ async fn an_ng_whose_order_is_created_opens_a_review(backend: Backend) {
 async fn screenings_stored_together_each_open_their_own_review(backend: Backend) {
     // Concurrent finishes share the writers' batches: reviews and their events must go to
     // the right screenings, and only to those that open one.
-    let shop = Shop::new(backend).await;
+    let shop = ScreeningShop::new(backend).await;
     let orders: Vec<(String, u8)> = (0..40).map(|n| (format!("B-{n:02}"), (n % 4) as u8)).collect();
     let answers =
-        futures_util::future::join_all(orders.iter().map(|(number, digit)| shop.screened(number, *digit))).await;
+        futures_util::future::join_all(orders.iter().map(|(number, digit)| shop.screened_order(number, *digit))).await;
     let reviewed: Vec<&str> = orders
         .iter()
         .filter(|(_, digit)| matches!(digit, 1 | 2))
@@ -217,7 +109,7 @@ async fn screenings_stored_together_each_open_their_own_review(backend: Backend)
             "{number}: {answer}"
         );
     }
-    let mut queued = order_numbers(&shop.get("/api/v1/reviews?limit=200").await);
+    let mut queued = order_numbers(&shop.get_json("/api/v1/reviews?limit=200").await);
     queued.sort();
     assert_eq!(queued, reviewed);
     let events = renkei::store::events::list(&shop.app.db, "shop-a", None, 200)
@@ -238,11 +130,11 @@ async fn screenings_stored_together_each_open_their_own_review(backend: Backend)
 }
 
 async fn the_queue_is_oldest_first_and_paginated(backend: Backend) {
-    let shop = Shop::new(backend).await;
+    let shop = ScreeningShop::new(backend).await;
     let numbers = ["Q-1", "Q-2", "Q-3", "Q-4", "Q-5"];
     for (n, number) in numbers.iter().enumerate() {
-        shop.screened(number, 1 + (n % 2) as u8).await;
-        shop.screened(&format!("{number}-ok"), 0).await;
+        shop.screened_order(number, 1 + (n % 2) as u8).await;
+        shop.screened_order(&format!("{number}-ok"), 0).await;
     }
     let mut listed = Vec::new();
     let mut cursor: Option<String> = None;
@@ -251,7 +143,7 @@ async fn the_queue_is_oldest_first_and_paginated(backend: Backend) {
             Some(cursor) => format!("/api/v1/reviews?limit=2&cursor={cursor}"),
             None => "/api/v1/reviews?limit=2".to_string(),
         };
-        let page = shop.get(&path).await;
+        let page = shop.get_json(&path).await;
         assert!(page["items"].as_array().unwrap().len() <= 2);
         assert!(page["oldest_open_age_seconds"].as_i64().unwrap() >= 0, "{page}");
         listed.extend(order_numbers(&page));
@@ -263,9 +155,9 @@ async fn the_queue_is_oldest_first_and_paginated(backend: Backend) {
     assert_eq!(listed, numbers, "oldest open first, every review once");
 
     assert_eq!(shop.decide("Q-1", json!({"decision": "approved"})).await.status(), 200);
-    let open = shop.get("/api/v1/reviews").await;
+    let open = shop.get_json("/api/v1/reviews").await;
     assert_eq!(order_numbers(&open), ["Q-2", "Q-3", "Q-4", "Q-5"]);
-    let closed = shop.get("/api/v1/reviews?state=closed").await;
+    let closed = shop.get_json("/api/v1/reviews?state=closed").await;
     assert_eq!(order_numbers(&closed), ["Q-1"]);
     assert_eq!(closed["items"][0]["review"]["state"], "closed");
     assert!(
@@ -290,15 +182,15 @@ async fn the_queue_is_oldest_first_and_paginated(backend: Backend) {
 }
 
 async fn screenings_are_found_by_review_state_and_decision(backend: Backend) {
-    let shop = Shop::new(backend).await;
+    let shop = ScreeningShop::new(backend).await;
     for (number, digit) in [("F-1", 1), ("F-2", 2), ("F-3", 1), ("F-4", 0)] {
-        shop.screened(number, digit).await;
+        shop.screened_order(number, digit).await;
     }
     assert_eq!(shop.decide("F-1", json!({"decision": "approved"})).await.status(), 200);
     assert_eq!(shop.decide("F-2", json!({"decision": "cancelled"})).await.status(), 200);
     let found = |query: &'static str| {
         let shop = &shop;
-        async move { order_numbers(&shop.get(&format!("/api/v1/fraud-screenings?{query}")).await) }
+        async move { order_numbers(&shop.get_json(&format!("/api/v1/fraud-screenings?{query}")).await) }
     };
     assert_eq!(found("review_state=open").await, ["F-3"]);
     assert_eq!(found("review_state=closed").await, ["F-2", "F-1"]);
@@ -314,8 +206,8 @@ async fn screenings_are_found_by_review_state_and_decision(backend: Backend) {
 }
 
 async fn approving_tells_o_plux_manual_ok_once(backend: Backend) {
-    let shop = Shop::new(backend).await;
-    shop.screened("P-1", 1).await;
+    let shop = ScreeningShop::new(backend).await;
+    shop.screened_order("P-1", 1).await;
     let response = shop
         .decide("P-1", json!({"decision": "approved", "memo": "電話で本人確認済み"}))
         .await;
@@ -333,8 +225,8 @@ async fn approving_tells_o_plux_manual_ok_once(backend: Backend) {
         [json!({"maResult": "10", "memo": "電話で本人確認済み"})]
     );
     assert_eq!(screening["manual_review"]["result"], "OK", "what O-PLUX was told");
-    assert_eq!(shop.get("/api/v1/fraud-screenings/P-1").await["review"], *review);
-    let exchanges = shop.get("/api/v1/fraud-screenings/P-1/exchanges").await;
+    assert_eq!(shop.get_json("/api/v1/fraud-screenings/P-1").await["review"], *review);
+    let exchanges = shop.get_json("/api/v1/fraud-screenings/P-1/exchanges").await;
     let kinds: Vec<&str> = exchanges["items"]
         .as_array()
         .unwrap()
@@ -346,8 +238,8 @@ async fn approving_tells_o_plux_manual_ok_once(backend: Backend) {
 }
 
 async fn cancelling_tells_o_plux_manual_ng_and_settlement_cancelled(backend: Backend) {
-    let shop = Shop::new(backend).await;
-    shop.screened("C-1", 2).await;
+    let shop = ScreeningShop::new(backend).await;
+    shop.screened_order("C-1", 2).await;
     let response = shop.decide("C-1", json!({"decision": "cancelled"})).await;
     assert_eq!(response.status(), 200);
     let screening: Value = response.json().await.unwrap();
@@ -360,8 +252,8 @@ async fn cancelling_tells_o_plux_manual_ng_and_settlement_cancelled(backend: Bac
 }
 
 async fn the_same_decision_again_sends_nothing_more(backend: Backend) {
-    let shop = Shop::new(backend).await;
-    shop.screened("R-1", 1).await;
+    let shop = ScreeningShop::new(backend).await;
+    shop.screened_order("R-1", 1).await;
     let first: Value = shop
         .decide("R-1", json!({"decision": "cancelled", "memo": "在庫切れ"}))
         .await
@@ -379,22 +271,28 @@ async fn the_same_decision_again_sends_nothing_more(backend: Backend) {
 }
 
 async fn a_different_decision_on_a_closed_review_is_409(backend: Backend) {
-    let shop = Shop::new(backend).await;
-    shop.screened("D-1", 1).await;
+    let shop = ScreeningShop::new(backend).await;
+    shop.screened_order("D-1", 1).await;
     assert_eq!(shop.decide("D-1", json!({"decision": "approved"})).await.status(), 200);
     let problem = assert_problem(shop.decide("D-1", json!({"decision": "cancelled"})).await, 409).await;
     assert!(problem["detail"].as_str().unwrap().contains("approved"), "{problem}");
     assert_eq!(shop.updates("D-1").await.len(), 1);
-    let stored = shop.get("/api/v1/fraud-screenings/D-1").await;
+    let stored = shop.get_json("/api/v1/fraud-screenings/D-1").await;
     assert_eq!(stored["review"]["decision"], "approved");
 }
 
 async fn two_decisions_at_once_send_one(backend: Backend) {
     // O-PLUX answers after 200 ms, so that the second decision arrives while the first is
     // being sent.
-    let shop = Shop::answering_after(backend, Duration::from_millis(200), account, |_| {}).await;
-    shop.screened("T-1", 1).await;
-    shop.screened("T-2", 1).await;
+    let shop = ScreeningShop::with(
+        backend,
+        Mock::start(Duration::from_millis(200), 0.0).await,
+        account,
+        |_| {},
+    )
+    .await;
+    shop.screened_order("T-1", 1).await;
+    shop.screened_order("T-2", 1).await;
     let approve = json!({"decision": "approved"});
     let (first, second) = tokio::join!(shop.decide("T-1", approve.clone()), shop.decide("T-1", approve));
     assert_eq!((first.status().as_u16(), second.status().as_u16()), (200, 200));
@@ -415,8 +313,8 @@ async fn two_decisions_at_once_send_one(backend: Backend) {
 }
 
 async fn an_o_plux_refusal_is_a_502_and_the_review_stays_open(backend: Backend) {
-    let shop = Shop::new(backend).await;
-    let screened = shop.screened("X-1", 1).await;
+    let shop = ScreeningShop::new(backend).await;
+    let screened = shop.screened_order("X-1", 1).await;
     shop.mock
         .refuse(screened["oplux_event_id"].as_str().unwrap(), "InvalidData.Locked")
         .await;
@@ -425,11 +323,11 @@ async fn an_o_plux_refusal_is_a_502_and_the_review_stays_open(backend: Backend) 
         problem["detail"].as_str().unwrap().contains("InvalidData.Locked"),
         "{problem}"
     );
-    let stored = shop.get("/api/v1/fraud-screenings/X-1").await;
+    let stored = shop.get_json("/api/v1/fraud-screenings/X-1").await;
     assert_eq!(stored["review"]["state"], "open");
     assert_eq!(stored["manual_review"], Value::Null, "nothing recorded as sent");
-    assert_eq!(order_numbers(&shop.get("/api/v1/reviews").await), ["X-1"]);
-    let exchanges = shop.get("/api/v1/fraud-screenings/X-1/exchanges").await;
+    assert_eq!(order_numbers(&shop.get_json("/api/v1/reviews").await), ["X-1"]);
+    let exchanges = shop.get_json("/api/v1/fraud-screenings/X-1/exchanges").await;
     let last = exchanges["items"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(
         (last["kind"].as_str(), last["outcome"].as_str()),
@@ -440,8 +338,8 @@ async fn an_o_plux_refusal_is_a_502_and_the_review_stays_open(backend: Backend) 
 }
 
 async fn an_order_without_a_review_is_409_and_an_unknown_one_404(backend: Backend) {
-    let shop = Shop::new(backend).await;
-    shop.screened("O-1", 0).await;
+    let shop = ScreeningShop::new(backend).await;
+    shop.screened_order("O-1", 0).await;
     assert_problem(shop.decide("O-1", json!({"decision": "approved"})).await, 409).await;
     assert_problem(shop.decide("NO-SUCH", json!({"decision": "approved"})).await, 404).await;
     let problem = assert_problem(shop.decide("O-1", json!({"decision": "shipped"})).await, 422).await;
@@ -457,14 +355,14 @@ async fn an_order_without_a_review_is_409_and_an_unknown_one_404(backend: Backen
 }
 
 async fn a_manual_result_from_sync_shows_beside_the_review_without_closing_it(backend: Backend) {
-    let shop = Shop::new(backend).await;
-    let screened = shop.screened("S-1", 2).await;
+    let shop = ScreeningShop::new(backend).await;
+    let screened = shop.screened_order("S-1", 2).await;
     shop.mock
         .set_manual_result(screened["oplux_event_id"].as_str().unwrap(), "OK", "確認済み")
         .await;
-    let response = shop.post("/api/v1/fraud-screenings/S-1/sync", &json!({})).await;
+    let response = shop.post_json("/api/v1/fraud-screenings/S-1/sync", &json!({})).await;
     assert_eq!(response.status(), 200);
-    let queue = shop.get("/api/v1/reviews").await;
+    let queue = shop.get_json("/api/v1/reviews").await;
     assert_eq!(order_numbers(&queue), ["S-1"], "still open");
     assert_eq!(queue["items"][0]["manual_review"]["result"], "OK");
     assert_eq!(queue["items"][0]["review"]["state"], "open");
@@ -473,20 +371,25 @@ async fn a_manual_result_from_sync_shows_beside_the_review_without_closing_it(ba
 async fn both_events_reach_a_subscribed_endpoint(backend: Backend) {
     let receiver = Receiver::start().await;
     let origin = receiver.origin();
-    let shop = Shop::with(backend, account, move |config| {
-        config.outbound = config.outbound.with(origin);
-        config.webhook_poll_interval = Duration::from_millis(30);
-    })
+    let shop = ScreeningShop::with(
+        backend,
+        Mock::start(Duration::ZERO, 0.0).await,
+        account,
+        move |config| {
+            config.outbound = config.outbound.with(origin);
+            config.webhook_poll_interval = Duration::from_millis(30);
+        },
+    )
     .await;
     let response = shop
-        .post(
+        .post_json(
             "/api/v1/webhook-endpoints",
             &json!({"url": receiver.url, "events": ["screening.review_opened", "screening.review_closed"]}),
         )
         .await;
     assert_eq!(response.status(), 201);
-    shop.screened("W-OK", 0).await;
-    shop.screened("W-1", 1).await;
+    shop.screened_order("W-OK", 0).await;
+    shop.screened_order("W-1", 1).await;
     let opened = receiver.wait_for(1).await[0].json();
     assert_eq!(opened["type"], "screening.review_opened");
     assert_eq!(opened["data"]["order_number"], "W-1");
@@ -530,8 +433,8 @@ async fn both_events_reach_a_subscribed_endpoint(backend: Backend) {
 }
 
 async fn the_queue_is_shop_isolated(backend: Backend) {
-    let shop = Shop::new(backend).await;
-    shop.screened("I-1", 1).await;
+    let shop = ScreeningShop::new(backend).await;
+    shop.screened_order("I-1", 1).await;
     let other = shop.app.token("shop-b", &["screenings:read", "screenings:write"]).await;
     let response = shop.app.get("/api/v1/reviews", &other).send().await.unwrap();
     assert_eq!(response.status(), 200);
@@ -549,12 +452,12 @@ async fn the_queue_is_shop_isolated(backend: Backend) {
         .unwrap();
     assert_problem(response, 404).await;
     assert_eq!(shop.updates("I-1").await.len(), 0, "nothing sent for another shop");
-    assert_eq!(order_numbers(&shop.get("/api/v1/reviews").await), ["I-1"]);
+    assert_eq!(order_numbers(&shop.get_json("/api/v1/reviews").await), ["I-1"]);
 }
 
 async fn the_queue_and_the_decision_need_their_scopes(backend: Backend) {
-    let shop = Shop::new(backend).await;
-    shop.screened("G-1", 1).await;
+    let shop = ScreeningShop::new(backend).await;
+    shop.screened_order("G-1", 1).await;
     let writer = shop.app.token("shop-a", &["screenings:write"]).await;
     let reader = shop.app.token("shop-a", &["screenings:read"]).await;
     let response = shop.app.get("/api/v1/reviews", &writer).send().await.unwrap();
@@ -575,11 +478,11 @@ async fn the_queue_and_the_decision_need_their_scopes(backend: Backend) {
 }
 
 async fn metrics_show_open_reviews_per_result_without_shops(backend: Backend) {
-    let shop = Shop::new(backend).await;
-    shop.screened("M-1", 1).await;
-    shop.screened("M-2", 1).await;
-    shop.screened("M-3", 2).await;
-    shop.screened("M-4", 0).await;
+    let shop = ScreeningShop::new(backend).await;
+    shop.screened_order("M-1", 1).await;
+    shop.screened_order("M-2", 1).await;
+    shop.screened_order("M-3", 2).await;
+    shop.screened_order("M-4", 0).await;
     assert_eq!(shop.decide("M-2", json!({"decision": "approved"})).await.status(), 200);
     let text = shop
         .app

@@ -14,12 +14,9 @@ use serde_json::{Value, json};
 use crate::{
     on_both_databases,
     support::{
-        Backend,
-        accounts::Pki,
-        assert_problem,
+        Backend, PATIENCE, QUIET, assert_problem, eventually,
         receiver::{Received, Receiver},
-        session::{ADMIN_SCOPES, Session},
-        spawn_app_with,
+        session::{self, ADMIN_SCOPES, Session},
     },
 };
 
@@ -44,13 +41,7 @@ fn quick(receivers: &[&Receiver]) -> impl FnOnce(&mut Config) + use<> {
 }
 
 async fn session_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Session {
-    let app = spawn_app_with(backend, adjust).await;
-    let token = app.token("shop-a", &scopes()).await;
-    Session {
-        app,
-        token,
-        pki: Pki::new("renkei test"),
-    }
+    session::session_with(backend, &scopes(), adjust).await
 }
 
 /// A session of another shop on the same application.
@@ -82,22 +73,6 @@ async fn deliveries(session: &Session, endpoint_id: &str) -> Vec<Value> {
         .get_json(&format!("/api/v1/webhook-endpoints/{endpoint_id}/deliveries"))
         .await;
     page["items"].as_array().unwrap().clone()
-}
-
-/// Polls `check` every 50 ms until it gives a value, for at most `seconds`.
-async fn eventually<T, F, Fut>(seconds: u64, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = std::time::Instant::now() + Duration::from_secs(seconds);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn endpoint(session: &Session, id: &str) -> Value {
@@ -217,7 +192,7 @@ async fn deleting_an_endpoint_mid_delivery_touches_no_other_delivery(backend: Ba
     assert_eq!(deleted.status(), 204);
 
     let second_id = second["id"].as_str().unwrap();
-    let delivered = eventually(15, "the other delivery recorded", || async {
+    let delivered = eventually("the other delivery recorded", PATIENCE, || async {
         deliveries(&session, second_id)
             .await
             .into_iter()
@@ -225,7 +200,8 @@ async fn deleting_an_endpoint_mid_delivery_touches_no_other_delivery(backend: Ba
     })
     .await;
     assert_eq!(delivered["attempts"].as_array().unwrap().len(), 1);
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Nothing is sent again: a bounded wait is all there is.
+    tokio::time::sleep(QUIET).await;
     assert_eq!(
         doomed.received().len(),
         1,
@@ -279,11 +255,12 @@ async fn a_410_disables_the_endpoint_at_once(backend: Backend) {
     let id = created["id"].as_str().unwrap();
     session.configure(ACCOUNT).await;
 
-    eventually(15, "the endpoint disabled", || async {
+    eventually("the endpoint disabled", PATIENCE, || async {
         (endpoint(&session, id).await["enabled"] == false).then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // No further attempt: a bounded wait is all there is (deliveries are polled every 30 ms).
+    tokio::time::sleep(QUIET).await;
     assert_eq!(receiver.received().len(), 1, "no attempt after 410 Gone");
     let log = deliveries(&session, id).await;
     assert_eq!(log[0]["status"], "failed");
@@ -310,7 +287,7 @@ async fn a_failing_endpoint_is_disabled_and_enabling_it_sends_its_pending_delive
     let id = created["id"].as_str().unwrap();
     session.configure(ACCOUNT).await;
 
-    eventually(20, "the failing endpoint disabled", || async {
+    eventually("the failing endpoint disabled", Duration::from_secs(20), || async {
         (endpoint(&session, id).await["enabled"] == false).then_some(())
     })
     .await;
@@ -320,9 +297,11 @@ async fn a_failing_endpoint_is_disabled_and_enabling_it_sends_its_pending_delive
         .find(|e| e["type"] == "webhook_endpoint.disabled");
     assert_eq!(notice.expect("the notice")["data"]["reason"], "failing");
     assert_eq!(deliveries(&session, id).await[0]["status"], "pending");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // An attempt begun before the endpoint was disabled may still land; then nothing more
+    // is sent: bounded waits are all there is.
+    tokio::time::sleep(QUIET).await;
     let tried = receiver.received().len();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::sleep(QUIET).await;
     assert_eq!(
         receiver.received().len(),
         tried,
@@ -334,7 +313,7 @@ async fn a_failing_endpoint_is_disabled_and_enabling_it_sends_its_pending_delive
         .patch_json(&format!("/api/v1/webhook-endpoints/{id}"), &json!({"enabled": true}))
         .await;
     assert_eq!(enabled.status(), 200);
-    eventually(15, "the pending delivery delivered", || async {
+    eventually("the pending delivery delivered", PATIENCE, || async {
         let log = deliveries(&session, id).await;
         (log[0]["status"] == "delivered").then_some(())
     })
@@ -378,7 +357,7 @@ async fn failed_deliveries_are_listed_and_recovered_since_a_time(backend: Backen
     let id = created["id"].as_str().unwrap();
     let before = Utc::now() - chrono::Duration::minutes(5);
     session.configure(ACCOUNT).await;
-    eventually(15, "the delivery failed", || async {
+    eventually("the delivery failed", PATIENCE, || async {
         let log = deliveries(&session, id).await;
         (log.first().is_some_and(|d| d["status"] == "failed")).then_some(())
     })
@@ -424,7 +403,7 @@ async fn failed_deliveries_are_listed_and_recovered_since_a_time(backend: Backen
     assert_eq!(recovered.json::<Value>().await.unwrap(), json!({"count": 1}));
     let again = receiver.wait_for(2).await;
     assert_eq!(again[1].header("webhook-id"), event_id);
-    eventually(15, "no failed delivery left", || async {
+    eventually("no failed delivery left", PATIENCE, || async {
         events(&session, "?delivery=failed").await.is_empty().then_some(())
     })
     .await;
@@ -470,12 +449,13 @@ async fn retention_deletes_old_events_but_never_a_pending_delivery(backend: Back
     busy.wait_for(1).await;
     let kept = busy.received()[0].header("webhook-id").to_string();
 
-    eventually(20, "the old event deleted", || async {
+    eventually("the old event deleted", Duration::from_secs(20), || async {
         let listed = events(&session, "").await;
         (!listed.iter().any(|e| e["id"] == old)).then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Later passes keep it too: a bounded wait is all there is.
+    tokio::time::sleep(QUIET).await;
     let listed = events(&session, "").await;
     assert!(
         listed.iter().any(|e| e["id"] == kept),

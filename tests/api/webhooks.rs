@@ -9,13 +9,13 @@ use serde_json::{Value, json};
 use crate::{
     on_both_databases,
     support::{
-        Backend, TestApp,
+        Backend, PATIENCE, QUIET, TestApp,
         accounts::Pki,
-        assert_problem, dump_tables, error_fields,
+        assert_problem, dump_tables, error_fields, eventually,
         oplux::{Mock, account, order},
         receiver::{Received, Receiver},
-        session::{ADMIN_SCOPES, Session},
-        spawn_app_with, spawn_on, test_master_keys,
+        session::{self, ADMIN_SCOPES, Session},
+        spawn_on, test_master_keys,
     },
 };
 
@@ -38,13 +38,7 @@ fn quick(receiver: &Receiver) -> impl FnOnce(&mut Config) + use<> {
 }
 
 async fn session_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Session {
-    let app = spawn_app_with(backend, adjust).await;
-    let token = app.token("shop-a", &scopes()).await;
-    Session {
-        app,
-        token,
-        pki: Pki::new("renkei test"),
-    }
+    session::session_with(backend, &scopes(), adjust).await
 }
 
 /// Creates an endpoint for `url` subscribed to `events`; returns the answer.
@@ -81,18 +75,11 @@ async fn deliveries(session: &Session, endpoint_id: &str) -> Vec<Value> {
 
 /// Waits until the endpoint's newest delivery has `status`.
 async fn wait_for_status(session: &Session, endpoint_id: &str, status: &str) -> Value {
-    for _ in 0..300 {
-        if let Some(delivery) = deliveries(session, endpoint_id).await.first()
-            && delivery["status"] == status
-        {
-            return delivery.clone();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!(
-        "no delivery became {status}: {:?}",
-        deliveries(session, endpoint_id).await
-    );
+    eventually(&format!("a delivery {status}"), PATIENCE, || async move {
+        let newest = deliveries(session, endpoint_id).await.into_iter().next()?;
+        (newest["status"] == status).then_some(newest)
+    })
+    .await
 }
 
 async fn a_delivery_is_signed_with_the_endpoint_secret(backend: Backend) {
@@ -161,7 +148,8 @@ async fn a_delivery_pending_at_shutdown_is_delivered_after_a_restart(backend: Ba
     .await;
     let endpoint = create_endpoint(&session, &receiver.url, &["provider_account.updated"]).await;
     session.configure(ACCOUNT).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Nothing is sent before the restart: a bounded wait is all there is.
+    tokio::time::sleep(QUIET).await;
     assert!(receiver.received().is_empty());
     let pending = deliveries(&session, endpoint["id"].as_str().unwrap()).await;
     assert_eq!(pending[0]["status"], "pending");
@@ -191,7 +179,8 @@ async fn two_replicas_deliver_each_event_once(backend: Backend) {
     }
 
     let received = receiver.wait_for(5).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // No event is sent twice: a bounded wait is all there is (both replicas poll every 30 ms).
+    tokio::time::sleep(QUIET).await;
     let mut ids: Vec<String> = receiver
         .received()
         .iter()
@@ -390,10 +379,11 @@ async fn key_rotation_reseals_webhook_secrets(backend: Backend) {
         config.master_keys = Some(test_master_keys(&[("test-k2", 2)]));
     })
     .await;
-    let token = app.token("shop-a", &scopes()).await;
+    let credentials = app.client("shop-a", &scopes()).await;
     let session = Session {
+        token: app.token_of(&credentials).await,
+        client_id: credentials.client_id.clone(),
         app,
-        token,
         pki: Pki::new("renkei test"),
     };
     session.configure(ACCOUNT).await;
@@ -448,7 +438,8 @@ async fn a_disabled_endpoint_gets_no_deliveries(backend: Backend) {
     let response = session.patch_json(&path, &json!({"enabled": false})).await;
     assert_eq!(response.status(), 200);
     session.configure(ACCOUNT).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Nothing is sent: a bounded wait is all there is (deliveries are polled every 30 ms).
+    tokio::time::sleep(QUIET).await;
     assert!(receiver.received().is_empty());
     assert_eq!(
         deliveries(&session, endpoint["id"].as_str().unwrap()).await,
@@ -528,7 +519,8 @@ async fn a_screening_is_delivered_only_to_the_enabled_endpoints_subscribed_to_it
             Vec::<Value>::new()
         );
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Nothing is sent elsewhere: a bounded wait is all there is.
+    tokio::time::sleep(QUIET).await;
     assert_eq!(
         receiver.received().len(),
         1,

@@ -266,15 +266,13 @@ async fn a_writer_connection_cut_by_the_server_is_replaced_at_the_next_write() {
         .unwrap();
     // The server closes the connection a moment after it is told to.
     let one = Statement::from_string(DbBackend::Postgres, "SELECT 1 AS one");
-    let mut failed = false;
-    for _ in 0..50 {
-        if writer.query_all_raw(one.clone()).await.is_err() {
-            failed = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert!(failed, "a write on the cut connection fails");
+    let (writer_ref, one) = (&writer, &one);
+    crate::support::eventually(
+        "a write on the cut connection failing",
+        crate::support::PATIENCE,
+        || async move { writer_ref.query_all_raw(one.clone()).await.err() },
+    )
+    .await;
     let claimed = screenings::claim(&writer, &[claim("B", "tb")], chrono::Utc::now())
         .await
         .unwrap();

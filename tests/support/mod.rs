@@ -9,6 +9,7 @@ pub mod hostile;
 pub mod oplux;
 pub mod own_postgres;
 pub mod receiver;
+pub mod screening_shop;
 pub mod session;
 
 use std::{path::PathBuf, time::Duration};
@@ -332,6 +333,32 @@ impl TestApp {
 
     pub fn get(&self, path: &str, token: &str) -> reqwest::RequestBuilder {
         self.http.get(self.url(path)).bearer_auth(token)
+    }
+}
+
+/// A deadline for conditions a test waits on: generous, since a loaded CI machine may take
+/// far longer than the behaviour's own timing.
+pub const PATIENCE: Duration = Duration::from_secs(15);
+
+/// How long a test that checks something does NOT happen watches for it. No condition can
+/// end such a wait early: it is bounded, and long beside the background intervals tests
+/// configure (30–200 ms).
+pub const QUIET: Duration = Duration::from_secs(1);
+
+/// Polls `check` every 20 ms until it gives `Some`, and returns that; panics naming `what`
+/// if `timeout` passes first. Tests wait for conditions, not for time.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "waited {timeout:?} for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

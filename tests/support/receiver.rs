@@ -126,16 +126,13 @@ impl Receiver {
         self.inner.lock().unwrap().received.clone()
     }
 
-    /// Waits until at least `n` requests arrived (at most 15 s), and returns them all.
+    /// Waits until at least `n` requests arrived (at most [`super::PATIENCE`]), and returns them all.
     pub async fn wait_for(&self, n: usize) -> Vec<Received> {
-        for _ in 0..300 {
+        super::eventually(&format!("{n} webhook requests"), super::PATIENCE, || async move {
             let received = self.received();
-            if received.len() >= n {
-                return received;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("expected {n} webhook requests, got {}", self.received().len());
+            (received.len() >= n).then_some(received)
+        })
+        .await
     }
 }
 

@@ -2,7 +2,9 @@
 
 use serde_json::{Map, Value};
 
-use super::{Backend, TestApp, accounts::Pki, accounts::valid_body, spawn_app};
+use renkei::config::Config;
+
+use super::{Backend, TestApp, accounts::Pki, accounts::valid_body, spawn_app_with};
 
 /// Every scope an admin of a shop uses in these tests.
 pub const ADMIN_SCOPES: &[&str] = &[
@@ -15,20 +17,29 @@ pub const ADMIN_SCOPES: &[&str] = &[
     "audit:read",
 ];
 
-/// An application and a token of shop `shop-a` with every admin scope.
+/// An application and a token of shop `shop-a` (by default with every admin scope).
 pub struct Session {
     pub app: TestApp,
     pub token: String,
+    /// The client the token was issued to (an actor in audit entries and reviews).
+    pub client_id: String,
     /// Keys and certificates for provider fields that need PEM.
     pub pki: Pki,
 }
 
 pub async fn session(backend: Backend) -> Session {
-    let app = spawn_app(backend).await;
-    let token = app.token("shop-a", ADMIN_SCOPES).await;
+    session_with(backend, ADMIN_SCOPES, |_| {}).await
+}
+
+/// A session whose token holds `scopes`, on an application configured by `adjust`.
+pub async fn session_with(backend: Backend, scopes: &[&str], adjust: impl FnOnce(&mut Config)) -> Session {
+    let app = spawn_app_with(backend, adjust).await;
+    let credentials = app.client("shop-a", scopes).await;
+    let token = app.token_of(&credentials).await;
     Session {
         app,
         token,
+        client_id: credentials.client_id.clone(),
         pki: Pki::new("renkei test"),
     }
 }
