@@ -47,12 +47,12 @@ use crate::{
 /// Extra time a duplicate waits beyond the O-PLUX timeout before taking a claim over. It
 /// is also how long the holder may keep O-PLUX's answer in hand while the database is
 /// unreachable (`FINISH_MARGIN`): long enough for a restart or a fail-over.
-const CLAIM_GRACE: Duration = Duration::from_secs(10);
+const CLAIM_GRACE: Duration = Duration::from_secs(15);
 
 /// How long a screening keeps trying its claim while the database is unreachable (a
 /// restart, a fail-over) before it answers 503: a checkout is not refused for an outage of
 /// a few seconds.
-const CLAIM_RETRY: Duration = Duration::from_secs(10);
+const CLAIM_RETRY: Duration = Duration::from_secs(15);
 
 /// How long before another request could take the claim over a screening stops trying
 /// its finish: O-PLUX's answer is kept in hand and written once the database is back,
