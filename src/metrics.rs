@@ -50,7 +50,7 @@ pub struct OutcomeLabel {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct DatabaseLabel {
-    /// `sqlite` or `postgres` (`store::write::DATABASES`).
+    /// `sqlite` or `postgres`.
     pub database: &'static str,
 }
 
@@ -111,7 +111,14 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// The registry with every metric of the process (the store's writers' too).
+    /// Adds metrics kept elsewhere (`store::write::register_metrics`) to the one registry.
+    pub fn register(&mut self, with: impl FnOnce(&mut Registry)) {
+        with(&mut self.registry);
+    }
+
+    /// The registry with the metrics of the HTTP layer and the screening service; the
+    /// store's own join it through `register` (the store imports this module, not the
+    /// other way round).
     pub fn new() -> Self {
         let mut registry = Registry::default();
         // Counters are registered without `_total`: the encoder appends it.
@@ -155,17 +162,12 @@ impl Metrics {
             "Database pool connections: in use, idle, and the pool's maximum",
             scrape.pool_connections.clone(),
         );
-        crate::store::write::register_metrics(&mut registry);
         let screening_writes = ScreeningWriteMetrics {
             writes: histograms(),
             batches: histograms(),
             queue_waits: histograms(),
             queued: Family::default(),
         };
-        for database in crate::store::write::DATABASES {
-            // Both series from the start, at 0.
-            let _ = screening_writes.queued.get_or_create(&DatabaseLabel { database });
-        }
         registry.register(
             "renkei_screening_write_seconds",
             "Time from queueing a screening's claim or finish to the commit that holds it (group commit included)",

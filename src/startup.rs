@@ -69,7 +69,8 @@ impl Application {
         });
 
         // The process's one metrics registry (`metrics`).
-        let metrics = Metrics::new();
+        let mut metrics = Metrics::new();
+        metrics.register(store::write::register_metrics);
         let screening_writes = crate::screening::writes::ScreeningWrites::start(&db, &metrics.screening_writes);
         let state = web::Data::new(AppState {
             db: db.clone(),
