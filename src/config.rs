@@ -6,9 +6,11 @@
 
 use std::{cell::RefCell, net::ToSocketAddrs, sync::Arc, time::Duration};
 
-use base64::Engine;
-
 pub use crate::store::DatabaseConfig;
+pub use crate::{
+    auth::settings::{AuthConfig, JwtKeys, MIN_JWT_KEY_BYTES},
+    crypto::keys::{NamedKey, decode_base64, parse_named_keys},
+};
 use crate::{
     auth::source::Cidr,
     core::Secret,
@@ -104,102 +106,6 @@ pub struct Config {
 pub enum RunMode {
     Development,
     Production,
-}
-
-#[derive(Debug, Clone)]
-pub struct AuthConfig {
-    /// `RENKEI_JWT_ISSUER`.
-    pub issuer: String,
-    /// `RENKEI_JWT_AUDIENCE`.
-    pub audience: String,
-    /// `RENKEI_TOKEN_TTL_SECS`.
-    pub token_ttl: Duration,
-    /// `RENKEI_JWT_KEYS`: `kid:base64key[,kid:base64key]`; the first signs, all verify.
-    /// `None`: a development key is generated and kept beside the database.
-    pub jwt_keys: Option<JwtKeys>,
-    /// `RENKEI_TOKEN_FAILURE_LIMIT`: failed token requests allowed per window.
-    pub failure_limit: u32,
-    /// `RENKEI_TOKEN_FAILURE_WINDOW_SECS`.
-    pub failure_window: Duration,
-    /// `RENKEI_TOKEN_FAILURE_DELAY_MS`: how long a wrong secret from a source past its
-    /// limit waits for its 429, so that one source cannot make renkei refuse at speed.
-    pub failure_delay: Duration,
-    /// `RENKEI_TRUSTED_PROXIES`: CIDRs of proxies whose `X-Forwarded-For` names the source
-    /// address of a token request.
-    pub trusted_proxies: Vec<Cidr>,
-    /// `RENKEI_CLIENT_SECRET_PEPPER`: base64 (≥ 32 bytes), the key client secrets are
-    /// hashed with. `None`: one derived from the master key (see `crypto::password`).
-    pub client_secret_pepper: Option<Secret<Vec<u8>>>,
-}
-
-/// A key with its id (`kid`), as configured: `id:base64`.
-#[derive(Debug, Clone)]
-pub struct NamedKey {
-    pub id: String,
-    pub secret: Secret<Vec<u8>>,
-}
-
-/// Parses `id:base64[,id:base64]` (standard or URL-safe base64, padding optional). A
-/// single entry without an id gets the id `default`.
-pub fn parse_named_keys(value: &str) -> Result<Vec<NamedKey>, String> {
-    let mut keys = Vec::new();
-    for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (id, encoded) = part.split_once(':').unwrap_or(("default", part));
-        let id = id.trim();
-        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            return Err(format!("key id '{id}' must be letters, digits, '-' or '_'"));
-        }
-        let secret = decode_base64(encoded.trim()).ok_or_else(|| format!("key '{id}' is not valid base64"))?;
-        keys.push(NamedKey {
-            id: id.to_string(),
-            secret: Secret::new(secret),
-        });
-    }
-    if keys.is_empty() {
-        return Err("expected at least one id:base64key entry".into());
-    }
-    Ok(keys)
-}
-
-/// HMAC-SHA256 signing keys for access tokens: the first signs, all verify.
-#[derive(Debug, Clone)]
-pub struct JwtKeys(Vec<NamedKey>);
-
-pub const MIN_JWT_KEY_BYTES: usize = 32;
-
-impl JwtKeys {
-    pub fn new(keys: Vec<NamedKey>) -> Result<Self, String> {
-        if keys.is_empty() {
-            return Err("expected at least one key".into());
-        }
-        if let Some(short) = keys.iter().find(|k| k.secret.expose().len() < MIN_JWT_KEY_BYTES) {
-            return Err(format!(
-                "key '{}' must be at least {MIN_JWT_KEY_BYTES} bytes (base64-encoded)",
-                short.id
-            ));
-        }
-        Ok(Self(keys))
-    }
-
-    pub fn parse(value: &str) -> Result<Self, String> {
-        Self::new(parse_named_keys(value)?)
-    }
-
-    /// The key that signs new tokens.
-    pub fn signing(&self) -> &NamedKey {
-        &self.0[0]
-    }
-
-    pub fn find(&self, kid: &str) -> Option<&NamedKey> {
-        self.0.iter().find(|k| k.id == kid)
-    }
-}
-
-pub fn decode_base64(value: &str) -> Option<Vec<u8>> {
-    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
-        .iter()
-        .find_map(|engine| engine.decode(value).ok())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -671,6 +577,7 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
     use std::collections::HashMap;
 
     fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigErrors> {

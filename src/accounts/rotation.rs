@@ -24,13 +24,13 @@ pub struct Rotation {
 #[derive(Debug, thiserror::Error)]
 pub enum RotationError {
     #[error(
-        "secret {field} of {provider} (shop {shop}) cannot be opened: {source}; configure every key it may be sealed with"
+        "secret {field} of {provider} (shop {shop}) cannot be opened: {reason}; configure every key it may be sealed with"
     )]
     Unopenable {
         shop: String,
         provider: String,
         field: String,
-        source: SealError,
+        reason: String,
     },
     #[error(transparent)]
     Database(#[from] sea_orm::DbErr),
@@ -53,11 +53,11 @@ pub async fn rotate(db: &DatabaseConnection, keys: &MasterKeys) -> Result<Rotati
             };
             let value = keys
                 .open(owner, &row.sealed)
-                .map_err(|source| RotationError::Unopenable {
+                .map_err(|err: SealError| RotationError::Unopenable {
                     shop: row.shop_id.clone(),
                     provider: row.provider.clone(),
                     field: row.field.clone(),
-                    source,
+                    reason: err.to_string(),
                 })?;
             let sealed = keys.seal(owner, value.expose());
             if provider_accounts::reseal(db, row.id, &row.sealed, &sealed, keys.current_id()).await? {
@@ -73,11 +73,11 @@ pub async fn rotate(db: &DatabaseConnection, keys: &MasterKeys) -> Result<Rotati
             .await
             .map_err(|(shop, endpoint, err)| match err {
                 DomainError::Database(err) => RotationError::Database(err),
-                DomainError::Sealed(source) => RotationError::Unopenable {
+                DomainError::Sealed(reason) => RotationError::Unopenable {
                     shop,
                     provider: "webhook endpoint".into(),
                     field: endpoint,
-                    source,
+                    reason,
                 },
                 other => RotationError::Database(sea_orm::DbErr::Custom(other.to_string())),
             })?;

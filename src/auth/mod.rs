@@ -4,6 +4,7 @@
 pub mod clients;
 pub mod rate_limit;
 pub mod scopes;
+pub mod settings;
 pub mod source;
 pub mod tokens;
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ScopeSet;
 use crate::{
-    config::{AuthConfig, JwtKeys},
+    auth::settings::{AuthConfig, JwtKeys},
     crypto::random_token,
 };
 

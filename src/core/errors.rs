@@ -4,8 +4,6 @@ use sea_orm::DbErr;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::crypto::seal::SealError;
-
 /// One invalid field of a request.
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
 pub struct FieldError {
@@ -42,8 +40,9 @@ pub enum DomainError {
     /// A remote service (O-PLUX) refused or did not answer; the message names its codes.
     #[error("{0}")]
     BadGateway(String),
+    /// A stored secret cannot be opened (see `crypto::seal::SealError`).
     #[error("a stored secret cannot be opened: {0}")]
-    Sealed(#[from] SealError),
+    Sealed(String),
     #[error(transparent)]
     Database(#[from] DbErr),
 }

@@ -1,5 +1,6 @@
 //! Cryptographic building blocks, all from `ring`.
 
+pub mod keys;
 pub mod password;
 pub mod random;
 pub mod seal;

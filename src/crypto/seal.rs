@@ -45,6 +45,12 @@ pub enum SealError {
     Unopenable,
 }
 
+impl From<SealError> for crate::core::DomainError {
+    fn from(err: SealError) -> Self {
+        crate::core::DomainError::Sealed(err.to_string())
+    }
+}
+
 impl std::fmt::Debug for MasterKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let ids: Vec<&str> = self.keys.iter().map(|(id, _)| id.as_str()).collect();
