@@ -150,17 +150,27 @@ pub fn account_response(account: &Account, state: &AppState, created: bool) -> H
         .json(account.to_json(&state.public_url, state.cert_warning_days))
 }
 
+/// The shop's saved account of `provider` (404 when the provider is unknown or not
+/// configured).
+async fn saved_account(
+    state: &AppState,
+    shop_id: &str,
+    provider: &str,
+) -> Result<accounts::service::Account, ApiError> {
+    let spec = spec_for(provider)?;
+    state
+        .accounts()
+        .get(shop_id, spec)
+        .await?
+        .ok_or_else(|| DomainError::NotFound(accounts::service::not_configured(spec)).into())
+}
+
 pub async fn get_account(
     caller: Authenticated<scope::AccountsRead>,
     provider: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let spec = spec_for(&provider)?;
-    let account = state
-        .accounts()
-        .get(&caller.shop_id, spec)
-        .await?
-        .ok_or_else(|| DomainError::NotFound(accounts::service::not_configured(spec)))?;
+    let account = saved_account(&state, &caller.shop_id, &provider).await?;
     Ok(account_response(&account, &state, false))
 }
 
@@ -171,17 +181,12 @@ pub async fn get_account_form(
     provider: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let spec = spec_for(&provider)?;
-    let account = state
-        .accounts()
-        .get(&caller.shop_id, spec)
-        .await?
-        .ok_or_else(|| DomainError::NotFound(accounts::service::not_configured(spec)))?;
+    let account = saved_account(&state, &caller.shop_id, &provider).await?;
     let etag = account.etag();
     let body = serde_json::json!({
-        "fields_schema": form::edit_schema(spec, |name| account.secrets_set.contains_key(name)),
-        "ui_schema": form::ui_schema(spec),
-        "form_data": form::form_data(spec, account.row.enabled, &account.settings),
+        "fields_schema": form::edit_schema(account.spec, |name| account.secrets_set.contains_key(name)),
+        "ui_schema": form::ui_schema(account.spec),
+        "form_data": form::form_data(account.spec, account.row.enabled, &account.settings),
         "etag": etag,
     });
     Ok(HttpResponse::Ok()
