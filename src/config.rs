@@ -6,7 +6,7 @@
 
 use std::{cell::RefCell, net::ToSocketAddrs, sync::Arc, time::Duration};
 
-pub use crate::store::DatabaseConfig;
+pub use crate::store::{DEFAULT_SQLITE_HEAP_MB, DatabaseConfig};
 pub use crate::{
     auth::settings::{AuthConfig, JwtKeys, MIN_JWT_KEY_BYTES},
     crypto::keys::{NamedKey, decode_base64, parse_named_keys},
@@ -180,6 +180,7 @@ impl Config {
             schema: None,
             max_connections: 10,
             acquire_timeout: Duration::from_secs(3),
+            sqlite_heap_mb: DEFAULT_SQLITE_HEAP_MB,
         });
         let (jwt_keys, master_keys) = keys(&vars);
         vars.check(check_mode(
@@ -357,6 +358,7 @@ fn database<F: Fn(&str) -> Option<String>>(vars: &Vars<'_, F>) -> Result<Databas
         schema,
         max_connections: vars.number("RENKEI_DATABASE_MAX_CONNECTIONS", 10, 1..=1000),
         acquire_timeout: Duration::from_millis(vars.number("RENKEI_DATABASE_ACQUIRE_TIMEOUT_MS", 3000, 10..=60_000)),
+        sqlite_heap_mb: vars.number("RENKEI_SQLITE_HEAP_MB", DEFAULT_SQLITE_HEAP_MB, 1..=65_536),
     })
 }
 

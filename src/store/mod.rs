@@ -44,7 +44,16 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
     /// `RENKEI_DATABASE_ACQUIRE_TIMEOUT_MS`: how long a request waits for a connection.
     pub acquire_timeout: Duration,
+    /// `RENKEI_SQLITE_HEAP_MB`: SQLite's soft heap limit, in MiB, across every connection.
+    pub sqlite_heap_mb: u64,
 }
+
+/// SQLite's soft heap limit by default, in MiB. Each pool connection has a page cache of
+/// its own (2 MiB by default), filled as the database grows: 32 connections held 25 MiB
+/// after 150 s of steady screening and kept growing (bench/RESULTS.md, issue 30). The
+/// limit makes SQLite recycle cached pages beyond it; a page read again comes from the
+/// operating system's file cache.
+pub const DEFAULT_SQLITE_HEAP_MB: u64 = 16;
 
 /// Opens the connection pool. For PostgreSQL with a configured schema, the schema is
 /// created when missing and becomes every connection's search path.
@@ -76,13 +85,16 @@ fn pool_options(url: &str, config: &DatabaseConfig, schema: Option<&str>) -> Con
         options.set_schema_search_path(schema.to_string());
     }
     if url.starts_with("sqlite:") {
+        let heap_mb = config.sqlite_heap_mb;
         // WAL with synchronous=NORMAL: commits do not wait for fsync (a power cut may
         // lose the last commits, never corrupt the file); writers wait for each other.
-        options.map_sqlx_sqlite_opts(|o| {
+        options.map_sqlx_sqlite_opts(move |o| {
             use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(std::time::Duration::from_secs(10))
+                // Process-wide: set again by each connection, to the same value.
+                .pragma("soft_heap_limit", (heap_mb * 1024 * 1024).to_string())
         });
     }
     options

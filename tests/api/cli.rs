@@ -169,6 +169,7 @@ async fn keys_rotate_reseals_every_secret_under_the_first_key(backend: Backend) 
         schema: database.schema.clone(),
         max_connections: 2,
         acquire_timeout: Duration::from_secs(5),
+        sqlite_heap_mb: renkei::config::DEFAULT_SQLITE_HEAP_MB,
     })
     .await
     .unwrap();

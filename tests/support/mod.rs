@@ -418,6 +418,7 @@ pub async fn dump_tables(database: &TestDatabase) -> String {
         schema: database.schema.clone(),
         max_connections: 1,
         acquire_timeout: Duration::from_secs(5),
+        sqlite_heap_mb: renkei::config::DEFAULT_SQLITE_HEAP_MB,
     })
     .await
     .unwrap();
