@@ -19,7 +19,11 @@ use utoipa_actix_web::AppExt;
 use super::problem::{ApiError, FieldError, Problem};
 use crate::{
     auth::scopes::Scope,
-    screening::request::{MAX_ITEMS, MAX_YEN},
+    payment_methods::{Kind, providers_of},
+    screening::{
+        request::{MAX_ITEMS, MAX_YEN},
+        review::UPDATE_FIELDS,
+    },
 };
 
 /// Where a token comes from, for the `oauth2` scheme (relative to the server).
@@ -231,6 +235,42 @@ fn refine(doc: &mut Value) {
             set("FeedItemView", property, input);
         }
     }
+    // Rules across the fields of one body, beside the properties (the body stays one
+    // object type for generated clients, which ignore `if`/`then` and `not`). PUT and
+    // PATCH share `PaymentMethodInput` and a PATCH merges with the stored method, so
+    // only the create body states which providers fit a kind.
+    if let Some(create) = schemas.get_mut("PaymentMethodCreate") {
+        create["allOf"] = provider_fits_kind();
+    }
+    if let Some(update) = schemas.get_mut("UpdateRequest") {
+        update["not"] = all_null_or_absent(&UPDATE_FIELDS);
+    }
+}
+
+/// `payment_methods::rules`' provider rule as one `if kind … then provider …` per kind:
+/// one of `providers_of(kind)`, required; for a kind without providers, null or absent.
+fn provider_fits_kind() -> Value {
+    Kind::ALL
+        .into_iter()
+        .map(|kind| {
+            let providers = providers_of(kind);
+            let then = if providers.is_empty() {
+                json!({"properties": {"provider": {"type": "null"}}})
+            } else {
+                json!({"properties": {"provider": {"enum": providers}}, "required": ["provider"]})
+            };
+            json!({"if": {"properties": {"kind": {"const": kind.as_str()}}, "required": ["kind"]}, "then": then})
+        })
+        .collect()
+}
+
+/// A body where each of `fields` is null or absent: under `not`, at least one is set.
+fn all_null_or_absent(fields: &[&str]) -> Value {
+    let properties: serde_json::Map<String, Value> = fields
+        .iter()
+        .map(|field| (field.to_string(), json!({"type": "null"})))
+        .collect();
+    json!({"properties": properties})
 }
 
 /// Path parameters as the server checks them: a payment method's `code`.
