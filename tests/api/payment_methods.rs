@@ -28,6 +28,7 @@ on_both_databases!(
     methods_of_another_shop_are_not_found,
     patch_merges_and_if_match_guards_changes,
     checkout_config_follows_changes_made_on_another_replica,
+    the_create_schema_and_the_server_agree_on_which_providers_fit_each_kind,
 );
 
 async fn checkout_config_follows_changes_made_on_another_replica(backend: Backend) {
@@ -217,6 +218,70 @@ async fn the_provider_must_fit_the_kind(backend: Backend) {
     let mut veritrans_deferred = method("deferred", Some("veritrans"));
     veritrans_deferred["enabled"] = json!(false);
     assert_eq!(s.put_method("m", veritrans_deferred).await.status(), 201);
+}
+
+/// For every kind, each provider slug, null and no provider: a create body the server
+/// accepts is valid against the served create-body schema, and one it refuses for its
+/// provider is not.
+async fn the_create_schema_and_the_server_agree_on_which_providers_fit_each_kind(backend: Backend) {
+    let s = session(backend).await;
+    let schema = s.app.request_body_schema("POST", "/api/v1/payment-methods").await;
+    let providers: Vec<Option<Value>> = renkei::accounts::ALL
+        .iter()
+        .map(|p| Some(json!(p.slug)))
+        .chain([Some(Value::Null), None])
+        .collect();
+    let mut disagreements = Vec::new();
+    for kind in renkei::payment_methods::Kind::ALL {
+        let (mut accepted, mut refused) = (0, 0);
+        for (i, provider) in providers.iter().enumerate() {
+            let mut body = json!({
+                "code": format!("{}-{i}", kind.as_str()),
+                "kind": kind.as_str(),
+                "display_name": "m",
+                "enabled": false,
+            });
+            if let Some(provider) = provider {
+                body["provider"] = provider.clone();
+            }
+            let response = s
+                .request(reqwest::Method::POST, "/api/v1/payment-methods")
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let server = match response.status().as_u16() {
+                201 => true,
+                422 => {
+                    let problem: Value = response.json().await.unwrap();
+                    assert_eq!(error_fields(&problem), ["provider"], "{body}: {problem}");
+                    false
+                }
+                other => panic!("{body}: unexpected {other}"),
+            };
+            if server {
+                accepted += 1;
+            } else {
+                refused += 1;
+            }
+            if schema.is_valid(&body) != server {
+                let (verdict, schema_verdict) = if server {
+                    ("accepts", "refuses")
+                } else {
+                    ("refuses", "allows")
+                };
+                disagreements.push(format!(
+                    "{body}: the server {verdict} it, the schema {schema_verdict} it"
+                ));
+            }
+        }
+        assert!(
+            accepted > 0 && refused > 0,
+            "{}: {accepted} accepted, {refused} refused",
+            kind.as_str()
+        );
+    }
+    assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
 }
 
 async fn enabling_needs_a_configured_and_enabled_provider_account(backend: Backend) {
