@@ -186,10 +186,15 @@ fn refine(doc: &mut Value) {
         }
     };
     let provider = json!({"anyOf": [{"$ref": "#/components/schemas/ProviderSlug"}, {"type": "null"}]});
-    for schema in ["PaymentMethodInput", "PaymentMethodCreate", "PaymentMethod"] {
+    for schema in [
+        "PaymentMethodInput",
+        "PaymentMethodCreate",
+        "PaymentMethodPatch",
+        "PaymentMethod",
+    ] {
         set(schema, "provider", provider.clone());
     }
-    for schema in ["PaymentMethodInput", "PaymentMethodCreate"] {
+    for schema in ["PaymentMethodInput", "PaymentMethodCreate", "PaymentMethodPatch"] {
         set(
             schema,
             "position",
@@ -236,20 +241,27 @@ fn refine(doc: &mut Value) {
         }
     }
     // Rules across the fields of one body, beside the properties (the body stays one
-    // object type for generated clients, which ignore `if`/`then` and `not`). PUT and
-    // PATCH share `PaymentMethodInput` and a PATCH merges with the stored method, so
-    // only the create body states which providers fit a kind.
-    if let Some(create) = schemas.get_mut("PaymentMethodCreate") {
-        create["allOf"] = provider_fits_kind();
+    // object type for generated clients, which ignore `if`/`then` and `not`). POST and
+    // PUT check their body alone, so the provider must fit the kind given; a PATCH merges
+    // with the stored method, so its body is held to the rule only when it sends both.
+    for (schema, sent) in [
+        ("PaymentMethodCreate", &["kind"][..]),
+        ("PaymentMethodInput", &["kind"][..]),
+        ("PaymentMethodPatch", &["kind", "provider"][..]),
+    ] {
+        if let Some(body) = schemas.get_mut(schema) {
+            body["allOf"] = provider_fits_kind(sent);
+        }
     }
     if let Some(update) = schemas.get_mut("UpdateRequest") {
         update["not"] = all_null_or_absent(&UPDATE_FIELDS);
     }
 }
 
-/// `payment_methods::rules`' provider rule as one `if kind … then provider …` per kind:
-/// one of `providers_of(kind)`, required; for a kind without providers, null or absent.
-fn provider_fits_kind() -> Value {
+/// `payment_methods::rules`' provider rule as one `if kind … then provider …` per kind,
+/// for a body that sends the fields `sent` (`kind` among them): the provider is one of
+/// `providers_of(kind)`, required; for a kind without providers, null or absent.
+fn provider_fits_kind(sent: &[&str]) -> Value {
     Kind::ALL
         .into_iter()
         .map(|kind| {
@@ -259,7 +271,7 @@ fn provider_fits_kind() -> Value {
             } else {
                 json!({"properties": {"provider": {"enum": providers}}, "required": ["provider"]})
             };
-            json!({"if": {"properties": {"kind": {"const": kind.as_str()}}, "required": ["kind"]}, "then": then})
+            json!({"if": {"properties": {"kind": {"const": kind.as_str()}}, "required": sent}, "then": then})
         })
         .collect()
 }
@@ -296,7 +308,7 @@ fn refine_paths(doc: &mut Value) {
 }
 
 /// `payment_methods::rules::is_valid_code` as a pattern.
-const PAYMENT_METHOD_CODE_PATTERN: &str = "^[a-z0-9][a-z0-9_-]{0,63}$";
+pub const PAYMENT_METHOD_CODE_PATTERN: &str = "^[a-z0-9][a-z0-9_-]{0,63}$";
 
 /// A free-form object (`{"type": "object"}` with no properties) allows any property, so
 /// that typed clients read `unknown` values, not `never`. Examples are left as they are.
