@@ -338,6 +338,17 @@ impl TestApp {
     /// The JSON Schema (2020-12) of the `application/json` request body of `method`
     /// `template` in the document this application serves, with its components.
     pub async fn request_body_schema(&self, method: &str, template: &str) -> jsonschema::Validator {
+        self.request_body_schema_of(method, template, "application/json").await
+    }
+
+    /// The JSON Schema (2020-12) of the `content_type` request body of `method`
+    /// `template` in the document this application serves, with its components.
+    pub async fn request_body_schema_of(
+        &self,
+        method: &str,
+        template: &str,
+        content_type: &str,
+    ) -> jsonschema::Validator {
         let doc: serde_json::Value = self
             .http
             .get(self.url("/openapi.json"))
@@ -347,9 +358,8 @@ impl TestApp {
             .json()
             .await
             .unwrap();
-        let body =
-            &doc["paths"][template][method.to_lowercase()]["requestBody"]["content"]["application/json"]["schema"];
-        assert!(body.is_object(), "{method} {template} documents no JSON body");
+        let body = &doc["paths"][template][method.to_lowercase()]["requestBody"]["content"][content_type]["schema"];
+        assert!(body.is_object(), "{method} {template} documents no {content_type} body");
         let schema = serde_json::json!({
             "$schema": "https://json-schema.org/draft/2020-12/schema",
             "$ref": "#/$defs/body",
