@@ -271,7 +271,11 @@ fn provider_fits_kind(sent: &[&str]) -> Value {
             } else {
                 json!({"properties": {"provider": {"enum": providers}}, "required": ["provider"]})
             };
-            json!({"if": {"properties": {"kind": {"const": kind.as_str()}}, "required": sent}, "then": then})
+            // Each field the `if` requires is among its properties (Redocly's rule).
+            let mut properties: serde_json::Map<String, Value> =
+                sent.iter().map(|field| (field.to_string(), json!({}))).collect();
+            properties.insert("kind".into(), json!({"const": kind.as_str()}));
+            json!({"if": {"properties": properties, "required": sent}, "then": then})
         })
         .collect()
 }
