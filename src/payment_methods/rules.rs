@@ -75,11 +75,26 @@ fn checked_display_name(display_name: &str, errors: &mut Vec<FieldError>) -> Str
     display_name
 }
 
-/// The provider, which must fit the kind (none for kinds without providers).
+/// The provider, which must fit the kind exactly (none for kinds without providers): a
+/// blank or padded slug is refused, as the OpenAPI document's `ProviderSlug` enum does.
 fn checked_provider<'a>(kind: Kind, provider: Option<&'a str>, errors: &mut Vec<FieldError>) -> Option<&'a str> {
     let allowed = providers_of(kind);
-    let provider = provider.map(str::trim).filter(|p| !p.is_empty());
     let problem = match (allowed.is_empty(), provider) {
+        (_, Some(p)) if p.trim().is_empty() => Some((
+            "invalid_value",
+            if allowed.is_empty() {
+                format!(
+                    "provider must not be blank: a {} method takes no provider (null or absent)",
+                    kind.as_str()
+                )
+            } else {
+                format!(
+                    "provider must not be blank: a {} method takes one of {}",
+                    kind.as_str(),
+                    allowed.join(", ")
+                )
+            },
+        )),
         (true, Some(_)) => Some((
             "not_allowed",
             format!("a {} method takes no provider; send provider: null", kind.as_str()),
@@ -231,6 +246,32 @@ mod tests {
                 "{} without a provider",
                 kind.as_str()
             );
+        }
+    }
+
+    #[test]
+    fn a_blank_or_padded_provider_is_refused_for_every_kind() {
+        let ctx = Context::default();
+        for kind in Kind::ALL {
+            let padded = providers_of(kind).first().map(|p| format!(" {p} "));
+            for provider in ["", "  ", "\t"].into_iter().chain(padded.as_deref()) {
+                let errors = validate(input(kind, Some(provider)), "m", &ctx)
+                    .err()
+                    .unwrap_or_default();
+                assert_eq!(errors.len(), 1, "{} on {provider:?}", kind.as_str());
+                assert_eq!(errors[0].field, "provider");
+                let expected = if providers_of(kind).is_empty() {
+                    "takes no provider".to_string()
+                } else {
+                    providers_of(kind).join(", ")
+                };
+                assert!(
+                    errors[0].message.contains(&expected),
+                    "{} on {provider:?}: {}",
+                    kind.as_str(),
+                    errors[0].message
+                );
+            }
         }
     }
 

@@ -35,8 +35,12 @@ use crate::{
 /// The longest memo sent to O-PLUX.
 pub const MEMO_MAX_CHARS: usize = 1000;
 
+/// The fields of an [`UpdateRequest`], of which at least one must be set (not null); the
+/// OpenAPI document states the rule from this list.
+pub const UPDATE_FIELDS: [&str; 4] = ["settlement_status", "manual_result", "memo", "blacklisted"];
+
 /// `POST /api/v1/fraud-screenings/{order_number}/updates`: what to tell O-PLUX about an
-/// order after checkout; at least one field.
+/// order after checkout; at least one field, not null.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(min_properties = 1, example = json!({"settlement_status": "paid", "memo": "入金確認済み"}))]
@@ -62,16 +66,11 @@ impl UpdateRequest {
             blacklisted: self.blacklisted,
         };
         if update.is_empty() {
+            let message = format!("send at least one of {}", UPDATE_FIELDS.join(", "));
             return Err(DomainError::Invalid(
-                ["settlement_status", "manual_result", "memo", "blacklisted"]
+                UPDATE_FIELDS
                     .into_iter()
-                    .map(|field| {
-                        FieldError::new(
-                            field,
-                            "required",
-                            "send at least one of settlement_status, manual_result, memo, blacklisted",
-                        )
-                    })
+                    .map(|field| FieldError::new(field, "required", message.clone()))
                     .collect(),
             ));
         }

@@ -23,6 +23,7 @@ on_both_databases!(
     screenings_are_found_by_manual_result,
     another_shops_order_is_404,
     an_update_without_fields_is_422_naming_them,
+    an_update_with_every_field_null_or_absent_is_invalid_against_its_schema,
     a_new_screening_and_a_manual_review_change_emit_events,
 );
 
@@ -304,6 +305,45 @@ async fn an_update_without_fields_is_422_naming_them(backend: Backend) {
     assert_eq!(error_fields(&problem), ["settlement_status"]);
     let problem = assert_problem(shop.update("V-1", json!({"memo": "あ".repeat(1001)})).await, 422).await;
     assert_eq!(error_fields(&problem), ["memo"]);
+}
+
+/// The served schema of an update refuses what the server refuses for want of a field
+/// (every field null or absent), and allows an update with one field set.
+async fn an_update_with_every_field_null_or_absent_is_invalid_against_its_schema(backend: Backend) {
+    let shop = ScreeningShop::new(backend).await;
+    shop.screened_event("W-1", 1).await;
+    let schema = shop
+        .app
+        .request_body_schema("POST", "/api/v1/fraud-screenings/{order_number}/updates")
+        .await;
+    for body in [
+        json!({}),
+        json!({"blacklisted": null, "manual_result": null}),
+        json!({"settlement_status": null, "manual_result": null, "memo": null, "blacklisted": null}),
+    ] {
+        assert!(!schema.is_valid(&body), "{body} is valid against the schema");
+        let problem = assert_problem(shop.update("W-1", body.clone()).await, 422).await;
+        assert_eq!(
+            error_fields(&problem),
+            ["settlement_status", "manual_result", "memo", "blacklisted"],
+            "{body}"
+        );
+        assert_eq!(
+            problem["errors"][0]["message"],
+            "send at least one of settlement_status, manual_result, memo, blacklisted"
+        );
+    }
+    for body in [
+        json!({"memo": "x"}),
+        json!({"blacklisted": false, "manual_result": null}),
+    ] {
+        assert!(schema.is_valid(&body), "{body} is invalid against the schema");
+        assert_eq!(shop.update("W-1", body.clone()).await.status(), 200, "{body}");
+    }
+    assert_eq!(
+        shop.updates("W-1").await,
+        [json!({"memo": "x"}), json!({"blacked": "0"})]
+    );
 }
 
 async fn a_new_screening_and_a_manual_review_change_emit_events(backend: Backend) {

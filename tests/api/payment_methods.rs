@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 
+use renkei::payment_methods::Kind;
 use serde_json::{Value, json};
 
 use crate::on_both_databases;
@@ -28,6 +29,11 @@ on_both_databases!(
     methods_of_another_shop_are_not_found,
     patch_merges_and_if_match_guards_changes,
     checkout_config_follows_changes_made_on_another_replica,
+    the_create_schema_and_the_server_agree_on_which_providers_fit_each_kind,
+    the_replace_schema_and_the_server_agree_on_which_providers_fit_each_kind,
+    the_patch_schema_and_the_server_agree_on_which_providers_fit_each_kind,
+    a_blank_provider_is_refused_by_the_server_and_the_schemas,
+    a_patch_of_one_field_is_valid_against_its_schema_and_accepted,
 );
 
 async fn checkout_config_follows_changes_made_on_another_replica(backend: Backend) {
@@ -217,6 +223,269 @@ async fn the_provider_must_fit_the_kind(backend: Backend) {
     let mut veritrans_deferred = method("deferred", Some("veritrans"));
     veritrans_deferred["enabled"] = json!(false);
     assert_eq!(s.put_method("m", veritrans_deferred).await.status(), 201);
+}
+
+/// Each provider slug, null, a blank provider and no provider (`None`: left out).
+fn provider_options() -> Vec<Option<Value>> {
+    renkei::accounts::ALL
+        .iter()
+        .map(|p| Some(json!(p.slug)))
+        .chain([Some(Value::Null), Some(json!("")), Some(json!("  ")), None])
+        .collect()
+}
+
+/// For every kind and each of `providers`: a body the server accepts (`method` on the path
+/// `target` gives, with the body it gives and the provider) is valid against the served
+/// body schema of `method` `template`, and one it refuses, for its provider only, is not;
+/// the server accepts some and refuses some of each kind's.
+async fn the_schema_and_the_server_agree_on_providers(
+    s: &Session,
+    method: reqwest::Method,
+    template: &str,
+    providers: &[Option<Value>],
+    target: impl Fn(Kind, usize) -> (String, Value),
+) {
+    let schema = s.app.request_body_schema(method.as_str(), template).await;
+    let mut disagreements = Vec::new();
+    for kind in Kind::ALL {
+        let (mut accepted, mut refused) = (0, 0);
+        for (i, provider) in providers.iter().enumerate() {
+            let (path, mut body) = target(kind, i);
+            if let Some(provider) = provider {
+                body["provider"] = provider.clone();
+            }
+            let response = s.request(method.clone(), &path).json(&body).send().await.unwrap();
+            let server = match response.status().as_u16() {
+                200 | 201 => true,
+                422 => {
+                    let problem: Value = response.json().await.unwrap();
+                    assert_eq!(error_fields(&problem), ["provider"], "{method} {body}: {problem}");
+                    false
+                }
+                other => panic!("{method} {body}: unexpected {other}"),
+            };
+            if server {
+                accepted += 1;
+            } else {
+                refused += 1;
+            }
+            if schema.is_valid(&body) != server {
+                let (verdict, schema_verdict) = if server {
+                    ("accepts", "refuses")
+                } else {
+                    ("refuses", "allows")
+                };
+                disagreements.push(format!(
+                    "{method} {body}: the server {verdict} it, the schema {schema_verdict} it"
+                ));
+            }
+        }
+        assert!(
+            accepted > 0 && refused > 0,
+            "{method} {}: {accepted} accepted, {refused} refused",
+            kind.as_str()
+        );
+    }
+    assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
+}
+
+/// For every kind, each provider slug, null, a blank one and none: a create body the
+/// server accepts is valid against the served create-body schema, and one it refuses for
+/// its provider is not.
+async fn the_create_schema_and_the_server_agree_on_which_providers_fit_each_kind(backend: Backend) {
+    let s = session(backend).await;
+    let target = |kind: Kind, i: usize| {
+        let code = format!("{}-{i}", kind.as_str());
+        let body = json!({"code": code, "kind": kind.as_str(), "display_name": "m", "enabled": false});
+        ("/api/v1/payment-methods".to_string(), body)
+    };
+    the_schema_and_the_server_agree_on_providers(
+        &s,
+        reqwest::Method::POST,
+        "/api/v1/payment-methods",
+        &provider_options(),
+        target,
+    )
+    .await;
+}
+
+/// The same for PUT, which checks its body alone (it does not merge with a stored
+/// method): new methods and replaced ones alike.
+async fn the_replace_schema_and_the_server_agree_on_which_providers_fit_each_kind(backend: Backend) {
+    let s = session(backend).await;
+    s.method_ok("stored", method("bank_transfer", None)).await;
+    let target = |kind: Kind, i: usize| {
+        // Every other body replaces the stored method, the others create one.
+        let code = if i % 2 == 0 {
+            "stored".to_string()
+        } else {
+            format!("{}-{i}", kind.as_str())
+        };
+        let body = json!({"kind": kind.as_str(), "display_name": "m", "enabled": false});
+        (format!("/api/v1/payment-methods/{code}"), body)
+    };
+    the_schema_and_the_server_agree_on_providers(
+        &s,
+        reqwest::Method::PUT,
+        "/api/v1/payment-methods/{code}",
+        &provider_options(),
+        target,
+    )
+    .await;
+}
+
+/// The same for a PATCH that sends the kind and the provider (one it leaves out comes from
+/// the stored method, which the schema cannot know).
+async fn the_patch_schema_and_the_server_agree_on_which_providers_fit_each_kind(backend: Backend) {
+    let s = session(backend).await;
+    s.method_ok("stored", method("bank_transfer", None)).await;
+    let sent: Vec<Option<Value>> = provider_options().into_iter().filter(Option::is_some).collect();
+    let target = |kind: Kind, _: usize| {
+        // carriers: null resets them (a carrier method's are kept by a merge otherwise).
+        let body = json!({"kind": kind.as_str(), "enabled": false, "carriers": null});
+        ("/api/v1/payment-methods/stored".to_string(), body)
+    };
+    the_schema_and_the_server_agree_on_providers(
+        &s,
+        reqwest::Method::PATCH,
+        "/api/v1/payment-methods/{code}",
+        &sent,
+        target,
+    )
+    .await;
+}
+
+/// A blank provider (empty or spaces) is not "no provider": the server refuses it with a
+/// 422 on `provider` that says what the kind takes, and every body schema refuses it.
+async fn a_blank_provider_is_refused_by_the_server_and_the_schemas(backend: Backend) {
+    let s = session(backend).await;
+    s.method_ok("stored", method("bank_transfer", None)).await;
+    let create = s.app.request_body_schema("POST", "/api/v1/payment-methods").await;
+    let replace = s.app.request_body_schema("PUT", "/api/v1/payment-methods/{code}").await;
+    let patch = s
+        .app
+        .request_body_schema("PATCH", "/api/v1/payment-methods/{code}")
+        .await;
+    for kind in Kind::ALL {
+        let providers = renkei::payment_methods::providers_of(kind);
+        let expected = if providers.is_empty() {
+            format!("a {} method takes no provider (null or absent)", kind.as_str())
+        } else {
+            format!("a {} method takes one of {}", kind.as_str(), providers.join(", "))
+        };
+        for blank in ["", "  "] {
+            let mut body = json!({"kind": kind.as_str(), "provider": blank, "display_name": "m", "enabled": false});
+            let mut requests = vec![
+                (
+                    &replace,
+                    reqwest::Method::PUT,
+                    "/api/v1/payment-methods/new".to_string(),
+                    body.clone(),
+                ),
+                (
+                    &patch,
+                    reqwest::Method::PATCH,
+                    "/api/v1/payment-methods/stored".to_string(),
+                    body.clone(),
+                ),
+                (
+                    &patch,
+                    reqwest::Method::PATCH,
+                    "/api/v1/payment-methods/stored".to_string(),
+                    json!({"provider": blank}),
+                ),
+            ];
+            body["code"] = json!("new");
+            requests.push((
+                &create,
+                reqwest::Method::POST,
+                "/api/v1/payment-methods".to_string(),
+                body,
+            ));
+            for (schema, method, path, body) in requests {
+                assert!(!schema.is_valid(&body), "{method} {body} is valid against its schema");
+                let response = s.request(method.clone(), &path).json(&body).send().await.unwrap();
+                let problem = assert_problem(response, 422).await;
+                assert_eq!(error_fields(&problem), ["provider"], "{method} {body}: {problem}");
+                let message = problem["errors"][0]["message"].as_str().unwrap();
+                let expected = if body.get("kind").is_some() {
+                    expected.clone()
+                } else {
+                    // The stored method is a bank transfer.
+                    "a bank_transfer method takes no provider (null or absent)".to_string()
+                };
+                assert!(message.contains(&expected), "{method} {body}: {message}");
+            }
+        }
+    }
+    let new = s
+        .request(reqwest::Method::GET, "/api/v1/payment-methods/new")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        new.status(),
+        404,
+        "a PUT or POST with a blank provider created the method"
+    );
+}
+
+/// A merge patch of one field is valid against the served PATCH schema (for both content
+/// types the server takes) and accepted, while the PUT schema, which needs the whole
+/// method, refuses it as the server does.
+async fn a_patch_of_one_field_is_valid_against_its_schema_and_accepted(backend: Backend) {
+    let s = session(backend).await;
+    s.method_ok("bank", method("bank_transfer", None)).await;
+    let template = "/api/v1/payment-methods/{code}";
+    for content_type in ["application/json", "application/merge-patch+json"] {
+        let schema = s.app.request_body_schema_of("PATCH", template, content_type).await;
+        for body in [
+            json!({"position": 0}),
+            json!({}),
+            json!({"provider": null, "enabled": null, "carriers": null}),
+            json!({"code": "bank", "display_name": "振込"}),
+        ] {
+            assert!(
+                schema.is_valid(&body),
+                "{content_type} {body} is invalid against the PATCH schema"
+            );
+            let response = s
+                .request(reqwest::Method::PATCH, "/api/v1/payment-methods/bank")
+                .header("content-type", content_type)
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            let text = response.text().await.unwrap();
+            assert_eq!(status, 200, "{content_type} {body}: {text}");
+        }
+        for body in [
+            json!({"kind": null}),
+            json!({"display_name": null}),
+            json!({"code": null}),
+            json!({"position": -1}),
+        ] {
+            assert!(
+                !schema.is_valid(&body),
+                "{content_type} {body} is valid against the PATCH schema"
+            );
+            let response = s
+                .request(reqwest::Method::PATCH, "/api/v1/payment-methods/bank")
+                .header("content-type", content_type)
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap();
+            assert_problem(response, 422).await;
+        }
+    }
+    let stored = s.get_json("/api/v1/payment-methods/bank").await;
+    assert_eq!(stored["position"], 0);
+    assert_eq!(stored["display_name"], "振込");
+    let put = s.app.request_body_schema("PUT", template).await;
+    assert!(!put.is_valid(&json!({"position": 0})));
+    assert_problem(s.put_method("bank", json!({"position": 0})).await, 422).await;
 }
 
 async fn enabling_needs_a_configured_and_enabled_provider_account(backend: Backend) {

@@ -334,6 +334,43 @@ impl TestApp {
     pub fn get(&self, path: &str, token: &str) -> reqwest::RequestBuilder {
         self.http.get(self.url(path)).bearer_auth(token)
     }
+
+    /// The JSON Schema (2020-12) of the `application/json` request body of `method`
+    /// `template` in the document this application serves, with its components.
+    pub async fn request_body_schema(&self, method: &str, template: &str) -> jsonschema::Validator {
+        self.request_body_schema_of(method, template, "application/json").await
+    }
+
+    /// The JSON Schema (2020-12) of the `content_type` request body of `method`
+    /// `template` in the document this application serves, with its components.
+    pub async fn request_body_schema_of(
+        &self,
+        method: &str,
+        template: &str,
+        content_type: &str,
+    ) -> jsonschema::Validator {
+        let doc: serde_json::Value = self
+            .http
+            .get(self.url("/openapi.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let body = &doc["paths"][template][method.to_lowercase()]["requestBody"]["content"][content_type]["schema"];
+        assert!(body.is_object(), "{method} {template} documents no {content_type} body");
+        let schema = serde_json::json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$ref": "#/$defs/body",
+            "$defs": {"body": body},
+            "components": doc["components"],
+        });
+        jsonschema::options()
+            .should_validate_formats(true)
+            .build(&schema)
+            .unwrap_or_else(|e| panic!("the body schema of {method} {template} does not compile: {e}"))
+    }
 }
 
 /// A deadline for conditions a test waits on: generous, since a loaded CI machine may take

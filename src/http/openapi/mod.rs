@@ -19,7 +19,11 @@ use utoipa_actix_web::AppExt;
 use super::problem::{ApiError, FieldError, Problem};
 use crate::{
     auth::scopes::Scope,
-    screening::request::{MAX_ITEMS, MAX_YEN},
+    payment_methods::{Kind, providers_of},
+    screening::{
+        request::{MAX_ITEMS, MAX_YEN},
+        review::UPDATE_FIELDS,
+    },
 };
 
 /// Where a token comes from, for the `oauth2` scheme (relative to the server).
@@ -113,8 +117,10 @@ impl utoipa::PartialSchema for Binary {
 
 impl utoipa::ToSchema for Binary {}
 
-/// The document of every route that `describe` registers (`http::document`).
-pub fn build(describe: impl FnOnce(&mut utoipa_actix_web::service_config::ServiceConfig)) -> openapi::OpenApi {
+/// The document of every route that `describe` registers (`http::document`), as JSON:
+/// utoipa's schema objects carry no `const`, `not`, `if` or `then`, so the document
+/// leaves utoipa before it is refined and stays JSON.
+pub fn build(describe: impl FnOnce(&mut utoipa_actix_web::service_config::ServiceConfig)) -> Value {
     let (_, doc) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
@@ -130,7 +136,7 @@ pub fn build(describe: impl FnOnce(&mut utoipa_actix_web::service_config::Servic
     if let Some(paths) = json.get_mut("paths") {
         allow_any_property(paths);
     }
-    serde_json::from_value(json).expect("the document stays valid OpenAPI")
+    json
 }
 
 /// Makes derived schemas of the domains state what the server enforces where their
@@ -180,10 +186,15 @@ fn refine(doc: &mut Value) {
         }
     };
     let provider = json!({"anyOf": [{"$ref": "#/components/schemas/ProviderSlug"}, {"type": "null"}]});
-    for schema in ["PaymentMethodInput", "PaymentMethodCreate", "PaymentMethod"] {
+    for schema in [
+        "PaymentMethodInput",
+        "PaymentMethodCreate",
+        "PaymentMethodPatch",
+        "PaymentMethod",
+    ] {
         set(schema, "provider", provider.clone());
     }
-    for schema in ["PaymentMethodInput", "PaymentMethodCreate"] {
+    for schema in ["PaymentMethodInput", "PaymentMethodCreate", "PaymentMethodPatch"] {
         set(
             schema,
             "position",
@@ -229,6 +240,53 @@ fn refine(doc: &mut Value) {
             set("FeedItemView", property, input);
         }
     }
+    // Rules across the fields of one body, beside the properties (the body stays one
+    // object type for generated clients, which ignore `if`/`then` and `not`). POST and
+    // PUT check their body alone, so the provider must fit the kind given; a PATCH merges
+    // with the stored method, so its body is held to the rule only when it sends both.
+    for (schema, sent) in [
+        ("PaymentMethodCreate", &["kind"][..]),
+        ("PaymentMethodInput", &["kind"][..]),
+        ("PaymentMethodPatch", &["kind", "provider"][..]),
+    ] {
+        if let Some(body) = schemas.get_mut(schema) {
+            body["allOf"] = provider_fits_kind(sent);
+        }
+    }
+    if let Some(update) = schemas.get_mut("UpdateRequest") {
+        update["not"] = all_null_or_absent(&UPDATE_FIELDS);
+    }
+}
+
+/// `payment_methods::rules`' provider rule as one `if kind … then provider …` per kind,
+/// for a body that sends the fields `sent` (`kind` among them): the provider is one of
+/// `providers_of(kind)`, required; for a kind without providers, null or absent.
+fn provider_fits_kind(sent: &[&str]) -> Value {
+    Kind::ALL
+        .into_iter()
+        .map(|kind| {
+            let providers = providers_of(kind);
+            let then = if providers.is_empty() {
+                json!({"properties": {"provider": {"type": "null"}}})
+            } else {
+                json!({"properties": {"provider": {"enum": providers}}, "required": ["provider"]})
+            };
+            // Each field the `if` requires is among its properties (Redocly's rule).
+            let mut properties: serde_json::Map<String, Value> =
+                sent.iter().map(|field| (field.to_string(), json!({}))).collect();
+            properties.insert("kind".into(), json!({"const": kind.as_str()}));
+            json!({"if": {"properties": properties, "required": sent}, "then": then})
+        })
+        .collect()
+}
+
+/// A body where each of `fields` is null or absent: under `not`, at least one is set.
+fn all_null_or_absent(fields: &[&str]) -> Value {
+    let properties: serde_json::Map<String, Value> = fields
+        .iter()
+        .map(|field| (field.to_string(), json!({"type": "null"})))
+        .collect();
+    json!({"properties": properties})
 }
 
 /// Path parameters as the server checks them: a payment method's `code`.
@@ -254,7 +312,7 @@ fn refine_paths(doc: &mut Value) {
 }
 
 /// `payment_methods::rules::is_valid_code` as a pattern.
-const PAYMENT_METHOD_CODE_PATTERN: &str = "^[a-z0-9][a-z0-9_-]{0,63}$";
+pub const PAYMENT_METHOD_CODE_PATTERN: &str = "^[a-z0-9][a-z0-9_-]{0,63}$";
 
 /// A free-form object (`{"type": "object"}` with no properties) allows any property, so
 /// that typed clients read `unknown` values, not `never`. Examples are left as they are.
@@ -312,8 +370,8 @@ fn declare_security(doc: &mut Value) {
 }
 
 /// The document as served and committed: pretty JSON with a final newline.
-pub fn document_json(doc: &openapi::OpenApi) -> String {
-    let mut json = doc.to_pretty_json().unwrap_or_default();
+pub fn document_json(doc: &Value) -> String {
+    let mut json = serde_json::to_string_pretty(doc).unwrap_or_default();
     json.push('\n');
     json
 }

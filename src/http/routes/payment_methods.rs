@@ -10,7 +10,7 @@ use crate::{
         auth::{Authenticated, scope},
         conditional::{IfMatch, IfMatchHeader},
         extract::{self, ApiJson, ApiQuery},
-        openapi::problems,
+        openapi::{self, problems},
         pagination,
         problem::ApiError,
         state::AppState,
@@ -51,7 +51,7 @@ impl utoipa::PartialSchema for PaymentMethodCreate {
         schema["description"] = "A new payment method: its code and its settings.".into();
         schema["properties"]["code"] = serde_json::json!({
             "type": "string",
-            "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$",
+            "pattern": openapi::PAYMENT_METHOD_CODE_PATTERN,
             "description": "Slug, unique in the shop: 1–64 lower-case letters, digits, '-' and '_', starting with a letter or digit."
         });
         if let Some(required) = schema["required"].as_array_mut() {
@@ -62,6 +62,36 @@ impl utoipa::PartialSchema for PaymentMethodCreate {
 }
 
 impl ToSchema for PaymentMethodCreate {}
+
+/// The body of `PATCH /api/v1/payment-methods/{code}`: a JSON Merge Patch of the method,
+/// so every field of `PaymentMethodInput` is optional. Null clears a field to its default
+/// where the input has one (`provider`, `enabled`, `position`…); `kind` and `display_name`
+/// cannot be cleared, and `code` can only repeat the path's.
+pub struct PaymentMethodPatch;
+
+impl utoipa::PartialSchema for PaymentMethodPatch {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let mut schema =
+            serde_json::to_value(<PaymentMethodInput as utoipa::PartialSchema>::schema()).unwrap_or_default();
+        if let Some(object) = schema.as_object_mut() {
+            object.remove("required");
+        }
+        schema["description"] = "Changes to a payment method (JSON Merge Patch: a field left out is kept, \
+            null resets `provider`, `enabled`, `available_in`, `oplux_screening`, \
+            `thanks_offer_immediate_settlement`, `position` and `carriers` to their defaults). \
+            The merged method must pass the same rules as a PUT."
+            .into();
+        schema["properties"]["code"] = serde_json::json!({
+            "type": "string",
+            "pattern": openapi::PAYMENT_METHOD_CODE_PATTERN,
+            "description": "The method's code, as in the path: a code cannot be changed."
+        });
+        schema["example"] = serde_json::json!({"position": 0});
+        serde_json::from_value(schema).expect("a valid schema")
+    }
+}
+
+impl ToSchema for PaymentMethodPatch {}
 
 fn method_response(row: &PaymentMethodRow, created: bool) -> Result<HttpResponse, ApiError> {
     let mut response = if created {
@@ -197,7 +227,7 @@ pub async fn put_payment_method(
         ("code" = String, Path, description = "The method's code"),
         IfMatchHeader,
     ),
-    request_body(content((PaymentMethodInput = "application/merge-patch+json"), (PaymentMethodInput = "application/json"))),
+    request_body(content((PaymentMethodPatch = "application/merge-patch+json"), (PaymentMethodPatch = "application/json"))),
     security(("bearer" = ["payment-methods:write"])),
     responses(
         (status = 200, description = "Changed", body = PaymentMethod, headers(("ETag" = String, description = "Entity tag"))),
