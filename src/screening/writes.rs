@@ -14,15 +14,15 @@
 //! its write. When a shared write fails, each of its writes
 //! is tried again alone, so one bad write cannot fail the others.
 //!
-//! The writers are tasks of the main runtime, not of a request worker (`store::write`):
-//! one on SQLite (one writer anyway), a few on PostgreSQL, each on a connection it keeps
+//! The writers run on the writer thread (`store::write`): one on SQLite (one writer
+//! anyway), a few on PostgreSQL, each on a connection it keeps
 //! (`store::write::WriterConnection`: no pool round trip per statement; session 9).
 
 use std::{sync::Arc, time::Instant};
 
 use chrono::Utc;
 use prometheus_client::metrics::gauge::Gauge;
-use sea_orm::{DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, FromQueryResult, QueryTrait};
 use serde_json::Value;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
@@ -31,9 +31,10 @@ use crate::{
     metrics::{DatabaseLabel, Histograms, ScreeningWriteMetrics, WriteLabel},
     store::{
         self,
+        events::NewEvent,
         oplux_exchanges::NewExchange,
-        screening_batch,
-        screenings::{Claim, Finish, Finished, NewClaim, Reported},
+        screenings::{self, Claim, Finish, Finished, NewClaim, Reported},
+        webhooks::{self, EndpointRow},
         write::WriterConnection,
     },
 };
@@ -121,29 +122,23 @@ struct Job {
 }
 
 impl ScreeningWrites {
-    /// Starts the writers of this database on the current runtime (the main one, not a
-    /// request worker's); they stop when this is dropped.
+    /// Starts the writers of this database; they stop when this is dropped.
     pub fn start(db: &DatabaseConnection, metrics: &ScreeningWriteMetrics) -> Self {
         let (jobs, queue) = mpsc::unbounded_channel();
         let queue = Arc::new(Mutex::new(queue));
-        for _ in 0..Self::writers(db) {
+        let writers = match db.get_database_backend() {
+            DbBackend::Sqlite => 1,
+            _ => POSTGRES_WRITERS,
+        };
+        for _ in 0..writers {
             let connection = WriterConnection::new(db);
-            tokio::spawn(write_batches(connection, queue.clone(), metrics.clone()));
+            store::write::spawn_on_writer(write_batches(connection, queue.clone(), metrics.clone()));
         }
         let database = store::write::database(db);
         Self {
             jobs,
             queued: metrics.queued.get_or_create_owned(&DatabaseLabel { database }),
             writes: metrics.writes.clone(),
-        }
-    }
-
-    /// How many writers write on this database: one on SQLite (one writer anyway), a few
-    /// on PostgreSQL.
-    pub fn writers(db: &DatabaseConnection) -> usize {
-        match db.get_database_backend() {
-            DbBackend::Sqlite => 1,
-            _ => POSTGRES_WRITERS,
         }
     }
 
@@ -264,8 +259,14 @@ async fn write_batches(
     }
 }
 
-/// Writes the works together: one batch of the store's (`store::screening_batch`), a
-/// single statement on PostgreSQL, one transaction of two scripts on SQLite.
+/// Writes the works together. On SQLite a batch is one write transaction of two
+/// scripts (`WriterConnection::script_transaction`): the enabled webhook endpoints of the
+/// finishes' shops, then every write and COMMIT (`screenings::claim_and_finish_statements`); a
+/// batch of claims only is one script. On PostgreSQL a batch of at most 64 claims and
+/// 64 finishes is one statement (`screenings::claim_and_finish`) without BEGIN and
+/// COMMIT: a single round trip however many it holds, where a transaction took four.
+/// Larger batches are one transaction on the writer's connection: the claims, then per
+/// 64 finishes one statement with everything they report (`screenings::finish_reporting`).
 async fn write_together(db: &WriterConnection, works: &[&Work]) -> Result<Vec<Done>, DbErr> {
     let claims: Vec<NewClaim> = works
         .iter()
@@ -287,7 +288,24 @@ async fn write_together(db: &WriterConnection, works: &[&Work]) -> Result<Vec<Do
         })
         .collect();
     let reported = reported(&finishes);
-    let (claimed, held) = screening_batch::write(db, &claims, &reported, Utc::now()).await?;
+    let (claimed, held) = match db.get_database_backend() {
+        DbBackend::Sqlite => write_script(db, &claims, &reported).await?,
+        _ if claims.len() <= screenings::MAX_CLAIM_AND_FINISH && finishes.len() <= screenings::MAX_CLAIM_AND_FINISH => {
+            screenings::claim_and_finish(db, &claims, &reported, Utc::now()).await?
+        }
+        _ => {
+            db.transaction(|txn| async {
+                let claimed = screenings::claim(txn, &claims, Utc::now()).await?;
+                let held = if reported.is_empty() {
+                    Vec::new()
+                } else {
+                    screenings::finish_reporting(txn, &reported).await?
+                };
+                Ok((claimed, held))
+            })
+            .await?
+        }
+    };
     let mut claimed = claimed.into_iter();
     let mut held = held.into_iter();
     works
@@ -302,6 +320,38 @@ async fn write_together(db: &WriterConnection, works: &[&Work]) -> Result<Vec<Do
         .collect()
 }
 
+/// SQLite: a batch as one write transaction of scripts on `db`, the writer's own
+/// connection (`store::write::WriterConnection`). The first script reads the enabled
+/// endpoints of the finishes' shops, in the transaction, so that an endpoint added
+/// before the commit gets its deliveries; the second writes. Returns the claims and
+/// whether each finish's request still held its row, in order.
+pub async fn write_script(
+    db: &WriterConnection,
+    claims: &[NewClaim<'_>],
+    reported: &[Reported<'_>],
+) -> Result<(Vec<screenings::Claim>, Vec<bool>), DbErr> {
+    let mut shops: Vec<&str> = reported.iter().map(|r| r.event.shop_id.as_str()).collect();
+    shops.sort_unstable();
+    shops.dedup();
+    let first = if shops.is_empty() {
+        Vec::new()
+    } else {
+        vec![webhooks::enabled_endpoints_query(&shops).build(DbBackend::Sqlite)]
+    };
+    let (_, rows) = db
+        .script_transaction(first, |rows| {
+            let endpoints = rows
+                .iter()
+                .map(|row| EndpointRow::from_query_result(row, ""))
+                .collect::<Result<Vec<_>, _>>()?;
+            let events: Vec<&NewEvent> = reported.iter().flat_map(|r| r.events()).collect();
+            let deliveries = events::deliveries_of_new(&events, &endpoints);
+            screenings::claim_and_finish_statements(claims, reported, &deliveries, Utc::now())
+        })
+        .await?;
+    screenings::claim_and_finish_answers(claims, reported, &rows)
+}
+
 /// The row a finish writes.
 fn row(finish: &FinishOrder) -> Finish<'_> {
     Finish {
@@ -311,7 +361,7 @@ fn row(finish: &FinishOrder) -> Finish<'_> {
     }
 }
 
-/// The finishes with what they report.
+/// The finishes with what they report, for PostgreSQL's statements.
 fn reported<'a>(finishes: &[&'a FinishOrder]) -> Vec<Reported<'a>> {
     let now = events::now();
     finishes

@@ -14,7 +14,6 @@ pub mod payment_methods;
 pub mod provider_accounts;
 pub mod public_assets;
 pub mod reviews;
-pub mod screening_batch;
 pub mod screenings;
 pub mod shops;
 pub mod webhooks;
@@ -26,8 +25,9 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, RuntimeErr, Select, SqlErr,
+    ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, EntityTrait,
+    Iterable, QueryFilter, QueryOrder, QuerySelect, RuntimeErr, Select, SqlErr,
+    sea_query::{Alias, Expr, ExprTrait, InsertStatement, Query, SelectStatement, ValueTuple},
 };
 
 use crate::core::Secret;
@@ -127,6 +127,42 @@ pub fn statement_chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
     })
 }
 
+/// PostgreSQL, in a `WITH` statement: `INSERT INTO … SELECT … FROM (VALUES (key, …), …)
+/// WHERE key IN (keys)`: of the models, those whose key the query `keys` returns (the
+/// rows an earlier part of the statement wrote). A model without a key (`None`) is
+/// never inserted: it keeps a statement's text the same whatever part of its rows have
+/// something to insert. The models are built alike (the same columns set); `None` when
+/// there are none.
+pub fn insert_where_kept<A: ActiveModelTrait>(
+    models: &[(Option<i64>, A)],
+    keys: SelectStatement,
+) -> Option<InsertStatement> {
+    let (_, first) = models.first()?;
+    let columns: Vec<<A::Entity as EntityTrait>::Column> = <A::Entity as EntityTrait>::Column::iter()
+        .filter(|column| first.get(*column).is_set())
+        .collect();
+    let list = Alias::new("kept");
+    let rows = models.iter().map(|(key, model)| {
+        let mut values: Vec<sea_orm::Value> = vec![(*key).into()];
+        values.extend(columns.iter().filter_map(|column| model.get(*column).into_value()));
+        ValueTuple::Many(values)
+    });
+    // The VALUES list's columns are named column1, column2, …: the key, then the columns.
+    let value = |n: usize| Expr::col((list.clone(), Alias::new(format!("column{n}"))));
+    let mut select = Query::select();
+    select
+        .from_values(rows, list.clone())
+        .exprs((0..columns.len()).map(|n| value(n + 2)))
+        .and_where(value(1).in_subquery(keys));
+    let mut insert = Query::insert();
+    insert
+        .into_table(A::Entity::default())
+        .columns(columns)
+        .select_from(select)
+        .ok()?;
+    Some(insert)
+}
+
 /// A keyset page of `query`: newest first by the row id `id`, before the id `before`
 /// (exclusive) when given, at most `limit` rows.
 pub fn newest_first<E: EntityTrait>(query: Select<E>, id: E::Column, before: Option<i64>, limit: u64) -> Select<E> {
@@ -204,14 +240,6 @@ pub fn pool_usage(db: &DatabaseConnection) -> PoolUsage {
         idle: u32::try_from(idle).unwrap_or(u32::MAX),
         max,
     }
-}
-
-/// SQLite's own heap in this process, in bytes (page caches, prepared statements,
-/// schemas): `sqlite3_memory_used`.
-pub fn sqlite_memory_used() -> i64 {
-    // SAFETY: takes no argument and reads SQLite's memory statistics, which the bundled
-    // library keeps thread-safely (SQLITE_THREADSAFE=1, memory status on by default).
-    unsafe { libsqlite3_sys::sqlite3_memory_used() }
 }
 
 /// Whether the connected database is PostgreSQL.

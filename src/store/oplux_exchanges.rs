@@ -37,6 +37,23 @@ impl NewExchange {
     }
 }
 
+impl NewExchange {
+    /// An exchange that is never written: it stands in a multi-row statement's VALUES
+    /// list for a row that has none, with the same types.
+    pub fn placeholder() -> Self {
+        Self {
+            shop_id: String::new(),
+            order_number: String::new(),
+            kind: "",
+            at: DateTime::UNIX_EPOCH,
+            latency_ms: None,
+            outcome: "",
+            http_status: None,
+            codes: String::new(),
+        }
+    }
+}
+
 pub async fn insert(db: &impl ConnectionTrait, new: NewExchange) -> Result<(), DbErr> {
     insert_many(db, vec![new]).await
 }

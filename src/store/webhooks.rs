@@ -9,6 +9,7 @@ use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select,
     sea_query::{
         Alias, Expr, ExprTrait, InsertStatement, JoinType, LockBehavior, LockType, Query, SelectStatement, SimpleExpr,
+        ValueTuple,
     },
 };
 
@@ -177,6 +178,40 @@ pub struct NewEventDelivery {
     pub endpoint_id: i64,
     pub event_public_id: String,
     pub at: DateTime<Utc>,
+}
+
+/// SQLite, in a write script (`write::WriterConnection::script_transaction`):
+/// `INSERT INTO webhook_deliveries … SELECT … FROM (VALUES …) JOIN events`, the deliveries whose event
+/// was written (an event its script did not write, as its finish was lost, gets none).
+/// At most 64 rows (`super::statement_chunks`); `None` without any.
+pub fn insert_event_deliveries(new: &[NewEventDelivery]) -> Option<InsertStatement> {
+    if new.is_empty() {
+        return None;
+    }
+    let list = Alias::new("due");
+    let value = |n: usize| Expr::col((list.clone(), Alias::new(format!("column{n}"))));
+    let rows = new.iter().map(|d| {
+        ValueTuple::Many(vec![
+            d.public_id.clone().into(),
+            d.shop_id.clone().into(),
+            d.endpoint_id.into(),
+            d.event_public_id.clone().into(),
+            d.at.into(),
+        ])
+    });
+    let mut select = Query::select();
+    select
+        .exprs([value(1), value(2), value(3)])
+        .expr(Expr::col((event::Entity, event::Column::Id)))
+        .expr(Expr::val(PENDING))
+        .expr(Expr::val(0))
+        .exprs([value(5), value(5), value(5)])
+        .from_values(rows, list.clone())
+        .inner_join(
+            event::Entity,
+            Expr::col((event::Entity, event::Column::PublicId)).equals((list, Alias::new("column4"))),
+        );
+    Some(insert_selected(select))
 }
 
 /// PostgreSQL, in a `WITH` statement: the deliveries, due at once, of the events of

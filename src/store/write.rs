@@ -12,9 +12,9 @@
 //! first statement to its commit, and between statements its task waits to be polled
 //! again. On a request worker that wait is behind every other ready request (hundreds
 //! at peak), so one write's few milliseconds became tens and everyone queued behind it.
-//! The hot path's writers therefore run as tasks of the process's main runtime, beside
-//! the request workers (`screening::writes`), where a write's next step waits only for
-//! other writes and background jobs.
+//! The hot path's writes therefore run on the writer thread (`spawn_on_writer`; see
+//! `screening::writes`): a runtime of their own, where a write's next step waits only for
+//! other writes.
 //!
 //! How long writes wait to start is measured (`renkei_db_write_wait_seconds`), and how
 //! many are waiting at a moment (`renkei_db_write_queue`), so an operator sees the
@@ -22,6 +22,7 @@
 
 use std::{
     collections::HashMap,
+    future::Future,
     ops::Deref,
     path::PathBuf,
     sync::{Arc, LazyLock, Mutex},
@@ -52,8 +53,30 @@ static WAITING: LazyLock<Gauge> = LazyLock::new(Gauge::default);
 /// How long a write waited to start.
 static WAITS: LazyLock<Histograms<DatabaseLabel>> = LazyLock::new(histograms);
 
+/// The writer thread's runtime, started at the first write run on it.
+static WRITER: LazyLock<tokio::runtime::Handle> = LazyLock::new(|| {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread runtime can be built");
+    let handle = runtime.handle().clone();
+    std::thread::Builder::new()
+        .name("renkei-db-writer".into())
+        .spawn(move || runtime.block_on(std::future::pending::<()>()))
+        .expect("the writer thread can be started");
+    handle
+});
+
 /// How long writes held the turn.
 static HOLDS: LazyLock<Histograms<DatabaseLabel>> = LazyLock::new(histograms);
+
+/// Starts a task on the writer thread (a writer that runs until its queue closes).
+pub fn spawn_on_writer<F>(task: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    WRITER.spawn(task);
+}
 
 /// The connection one of the hot path's writers writes through: taken from the shared
 /// pool at its first write and kept, detached from the pool (which may open another in
@@ -167,43 +190,57 @@ impl WriterConnection {
         turn
     }
 
-    /// SQLite: a write transaction in two scripts, each one exchange with the
-    /// connection's worker thread, where a statement alone costs one (a hand-off to the
-    /// worker and back, each a chance to wait for a core at peak). The first script is
-    /// `BEGIN IMMEDIATE` and `first`; `then` builds the second from the first's rows, and
-    /// the second ends with `COMMIT` (its own text). Without `first`, `BEGIN IMMEDIATE`
-    /// opens the second script and the transaction is a single exchange. An error closes
-    /// the connection, which rolls back. Returns the rows of both scripts.
-    pub async fn script_transaction<F>(
-        &self,
-        first: Option<Statement>,
-        then: F,
-    ) -> Result<(Vec<QueryResult>, Vec<QueryResult>), DbErr>
+    /// `BEGIN` (`BEGIN IMMEDIATE` after this process's turn, on SQLite), `work` on this
+    /// connection, `COMMIT`. An error closes the connection, which rolls back.
+    pub async fn transaction<'a, T, F, Fut>(&'a self, work: F) -> Result<T, DbErr>
     where
-        F: FnOnce(&[QueryResult]) -> Result<Statement, DbErr>,
+        F: FnOnce(&'a Self) -> Fut,
+        Fut: Future<Output = Result<T, DbErr>>,
     {
         let _turn = self.turn().await;
+        let begin = match self.shared.get_database_backend() {
+            DbBackend::Sqlite => BEGIN,
+            _ => "BEGIN",
+        };
         let result = async {
-            let (opened, first_rows) = match first {
-                None => (false, Vec::new()),
-                Some(first) => (true, self.query_all_raw(begun(first)).await?),
-            };
-            let second = then(&first_rows)?;
-            let second = if opened { second } else { begun(second) };
-            let second_rows = self.query_all_raw(second).await?;
-            Ok((first_rows, second_rows))
+            self.execute_unprepared(begin).await?;
+            let done = work(self).await?;
+            self.execute_unprepared("COMMIT").await?;
+            Ok(done)
         }
         .await;
         self.check(result).await
     }
-}
 
-/// A SQLite script that begins the write transaction (`BEGIN IMMEDIATE`) before
-/// `statement`'s own statements.
-fn begun(statement: Statement) -> Statement {
-    Statement {
-        sql: format!("{BEGIN};\n{}", statement.sql),
-        ..statement
+    /// SQLite: a write transaction in two scripts, each one exchange with the
+    /// connection's worker thread, where a statement alone costs one (a hand-off to the
+    /// worker and back, each a chance to wait for a core at peak). The first script is
+    /// `BEGIN IMMEDIATE` and `first`; `then` builds the second from the first's rows, and
+    /// the second ends with `COMMIT`. With nothing in `first`, `BEGIN IMMEDIATE` opens
+    /// the second script and the transaction is a single exchange. An error closes the
+    /// connection, which rolls back. Returns the rows of both scripts.
+    pub async fn script_transaction<F>(
+        &self,
+        first: Vec<Statement>,
+        then: F,
+    ) -> Result<(Vec<QueryResult>, Vec<QueryResult>), DbErr>
+    where
+        F: FnOnce(&[QueryResult]) -> Result<Vec<Statement>, DbErr>,
+    {
+        let _turn = self.turn().await;
+        let result = async {
+            let (begun, first_rows) = if first.is_empty() {
+                (false, Vec::new())
+            } else {
+                (true, self.query_all_raw(script(Some(BEGIN), first, None)).await?)
+            };
+            let second = then(&first_rows)?;
+            let begin = (!begun).then_some(BEGIN);
+            let second_rows = self.query_all_raw(script(begin, second, Some("COMMIT"))).await?;
+            Ok((first_rows, second_rows))
+        }
+        .await;
+        self.check(result).await
     }
 }
 
@@ -391,6 +428,27 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
 }
 
 const BEGIN: &str = "BEGIN IMMEDIATE";
+
+/// SQLite statements as one script: their texts joined, their values in order (`?`
+/// placeholders count on from one statement to the next).
+fn script(begin: Option<&str>, statements: Vec<Statement>, end: Option<&str>) -> Statement {
+    let mut sql = String::new();
+    let mut values = Vec::new();
+    for text in begin.into_iter() {
+        sql.push_str(text);
+        sql.push_str(";\n");
+    }
+    for statement in statements {
+        sql.push_str(&statement.sql);
+        sql.push_str(";\n");
+        values.extend(statement.values.map(|v| v.0).unwrap_or_default());
+    }
+    for text in end.into_iter() {
+        sql.push_str(text);
+        sql.push_str(";\n");
+    }
+    Statement::from_sql_and_values(DbBackend::Sqlite, sql, values)
+}
 
 fn observe_wait(database: &'static str, started: Instant) {
     WAITS
