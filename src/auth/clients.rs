@@ -7,7 +7,7 @@ use std::{
 };
 
 use chrono::Utc;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 
 use super::ScopeSet;
 use crate::{
@@ -78,7 +78,7 @@ pub async fn create(
     let client_secret = format!("rks_{}", random_token::<32>());
     let secret_hash = peppers.hash(&client_secret);
 
-    let txn = db.begin().await?;
+    let txn = crate::store::begin_write(db).await?;
     shops::ensure(&txn, shop_id).await?;
     clients::insert(
         &txn,
@@ -115,7 +115,7 @@ pub async fn create(
 
 /// Revokes a client: its tokens stop working at once. `None` when the id is unknown.
 pub async fn revoke(db: &DatabaseConnection, client_id: &str, actor: &str) -> Result<Option<ApiClient>, DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::store::begin_write(db).await?;
     let Some(existing) = clients::find(&txn, client_id).await? else {
         return Ok(None);
     };
