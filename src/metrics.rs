@@ -91,6 +91,8 @@ pub struct ScrapeGauges {
     pub reviews_open: Family<ResultLabel, Gauge>,
     /// Empty when the review queue could not be read.
     pub review_oldest_age: Family<NoLabels, Gauge>,
+    /// SQLite's heap in bytes; empty on PostgreSQL.
+    pub sqlite_memory: Family<NoLabels, Gauge>,
 }
 
 /// Every metric of the process, in its one registry.
@@ -151,6 +153,7 @@ impl Metrics {
             pool_connections: Family::default(),
             reviews_open: Family::default(),
             review_oldest_age: Family::default(),
+            sqlite_memory: Family::default(),
         };
         registry.register(
             "renkei_oplux_breaker_circuits",
@@ -197,6 +200,11 @@ impl Metrics {
             "renkei_review_oldest_open_age_seconds",
             "How long the oldest open review of any shop has waited (0 when none is open)",
             scrape.review_oldest_age.clone(),
+        );
+        registry.register(
+            "renkei_sqlite_memory_bytes",
+            "SQLite's heap in this process: page caches, prepared statements, schemas (SQLite only)",
+            scrape.sqlite_memory.clone(),
         );
         Self {
             registry,

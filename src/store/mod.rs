@@ -242,6 +242,14 @@ pub fn pool_usage(db: &DatabaseConnection) -> PoolUsage {
     }
 }
 
+/// SQLite's own heap in this process, in bytes (page caches, prepared statements,
+/// schemas): `sqlite3_memory_used`.
+pub fn sqlite_memory_used() -> i64 {
+    // SAFETY: takes no argument and reads SQLite's memory statistics, which the bundled
+    // library keeps thread-safely (SQLITE_THREADSAFE=1, memory status on by default).
+    unsafe { libsqlite3_sys::sqlite3_memory_used() }
+}
+
 /// Whether the connected database is PostgreSQL.
 pub fn is_postgres(db: &impl ConnectionTrait) -> bool {
     db.get_database_backend() == sea_orm::DatabaseBackend::Postgres

@@ -85,6 +85,15 @@ async fn metrics_show_the_database_pool_use(backend: Backend) {
     );
     assert!(text.contains("renkei_db_pool_connections{state=\"in_use\"}"), "{text}");
     assert!(text.contains("renkei_db_pool_connections{state=\"idle\"}"), "{text}");
+    // SQLite's own heap, on SQLite only: above zero once the pool has a connection.
+    let heap = text
+        .lines()
+        .find_map(|line| line.strip_prefix("renkei_sqlite_memory_bytes "))
+        .map(|value| value.parse::<f64>().unwrap());
+    match backend {
+        Backend::Sqlite => assert!(heap.is_some_and(|bytes| bytes > 0.0), "{text}"),
+        Backend::Postgres => assert_eq!(heap, None, "{text}"),
+    }
 }
 
 async fn cors_allows_the_configured_admin_origin_only(backend: Backend) {

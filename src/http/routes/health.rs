@@ -122,6 +122,12 @@ async fn encode_metrics(state: &AppState) -> String {
             .get_or_create(&StateLabel { state })
             .set(connections.into());
     }
+    if !crate::store::is_postgres(&state.db) {
+        gauges
+            .sqlite_memory
+            .get_or_create(&crate::metrics::NoLabels {})
+            .set(crate::store::sqlite_memory_used());
+    }
     read_reviews(state).await;
     state.metrics.encode()
 }
