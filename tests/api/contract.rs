@@ -54,17 +54,8 @@ struct Contract {
 
 impl Contract {
     async fn served(app: &TestApp) -> Self {
-        let doc: Value = app
-            .http
-            .get(app.url("/openapi.json"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
         Self {
-            doc,
+            doc: app.served_document().await,
             validators: HashMap::new(),
         }
     }
@@ -132,15 +123,7 @@ impl Contract {
         );
         let doc = &self.doc;
         let validator = self.validators.entry(key).or_insert_with(|| {
-            let schema = json!({
-                "$schema": "https://json-schema.org/draft/2020-12/schema",
-                "$ref": "#/$defs/answer",
-                "$defs": {"answer": media["schema"].clone()},
-                "components": doc["components"].clone(),
-            });
-            jsonschema::options()
-                .should_validate_formats(true)
-                .build(&schema)
+            crate::support::schema_in_document(doc, &media["schema"])
                 .unwrap_or_else(|e| panic!("{what}: the schema does not compile: {e}"))
         });
         let errors: Vec<String> = validator

@@ -437,6 +437,12 @@ async fn a_patch_of_one_field_is_valid_against_its_schema_and_accepted(backend: 
     let s = session(backend).await;
     s.method_ok("bank", method("bank_transfer", None)).await;
     let template = "/api/v1/payment-methods/{code}";
+    let patch = |content_type: &str, body: &Value| {
+        s.request(reqwest::Method::PATCH, "/api/v1/payment-methods/bank")
+            .header("content-type", content_type)
+            .body(body.to_string())
+            .send()
+    };
     for content_type in ["application/json", "application/merge-patch+json"] {
         let schema = s.app.request_body_schema_of("PATCH", template, content_type).await;
         for body in [
@@ -449,13 +455,7 @@ async fn a_patch_of_one_field_is_valid_against_its_schema_and_accepted(backend: 
                 schema.is_valid(&body),
                 "{content_type} {body} is invalid against the PATCH schema"
             );
-            let response = s
-                .request(reqwest::Method::PATCH, "/api/v1/payment-methods/bank")
-                .header("content-type", content_type)
-                .body(body.to_string())
-                .send()
-                .await
-                .unwrap();
+            let response = patch(content_type, &body).await.unwrap();
             let status = response.status();
             let text = response.text().await.unwrap();
             assert_eq!(status, 200, "{content_type} {body}: {text}");
@@ -470,13 +470,7 @@ async fn a_patch_of_one_field_is_valid_against_its_schema_and_accepted(backend: 
                 !schema.is_valid(&body),
                 "{content_type} {body} is valid against the PATCH schema"
             );
-            let response = s
-                .request(reqwest::Method::PATCH, "/api/v1/payment-methods/bank")
-                .header("content-type", content_type)
-                .body(body.to_string())
-                .send()
-                .await
-                .unwrap();
+            let response = patch(content_type, &body).await.unwrap();
             assert_problem(response, 422).await;
         }
     }

@@ -349,28 +349,39 @@ impl TestApp {
         template: &str,
         content_type: &str,
     ) -> jsonschema::Validator {
-        let doc: serde_json::Value = self
-            .http
+        let doc = self.served_document().await;
+        let body = &doc["paths"][template][method.to_lowercase()]["requestBody"]["content"][content_type]["schema"];
+        assert!(body.is_object(), "{method} {template} documents no {content_type} body");
+        schema_in_document(&doc, body)
+            .unwrap_or_else(|e| panic!("the body schema of {method} {template} does not compile: {e}"))
+    }
+
+    /// The OpenAPI document this application serves (`GET /openapi.json`).
+    pub async fn served_document(&self) -> serde_json::Value {
+        self.http
             .get(self.url("/openapi.json"))
             .send()
             .await
             .unwrap()
             .json()
             .await
-            .unwrap();
-        let body = &doc["paths"][template][method.to_lowercase()]["requestBody"]["content"][content_type]["schema"];
-        assert!(body.is_object(), "{method} {template} documents no {content_type} body");
-        let schema = serde_json::json!({
-            "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "$ref": "#/$defs/body",
-            "$defs": {"body": body},
-            "components": doc["components"],
-        });
-        jsonschema::options()
-            .should_validate_formats(true)
-            .build(&schema)
-            .unwrap_or_else(|e| panic!("the body schema of {method} {template} does not compile: {e}"))
+            .unwrap()
     }
+}
+
+/// A JSON Schema (2020-12) validator of `schema`, one of the OpenAPI document `doc`'s
+/// schemas: its references to `#/components/…` resolve in `doc`'s components.
+pub fn schema_in_document(
+    doc: &serde_json::Value,
+    schema: &serde_json::Value,
+) -> Result<jsonschema::Validator, jsonschema::ValidationError<'static>> {
+    let schema = serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$ref": "#/$defs/schema",
+        "$defs": {"schema": schema},
+        "components": doc["components"],
+    });
+    jsonschema::options().should_validate_formats(true).build(&schema)
 }
 
 /// A deadline for conditions a test waits on: generous, since a loaded CI machine may take
