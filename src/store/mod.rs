@@ -95,10 +95,19 @@ fn pool_options(url: &str, config: &DatabaseConfig, schema: Option<&str>) -> Con
                 .busy_timeout(std::time::Duration::from_secs(10))
                 // Process-wide: set again by each connection, to the same value.
                 .pragma("soft_heap_limit", (heap_mb * 1024 * 1024).to_string())
+                .statement_cache_capacity(SQLITE_STATEMENT_CACHE)
         });
     }
     options
 }
+
+/// Prepared statements each SQLite connection keeps (sqlx's default is 100). A prepared
+/// statement lives in SQLite's heap, outside the soft heap limit (which recycles cached
+/// pages only), and the screening writer's scripts are large and vary with the batch's
+/// shape: with 100 kept, the writer's connection alone held tens of MB and grew with
+/// every new shape (bench/RESULTS.md, issue 30, session 13). The shapes a checkout peak
+/// repeats stay prepared; rare ones are prepared again when they come back.
+const SQLITE_STATEMENT_CACHE: usize = 16;
 
 /// The most rows one multi-row statement writes.
 const MAX_ROWS_PER_STATEMENT: usize = 64;

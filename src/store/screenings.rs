@@ -331,10 +331,11 @@ const HELD: &str = "held";
 const CLAIM: &str = "claim";
 
 fn cte(name: &str, query: SubQueryStatement) -> CommonTableExpression {
-    CommonTableExpression::new()
-        .table_name(Alias::new(name))
-        .query(query)
-        .to_owned()
+    // Built in place: the builder's `to_owned()` would copy the whole statement, its
+    // values included (a clone and a drop of every batch's rows: bench/RESULTS.md).
+    let mut cte = CommonTableExpression::new();
+    cte.table_name(Alias::new(name)).query(query);
+    cte
 }
 
 /// Adds the finishes (at most 64) and their reports to a `WITH` statement: `held`, the

@@ -599,7 +599,7 @@ fn signature_and_hashes_match_vectors_computed_by_hand() {
         request: &order,
         settlement: Settlement::CreditCard,
     };
-    let sent = event_request(&credentials, &screened, now);
+    let sent = serde_json::to_value(event_request(&credentials, &screened, now)).unwrap();
     assert_eq!(
         sent["info"]["signature"],
         "ABF32901917F34E5E8573D16BD7E36C46F0F4EB990FAC801C5E11CA0D3357B4B"

@@ -157,7 +157,7 @@ impl OpluxClient {
         tracing::debug!(
             order_number = %order.request.order_number,
             amount = order.request.amount,
-            method = %body["telegram"]["event"]["ec"]["settle"]["method"],
+            method = body.settle_method(),
             endpoint = %redacted_text(&base),
             "O-PLUX request (personal data and signature not logged)"
         );
@@ -189,7 +189,12 @@ impl OpluxClient {
     }
 
     /// POSTs the event until `deadline`; once more only when nothing reached O-PLUX.
-    async fn post_event(&self, url: Url, body: &serde_json::Value, deadline: Instant) -> (CallOutcome, Option<u16>) {
+    async fn post_event(
+        &self,
+        url: Url,
+        body: &protocol::EventRequest<'_>,
+        deadline: Instant,
+    ) -> (CallOutcome, Option<u16>) {
         let mut attempt = 0;
         loop {
             attempt += 1;
