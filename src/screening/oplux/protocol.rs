@@ -45,7 +45,12 @@ pub const LONG_EVENT_ID: &str = "a success answer with an event id longer than 6
 
 /// `text`, cut after `max` characters.
 pub fn bounded(text: &str, max: usize) -> String {
-    text.chars().take(max).collect()
+    first_chars(text, max).to_string()
+}
+
+/// The first `max` characters of `text` (`bounded`, borrowed).
+fn first_chars(text: &str, max: usize) -> &str {
+    text.char_indices().nth(max).map_or(text, |(end, _)| &text[..end])
 }
 
 /// `yyyy/MM/dd HH:mm:ss` in Japan time (UTC+9).
@@ -293,11 +298,6 @@ fn items(order: &Order) -> Vec<EventItem<'_>> {
                 .map(|category| first_chars(category, ITEM_CATEGORY_MAX_CHARS)),
         })
         .collect()
-}
-
-/// The first `max` characters of `text`.
-fn first_chars(text: &str, max: usize) -> &str {
-    text.char_indices().nth(max).map_or(text, |(end, _)| &text[..end])
 }
 
 #[derive(Debug, Serialize)]
