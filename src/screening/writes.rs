@@ -6,13 +6,14 @@
 //! database (SQLite's single writer; a PostgreSQL pool connection per transaction), and
 //! the last of a wave waited for all the others' commits. Here a writer takes every claim
 //! and finish waiting when it is free and writes them together: a wave costs a few
-//! commits. On PostgreSQL a batch is one statement, without BEGIN and COMMIT (a single
-//! round trip: the round trips, not the statements' work, were most of a write's time
-//! at peak; bench/RESULTS.md, session 7). On SQLite it is one transaction of two
-//! scripts (two hand-offs to sqlx's worker thread where a statement each took seven;
-//! session 8). Each request still gets its own answer, only after the commit that holds
-//! its write. When a shared write fails, each of its writes
-//! is tried again alone, so one bad write cannot fail the others.
+//! commits. On PostgreSQL a batch is one statement per 64 claims and 64 finishes,
+//! without BEGIN and COMMIT (a single round trip: the round trips, not the statements'
+//! work, were most of a write's time at peak; bench/RESULTS.md, session 7). On SQLite it
+//! is one transaction of two scripts (two hand-offs to sqlx's worker thread where a
+//! statement each took seven; session 8). Each request still gets its own answer, only
+//! after the commit that holds its write. When a shared write fails, each of its writes
+//! is tried again alone, so one bad write cannot fail the others (`write_batch`, the
+//! writers' one entry).
 //!
 //! The writers run on the writer thread (`store::write`): one on SQLite (one writer
 //! anyway), a few on PostgreSQL, each on a connection it keeps
@@ -80,12 +81,12 @@ pub struct ScreeningWrites {
     writes: Histograms<WriteLabel>,
 }
 
-/// A claim of an order's row.
-struct ClaimOrder {
-    shop_id: String,
-    order_number: String,
-    fingerprint: String,
-    token: String,
+/// A claim of an order's row (see `store::screenings::claim`).
+pub struct ClaimOrder {
+    pub shop_id: String,
+    pub order_number: String,
+    pub fingerprint: String,
+    pub token: String,
 }
 
 /// The finish of a claimed row, with the registration's exchange and the event.
@@ -102,12 +103,14 @@ pub struct FinishOrder {
     pub review_opened: Option<Value>,
 }
 
-enum Work {
+/// One of the hot path's writes.
+pub enum Work {
     Claim(ClaimOrder),
     Finish(Box<FinishOrder>),
 }
 
-enum Done {
+/// A write's answer.
+pub enum Done {
     Claim(Box<Claim>),
     /// Whether the request still held the row.
     Finish(bool),
@@ -142,7 +145,7 @@ impl ScreeningWrites {
         }
     }
 
-    /// Claims the order's row (see `store::screenings::claim`).
+    /// Claims the order's row (see `store::screenings::claim_and_finish`).
     pub async fn claim(
         &self,
         shop_id: &str,
@@ -238,17 +241,7 @@ async fn write_batches(
             })
             .collect();
         let works: Vec<&Work> = jobs.iter().map(|(work, _)| work).collect();
-        let answers = match write_together(&db, &works).await {
-            Ok(done) => done.into_iter().map(Ok).collect(),
-            Err(_) if jobs.len() > 1 => {
-                let mut answers = Vec::with_capacity(jobs.len());
-                for work in &works {
-                    answers.push(write_together(&db, &[*work]).await.map(|mut done| done.remove(0)));
-                }
-                answers
-            }
-            Err(err) => vec![Err(err)],
-        };
+        let answers = write_batch(&db, &works).await;
         metrics
             .batches
             .get_or_create(&database)
@@ -259,14 +252,57 @@ async fn write_batches(
     }
 }
 
-/// Writes the works together. On SQLite a batch is one write transaction of two
-/// scripts (`WriterConnection::script_transaction`): the enabled webhook endpoints of the
-/// finishes' shops, then every write and COMMIT (`screenings::claim_and_finish_statements`); a
-/// batch of claims only is one script. On PostgreSQL a batch of at most 64 claims and
-/// 64 finishes is one statement (`screenings::claim_and_finish`) without BEGIN and
+/// Writes a batch of claims and finishes (any number of each) and answers each, in
+/// order. The batch is written in parts, each atomic by itself (`parts`); a part that
+/// fails is written again write by write, so that one bad write cannot fail the others.
+/// The writers' one entry to the database.
+pub async fn write_batch(db: &WriterConnection, works: &[&Work]) -> Vec<Result<Done, DbErr>> {
+    let mut answers: Vec<Option<Result<Done, DbErr>>> = works.iter().map(|_| None).collect();
+    for part in parts(db.get_database_backend(), works) {
+        let together: Vec<&Work> = part.iter().map(|&i| works[i]).collect();
+        match write_together(db, &together).await {
+            Ok(done) => {
+                for (&i, done) in part.iter().zip(done) {
+                    answers[i] = Some(Ok(done));
+                }
+            }
+            Err(err) if part.len() == 1 => answers[part[0]] = Some(Err(err)),
+            Err(_) => {
+                for &i in &part {
+                    answers[i] = Some(write_together(db, &[works[i]]).await.map(|mut done| done.remove(0)));
+                }
+            }
+        }
+    }
+    answers
+        .into_iter()
+        .map(|answer| answer.unwrap_or_else(|| Err(DbErr::Custom("a write of the batch was not written".into()))))
+        .collect()
+}
+
+/// The parts a batch is written in, as indices into `works`: on SQLite the whole batch
+/// (one transaction, `write_script`); on PostgreSQL statements of at most 64 claims and
+/// 64 finishes (`screenings::claim_and_finish`: the claims and the finishes each cut by
+/// `store::statement_chunks`, and paired), each atomic by itself, without BEGIN and
 /// COMMIT: a single round trip however many it holds, where a transaction took four.
-/// Larger batches are one transaction on the writer's connection: the claims, then per
-/// 64 finishes one statement with everything they report (`screenings::finish_reporting`).
+fn parts(backend: DbBackend, works: &[&Work]) -> Vec<Vec<usize>> {
+    if backend == DbBackend::Sqlite {
+        return vec![(0..works.len()).collect()];
+    }
+    let (claims, finishes): (Vec<usize>, Vec<usize>) =
+        (0..works.len()).partition(|&i| matches!(works[i], Work::Claim(_)));
+    let mut claims = store::statement_chunks(&claims);
+    let mut finishes = store::statement_chunks(&finishes);
+    std::iter::from_fn(|| match (claims.next(), finishes.next()) {
+        (None, None) => None,
+        (claims, finishes) => Some([claims.unwrap_or_default(), finishes.unwrap_or_default()].concat()),
+    })
+    .collect()
+}
+
+/// Writes the works together, atomically: on SQLite one write transaction of two
+/// scripts (`write_script`), any number of each; on PostgreSQL one statement
+/// (`screenings::claim_and_finish`), at most 64 claims and 64 finishes (`parts`).
 async fn write_together(db: &WriterConnection, works: &[&Work]) -> Result<Vec<Done>, DbErr> {
     let claims: Vec<NewClaim> = works
         .iter()
@@ -290,21 +326,7 @@ async fn write_together(db: &WriterConnection, works: &[&Work]) -> Result<Vec<Do
     let reported = reported(&finishes);
     let (claimed, held) = match db.get_database_backend() {
         DbBackend::Sqlite => write_script(db, &claims, &reported).await?,
-        _ if claims.len() <= screenings::MAX_CLAIM_AND_FINISH && finishes.len() <= screenings::MAX_CLAIM_AND_FINISH => {
-            screenings::claim_and_finish(db, &claims, &reported, Utc::now()).await?
-        }
-        _ => {
-            db.transaction(|txn| async {
-                let claimed = screenings::claim(txn, &claims, Utc::now()).await?;
-                let held = if reported.is_empty() {
-                    Vec::new()
-                } else {
-                    screenings::finish_reporting(txn, &reported).await?
-                };
-                Ok((claimed, held))
-            })
-            .await?
-        }
+        _ => screenings::claim_and_finish(db, &claims, &reported, Utc::now()).await?,
     };
     let mut claimed = claimed.into_iter();
     let mut held = held.into_iter();

@@ -43,23 +43,6 @@ pub struct NewClaim<'a> {
     pub token: &'a str,
 }
 
-/// Claims the orders' rows with multi-row `INSERT … ON CONFLICT DO NOTHING` statements
-/// (up to 64 rows each: `super::statement_sizes`), then reads the rows of those that
-/// existed. Returns a claim per order, in order. An existing order is not an error, so
-/// the claims can share a transaction with other writes (a failed statement would abort
-/// it on PostgreSQL).
-pub async fn claim(db: &impl ConnectionTrait, claims: &[NewClaim<'_>], at: DateTime<Utc>) -> Result<Vec<Claim>, DbErr> {
-    // Inserted rows by their token (unique per request); the others existed.
-    let mut claimed: HashMap<String, ScreeningRow> = HashMap::new();
-    for chunk in super::statement_chunks(claims) {
-        for row in db.query_all(&claim_statement(chunk, at)).await? {
-            let row = ScreeningRow::from_query_result(&row, "")?;
-            claimed.insert(row.claim_token.clone(), row);
-        }
-    }
-    claims_of(db, claims, claimed).await
-}
-
 /// The `INSERT … ON CONFLICT DO NOTHING RETURNING` of these claims: the inserted rows,
 /// with every column of the entity, in its order (as `claim_and_finish`'s `held` part).
 fn claim_statement(claims: &[NewClaim<'_>], at: DateTime<Utc>) -> InsertStatement {
@@ -243,26 +226,6 @@ impl Reported<'_> {
     pub fn events(&self) -> impl Iterator<Item = &NewEvent> {
         std::iter::once(&self.event).chain(&self.opened)
     }
-}
-
-/// PostgreSQL: `finish` and its reports in one `WITH` statement per 64 rows, one round
-/// trip and atomic by itself. It updates the rows still held and, for those, appends the
-/// exchanges, the events and the events' deliveries (`webhooks::deliveries_of`).
-/// Returns, in order, whether each request still held its row.
-pub async fn finish_reporting(db: &impl ConnectionTrait, reported: &[Reported<'_>]) -> Result<Vec<bool>, DbErr> {
-    let mut held = HashSet::new();
-    for chunk in super::statement_chunks(reported) {
-        let mut with = WithClause::new();
-        add_finish_reporting(&mut with, chunk)?;
-        let held_ids = Query::select()
-            .column(screening::Column::Id)
-            .from(Alias::new(HELD))
-            .to_owned();
-        for row in db.query_all(&with.query(held_ids)).await? {
-            held.insert(row.try_get::<i64>("", "id")?);
-        }
-    }
-    Ok(reported.iter().map(|r| held.contains(&r.finish.id)).collect())
 }
 
 /// The most claims, and the most finishes, `claim_and_finish` takes.

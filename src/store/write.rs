@@ -190,28 +190,6 @@ impl WriterConnection {
         turn
     }
 
-    /// `BEGIN` (`BEGIN IMMEDIATE` after this process's turn, on SQLite), `work` on this
-    /// connection, `COMMIT`. An error closes the connection, which rolls back.
-    pub async fn transaction<'a, T, F, Fut>(&'a self, work: F) -> Result<T, DbErr>
-    where
-        F: FnOnce(&'a Self) -> Fut,
-        Fut: Future<Output = Result<T, DbErr>>,
-    {
-        let _turn = self.turn().await;
-        let begin = match self.shared.get_database_backend() {
-            DbBackend::Sqlite => BEGIN,
-            _ => "BEGIN",
-        };
-        let result = async {
-            self.execute_unprepared(begin).await?;
-            let done = work(self).await?;
-            self.execute_unprepared("COMMIT").await?;
-            Ok(done)
-        }
-        .await;
-        self.check(result).await
-    }
-
     /// SQLite: a write transaction in two scripts, each one exchange with the
     /// connection's worker thread, where a statement alone costs one (a hand-off to the
     /// worker and back, each a chance to wait for a core at peak). The first script is

@@ -4,7 +4,9 @@
 use crate::on_both_databases;
 use crate::support::Backend;
 
-on_both_databases!(the_writer_keeps_its_connection_until_an_error_rolls_it_back);
+on_both_databases!(the_writer_keeps_its_connection_until_an_error_closes_it);
+on_both_databases!(a_batch_of_more_than_64_claims_and_finishes_is_written_whole);
+on_both_databases!(a_failing_batch_is_written_again_write_by_write);
 
 /// On PostgreSQL a batch of claims and finishes is one statement (`claim_and_finish`):
 /// new orders are claimed, an order that exists is answered with its row as it is after
@@ -179,11 +181,11 @@ async fn a_sqlite_batch_is_one_transaction_of_scripts() {
 
 /// The screening writer's connection (`store::write::WriterConnection`) is one
 /// connection, kept from write to write (a temporary table, which only its own
-/// connection sees, stays); an error in a transaction closes it, which rolls the
-/// transaction back, and the next write opens another (the temporary table is gone);
-/// so does `close`, when its writer stops.
-async fn the_writer_keeps_its_connection_until_an_error_rolls_it_back(backend: Backend) {
-    use renkei::store::{screenings, write::WriterConnection};
+/// connection sees, stays); an error closes it, which rolls back whatever it had begun,
+/// and the next write opens another (the temporary table is gone); so does `close`,
+/// when its writer stops.
+async fn the_writer_keeps_its_connection_until_an_error_closes_it(backend: Backend) {
+    use renkei::store::write::WriterConnection;
     use sea_orm::ConnectionTrait;
     let app = crate::support::spawn_app(backend).await;
     let writer = WriterConnection::new(&app.db);
@@ -204,14 +206,14 @@ async fn the_writer_keeps_its_connection_until_an_error_rolls_it_back(backend: B
         .unwrap();
     assert_eq!(kept[0].try_get::<i64>("", "n").unwrap(), 3);
 
-    let failed = writer
-        .transaction(|txn| async move {
-            screenings::claim(txn, &[claim("A", "ta")], chrono::Utc::now()).await?;
-            txn.execute_unprepared("INSERT INTO no_such_table (n) VALUES (1)").await
-        })
-        .await;
-    assert!(failed.is_err());
-    assert!(screenings::find(&app.db, "shop-a", "A").await.unwrap().is_none());
+    // An error closes the connection (rolling back whatever it had begun): the next
+    // write opens another, which does not see the old one's temporary table.
+    assert!(
+        writer
+            .execute_unprepared("INSERT INTO no_such_table (n) VALUES (1)")
+            .await
+            .is_err()
+    );
     assert!(
         writer
             .query_all_raw(count_kept(writer.get_database_backend()))
@@ -219,12 +221,8 @@ async fn the_writer_keeps_its_connection_until_an_error_rolls_it_back(backend: B
             .is_err(),
         "a new connection does not see the old one's temporary table"
     );
-    let claimed = writer
-        .transaction(|txn| async move { screenings::claim(txn, &[claim("A", "ta")], chrono::Utc::now()).await })
-        .await
-        .unwrap();
-    assert!(matches!(&claimed[..], [screenings::Claim::Claimed(_)]));
-    assert!(screenings::find(&app.db, "shop-a", "A").await.unwrap().is_some());
+    renkei::store::shops::ensure(&writer, "shop-b").await.unwrap();
+    assert_eq!(count_where(&app.db, "shops", "id = 'shop-b'").await, 1);
 
     // Closed when its writer stops: a later write opens another.
     writer
@@ -273,11 +271,161 @@ async fn a_writer_connection_cut_by_the_server_is_replaced_at_the_next_write() {
         || async move { writer_ref.query_all_raw(one.clone()).await.err() },
     )
     .await;
-    let claimed = screenings::claim(&writer, &[claim("B", "tb")], chrono::Utc::now())
+    let (claimed, _) = screenings::claim_and_finish(&writer, &[claim("B", "tb")], &[], chrono::Utc::now())
         .await
         .unwrap();
     assert!(matches!(&claimed[..], [screenings::Claim::Claimed(_)]));
     assert_ne!(pid(writer.query_all_raw(backend_pid).await.unwrap()), cut);
+}
+
+/// A batch larger than a statement takes (64 claims and 64 finishes; on PostgreSQL a
+/// transaction of statements per 64 rows, on SQLite a script of them), through the
+/// writers' entry (`screening::writes::write_batch`): 100 new orders are claimed; then,
+/// in one batch, their 100 finishes, 70 new claims and a claim of an order that exists
+/// are each answered, in order, and the finishes' exchanges and events are written.
+async fn a_batch_of_more_than_64_claims_and_finishes_is_written_whole(backend: Backend) {
+    use renkei::screening::writes::{Done, Work, write_batch};
+    use renkei::store::{screenings::Claim, write::WriterConnection};
+    let app = crate::support::spawn_app(backend).await;
+    let writer = WriterConnection::new(&app.db);
+    renkei::store::shops::ensure(&writer, "shop-a").await.unwrap();
+    let claims: Vec<Work> = (0..100).map(|n| claim_work("shop-a", n)).collect();
+    let answers = write_batch(&writer, &claims.iter().collect::<Vec<_>>()).await;
+    let ids: Vec<i64> = answers
+        .into_iter()
+        .map(|answer| match answer.expect("a claim written") {
+            Done::Claim(claim) => match *claim {
+                Claim::Claimed(row) => row.id,
+                Claim::Exists(row) => panic!("{} existed", row.order_number),
+            },
+            Done::Finish(_) => panic!("a claim answered as a finish"),
+        })
+        .collect();
+    assert_eq!(ids.len(), 100);
+
+    let now = chrono::Utc::now();
+    let mut works: Vec<Work> = ids.iter().zip(0..).map(|(id, n)| finish_work(*id, n, now)).collect();
+    works.extend((100..170).map(|n| claim_work("shop-a", n)));
+    works.push(renkei::screening::writes::Work::Claim(
+        renkei::screening::writes::ClaimOrder {
+            shop_id: "shop-a".into(),
+            order_number: "O7".into(),
+            fingerprint: "f".into(),
+            token: "another request's".into(),
+        },
+    ));
+    let answers = write_batch(&writer, &works.iter().collect::<Vec<_>>()).await;
+    assert_eq!(answers.len(), 171);
+    for (n, answer) in answers.into_iter().enumerate() {
+        match (n, answer.unwrap_or_else(|err| panic!("write {n} failed: {err}"))) {
+            (0..100, Done::Finish(held)) => assert!(held, "finish {n} held its row"),
+            (100..170, Done::Claim(claim)) => match *claim {
+                Claim::Claimed(row) => assert_eq!(row.order_number, format!("O{n}")),
+                Claim::Exists(row) => panic!("{} existed", row.order_number),
+            },
+            (170, Done::Claim(claim)) => match *claim {
+                Claim::Exists(row) => {
+                    assert_eq!((row.id, row.state.as_str()), (ids[7], renkei::store::screenings::DONE));
+                    assert_eq!(row.result.as_deref(), Some("OK"));
+                }
+                Claim::Claimed(_) => panic!("O7 claimed twice"),
+            },
+            (n, _) => panic!("write {n} answered as the other kind"),
+        }
+    }
+    for (table, expected) in [("screenings", 170), ("events", 100), ("oplux_exchanges", 100)] {
+        assert_eq!(count(&app.db, table).await, expected, "rows of {table}");
+    }
+    assert_eq!(
+        count_where(&app.db, "screenings", "state = 'done'").await,
+        100,
+        "finished screenings"
+    );
+}
+
+/// A batch that fails as a whole (here a claim of a shop that does not exist) is written
+/// again write by write: the bad write alone is answered with an error, every other
+/// write of the batch is written and answered as if it had been alone.
+async fn a_failing_batch_is_written_again_write_by_write(backend: Backend) {
+    use renkei::screening::writes::{Done, write_batch};
+    use renkei::store::{screenings::Claim, write::WriterConnection};
+    let app = crate::support::spawn_app(backend).await;
+    let writer = WriterConnection::new(&app.db);
+    renkei::store::shops::ensure(&writer, "shop-a").await.unwrap();
+    let first = [claim_work("shop-a", 0)];
+    let id = match write_batch(&writer, &first.iter().collect::<Vec<_>>()).await.remove(0) {
+        Ok(Done::Claim(claim)) => match *claim {
+            Claim::Claimed(row) => row.id,
+            Claim::Exists(_) => panic!("O0 existed"),
+        },
+        _ => panic!("O0 claimed expected"),
+    };
+    let now = chrono::Utc::now();
+    let works = [
+        claim_work("shop-a", 1),
+        claim_work("no-such-shop", 2),
+        finish_work(id, 0, now),
+        claim_work("shop-a", 3),
+    ];
+    let answers = write_batch(&writer, &works.iter().collect::<Vec<_>>()).await;
+    match &answers[..] {
+        [
+            Ok(Done::Claim(one)),
+            Err(_),
+            Ok(Done::Finish(true)),
+            Ok(Done::Claim(three)),
+        ] => {
+            assert!(matches!(**one, Claim::Claimed(_)));
+            assert!(matches!(**three, Claim::Claimed(_)));
+        }
+        _ => panic!("only the claim of the unknown shop failing expected"),
+    }
+    assert_eq!(count(&app.db, "screenings").await, 3);
+    assert_eq!(count(&app.db, "events").await, 1);
+    assert!(
+        renkei::store::screenings::find(&app.db, "no-such-shop", "O2")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// The claim of order `O{n}` of `shop`, with token `t{n}`.
+fn claim_work(shop: &str, n: usize) -> renkei::screening::writes::Work {
+    renkei::screening::writes::Work::Claim(renkei::screening::writes::ClaimOrder {
+        shop_id: shop.into(),
+        order_number: format!("O{n}"),
+        fingerprint: "f".into(),
+        token: format!("t{n}"),
+    })
+}
+
+/// The finish of shop-a's row `id`, claimed with token `t{n}`: OK, with its exchange and
+/// its `screening.created` event.
+fn finish_work(id: i64, n: usize, now: chrono::DateTime<chrono::Utc>) -> renkei::screening::writes::Work {
+    renkei::screening::writes::Work::Finish(Box::new(renkei::screening::writes::FinishOrder {
+        id,
+        token: format!("t{n}"),
+        shop_id: "shop-a".into(),
+        finished: ok_finish(now),
+        exchange: Some(register_exchange(&format!("O{n}"), now)),
+        event: serde_json::json!({ "order_number": format!("O{n}") }),
+        review_opened: None,
+    }))
+}
+
+async fn count(db: &sea_orm::DatabaseConnection, table: &str) -> i64 {
+    count_where(db, table, "1 = 1").await
+}
+
+async fn count_where(db: &sea_orm::DatabaseConnection, table: &str, condition: &str) -> i64 {
+    use sea_orm::ConnectionTrait;
+    let sql = format!("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM {table} WHERE {condition}");
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap();
+    rows[0].try_get::<i64>("", "n").unwrap()
 }
 
 fn count_kept(backend: sea_orm::DbBackend) -> sea_orm::Statement {
