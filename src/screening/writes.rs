@@ -81,7 +81,7 @@ pub struct ScreeningWrites {
     writes: Histograms<WriteLabel>,
 }
 
-/// A claim of an order's row (see `store::screenings::claim`).
+/// A claim of an order's row (see `store::screenings::claim_and_finish`).
 pub struct ClaimOrder {
     pub shop_id: String,
     pub order_number: String,
@@ -282,17 +282,18 @@ pub async fn write_batch(db: &WriterConnection, works: &[&Work]) -> Vec<Result<D
 
 /// The parts a batch is written in, as indices into `works`: on SQLite the whole batch
 /// (one transaction, `write_script`); on PostgreSQL statements of at most 64 claims and
-/// 64 finishes (`screenings::claim_and_finish`: the claims and the finishes each cut by
-/// `store::statement_chunks`, and paired), each atomic by itself, without BEGIN and
-/// COMMIT: a single round trip however many it holds, where a transaction took four.
+/// 64 finishes (`screenings::claim_and_finish`; the claims and the finishes each cut in
+/// 64s, and paired), each atomic by itself, without BEGIN and COMMIT: a single round
+/// trip however many it holds, where a transaction took four. A batch of up to 64 of
+/// each, nearly every batch, is one statement.
 fn parts(backend: DbBackend, works: &[&Work]) -> Vec<Vec<usize>> {
     if backend == DbBackend::Sqlite {
         return vec![(0..works.len()).collect()];
     }
     let (claims, finishes): (Vec<usize>, Vec<usize>) =
         (0..works.len()).partition(|&i| matches!(works[i], Work::Claim(_)));
-    let mut claims = store::statement_chunks(&claims);
-    let mut finishes = store::statement_chunks(&finishes);
+    let mut claims = claims.chunks(screenings::MAX_CLAIM_AND_FINISH);
+    let mut finishes = finishes.chunks(screenings::MAX_CLAIM_AND_FINISH);
     std::iter::from_fn(|| match (claims.next(), finishes.next()) {
         (None, None) => None,
         (claims, finishes) => Some([claims.unwrap_or_default(), finishes.unwrap_or_default()].concat()),
@@ -418,6 +419,74 @@ fn opened(finish: &FinishOrder) -> Option<Emit<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn claim_work() -> Work {
+        Work::Claim(ClaimOrder {
+            shop_id: "s".into(),
+            order_number: "o".into(),
+            fingerprint: "f".into(),
+            token: "t".into(),
+        })
+    }
+
+    fn finish_work() -> Work {
+        Work::Finish(Box::new(FinishOrder {
+            id: 1,
+            token: "t".into(),
+            shop_id: "s".into(),
+            finished: screenings::Finished {
+                screened: false,
+                skip_reason: None,
+                result: None,
+                reasons: "[]".into(),
+                decision: "create_order".into(),
+                redirect_url: None,
+                forced_by_thanks_offer: false,
+                oplux_event_id: None,
+                parent_order_number: None,
+                error_detail: None,
+                oplux_latency_ms: None,
+                screened_at: Utc::now(),
+                warnings: "[]".into(),
+                parent_screening: None,
+                review_opened_at: None,
+            },
+            exchange: None,
+            event: Value::Null,
+            review_opened: None,
+        }))
+    }
+
+    #[test]
+    fn a_postgres_batch_of_up_to_64_of_each_is_one_part_and_larger_ones_are_cut_in_64s() {
+        // Claims and finishes interleaved: 3 of each, then 100 claims and 70 finishes.
+        let small: Vec<Work> = (0..6)
+            .map(|n| if n % 2 == 0 { claim_work() } else { finish_work() })
+            .collect();
+        let small: Vec<&Work> = small.iter().collect();
+        assert_eq!(parts(DbBackend::Postgres, &small), [vec![0, 2, 4, 1, 3, 5]]);
+        assert_eq!(parts(DbBackend::Sqlite, &small), [vec![0, 1, 2, 3, 4, 5]]);
+
+        let large: Vec<Work> = (0..100)
+            .map(|_| claim_work())
+            .chain((0..70).map(|_| finish_work()))
+            .collect();
+        let large: Vec<&Work> = large.iter().collect();
+        let cut = parts(DbBackend::Postgres, &large);
+        let sizes: Vec<(usize, usize)> = cut
+            .iter()
+            .map(|part| {
+                (
+                    part.iter().filter(|&&i| i < 100).count(),
+                    part.iter().filter(|&&i| i >= 100).count(),
+                )
+            })
+            .collect();
+        assert_eq!(sizes, [(64, 64), (36, 6)]);
+        let mut every: Vec<usize> = cut.concat();
+        every.sort_unstable();
+        assert_eq!(every, (0..170).collect::<Vec<_>>());
+    }
 
     fn queued(metrics: &crate::metrics::Metrics, database: &str) -> String {
         let text = metrics.encode();

@@ -279,7 +279,7 @@ async fn a_writer_connection_cut_by_the_server_is_replaced_at_the_next_write() {
 }
 
 /// A batch larger than a statement takes (64 claims and 64 finishes; on PostgreSQL a
-/// transaction of statements per 64 rows, on SQLite a script of them), through the
+/// statement per 64 of each, on SQLite one script of them all), through the
 /// writers' entry (`screening::writes::write_batch`): 100 new orders are claimed; then,
 /// in one batch, their 100 finishes, 70 new claims and a claim of an order that exists
 /// are each answered, in order, and the finishes' exchanges and events are written.
