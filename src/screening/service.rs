@@ -453,16 +453,14 @@ impl Screenings<'_> {
             event: data,
             review_opened,
         };
-        let mut attempts = 0;
         let held = while_unavailable(finish_by, || {
-            attempts += 1;
-            let again = attempts > 1;
             let order = order.clone();
             async move {
                 let held = self.writes.finish(order).await?;
-                // A finish tried again may find its own first attempt committed (the
-                // answer lost with the connection).
-                Ok(held || (again && self.finished_by_this_request(row).await?))
+                // A finish written again (by this request after a lost answer, or by the
+                // writer write by write after a failed batch) may find its own earlier
+                // write committed: the row is then done under this request's claim.
+                Ok(held || self.finished_by_this_request(row).await?)
             }
         })
         .await?;

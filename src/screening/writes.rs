@@ -1,5 +1,5 @@
-//! The hot path's two writes, the claim and the finish, grouped into shared
-//! transactions (group commit).
+//! The hot path's two writes, the claim and the finish, grouped into shared commits
+//! (group commit).
 //!
 //! At a checkout peak O-PLUX answers orders in waves: hundreds of finishes arrive within
 //! a few milliseconds. Written one transaction each, they queued behind each other for the
@@ -40,7 +40,7 @@ use crate::{
     },
 };
 
-/// The most writes one transaction takes.
+/// The most writes a writer takes at once (one batch).
 const BATCH: usize = 256;
 /// Concurrent writers on PostgreSQL.
 const POSTGRES_WRITERS: usize = 4;
