@@ -420,16 +420,21 @@ async fn count(db: &sea_orm::DatabaseConnection, table: &str) -> i64 {
 
 async fn count_where(db: &sea_orm::DatabaseConnection, table: &str, condition: &str) -> i64 {
     use sea_orm::ConnectionTrait;
-    let sql = format!("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM {table} WHERE {condition}");
     let rows = db
-        .query_all_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql))
+        .query_all_raw(count_statement(db.get_database_backend(), table, condition))
         .await
         .unwrap();
     rows[0].try_get::<i64>("", "n").unwrap()
 }
 
+/// `SELECT COUNT(*) AS n FROM table WHERE condition`, as a BIGINT on both databases.
+fn count_statement(backend: sea_orm::DbBackend, table: &str, condition: &str) -> sea_orm::Statement {
+    let sql = format!("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM {table} WHERE {condition}");
+    sea_orm::Statement::from_string(backend, sql)
+}
+
 fn count_kept(backend: sea_orm::DbBackend) -> sea_orm::Statement {
-    sea_orm::Statement::from_string(backend, "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM kept")
+    count_statement(backend, "kept", "1 = 1")
 }
 
 /// A claim of an order of shop-a, for the store-level batch tests.

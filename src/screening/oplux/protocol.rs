@@ -75,7 +75,7 @@ pub fn normalize_name(name: &str) -> String {
 // dropped on every screening (bench/RESULTS.md, issue 30).
 
 /// `hashed_name`: the name as given and normalised, hashed; an empty part as `""`.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize)]
 pub struct HashedName {
     pub last_name_sha2: String,
     pub first_name_sha2: String,
@@ -126,7 +126,7 @@ pub fn email(email: &Email) -> MailAddress<'_> {
 
 /// `tel`: domestic digits, as a mobile number when it starts 070/080/090; the other
 /// number is sent as `""`.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize)]
 pub struct TelNumbers<'a> {
     pub fixed_number: &'a str,
     pub mobile_number: &'a str,
