@@ -59,6 +59,9 @@ pub struct Config {
     /// `RENKEI_CACHE_TTL_MS`: how stale a replica's view of changes made on other
     /// replicas (payment methods, accounts, revoked clients) may be; 0 disables caching.
     pub cache_ttl: Duration,
+    /// `RENKEI_WRITE_GATHER_MS` (default 2, 0: off): how long a screening writer waits for
+    /// more claims and finishes to write with the first it took (`screening::writes`).
+    pub write_gather: Duration,
     /// `RENKEI_OPLUX_BREAKER_THRESHOLD`: consecutive O-PLUX failures that open the circuit.
     pub oplux_breaker_threshold: u32,
     /// `RENKEI_OPLUX_BREAKER_COOL_DOWN_SECS`: how long an open circuit answers ERROR at once.
@@ -220,6 +223,7 @@ impl Config {
             oplux_sync_window: Duration::from_secs(3600 * vars.number("RENKEI_OPLUX_SYNC_WINDOW_HOURS", 48, 1..=8760)),
             oplux_sync_batch: vars.number("RENKEI_OPLUX_SYNC_BATCH", 100, 1..=10_000),
             cache_ttl: Duration::from_millis(vars.number("RENKEI_CACHE_TTL_MS", 1000, 0..=60_000)),
+            write_gather: Duration::from_millis(vars.number("RENKEI_WRITE_GATHER_MS", 2, 0..=50)),
             oplux_breaker_threshold: vars.number("RENKEI_OPLUX_BREAKER_THRESHOLD", 5, 1..=1_000_000),
             oplux_breaker_cool_down: Duration::from_secs(vars.number(
                 "RENKEI_OPLUX_BREAKER_COOL_DOWN_SECS",
@@ -594,6 +598,11 @@ mod tests {
         assert!(config.is_sqlite());
         assert_eq!(config.auth.token_ttl, Duration::from_secs(900));
         assert!(config.auth.jwt_keys.is_none());
+        assert_eq!(config.write_gather, Duration::from_millis(2));
+        assert_eq!(
+            load(&[("RENKEI_WRITE_GATHER_MS", "0")]).unwrap().write_gather,
+            Duration::ZERO
+        );
     }
 
     #[test]
@@ -614,6 +623,7 @@ mod tests {
             ("RENKEI_TRUSTED_PROXIES", "10.0.0.0/40"),
             ("RENKEI_CLIENT_SECRET_PEPPER", "c2hvcnQ="),
             ("RENKEI_BODY_READ_TIMEOUT_MS", "0"),
+            ("RENKEI_WRITE_GATHER_MS", "51"),
         ] {
             let err = load(&[(name, value)]).unwrap_err();
             assert_eq!(err.variables(), [name]);

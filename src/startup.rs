@@ -71,7 +71,8 @@ impl Application {
         // The process's one metrics registry (`metrics`).
         let mut metrics = Metrics::new();
         metrics.register(store::write::register_metrics);
-        let screening_writes = crate::screening::writes::ScreeningWrites::start(&db, &metrics.screening_writes);
+        let screening_writes =
+            crate::screening::writes::ScreeningWrites::start(&db, &metrics.screening_writes, config.write_gather);
         let state = web::Data::new(AppState {
             db: db.clone(),
             tokens: TokenService::new(&config.auth, keys),

@@ -3,6 +3,7 @@
 
 pub mod decision;
 pub mod exchange;
+pub mod gather;
 pub mod input;
 pub mod oplux;
 pub mod record;

@@ -5,7 +5,8 @@
 //! a few milliseconds. Written one transaction each, they queued behind each other for the
 //! database (SQLite's single writer; a PostgreSQL pool connection per transaction), and
 //! the last of a wave waited for all the others' commits. Here a writer takes every claim
-//! and finish waiting when it is free and writes them together: a wave costs a few
+//! and finish waiting when it is free, and while they come close together those that
+//! arrive for a moment more (`gather`), and writes them together: a wave costs a few
 //! commits. On PostgreSQL a batch is one statement per 64 claims and 64 finishes,
 //! without BEGIN and COMMIT (a single round trip: the round trips, not the statements'
 //! work, were most of a write's time at peak; bench/RESULTS.md, session 7). On SQLite it
@@ -19,14 +20,18 @@
 //! anyway), a few on PostgreSQL, each on a connection it keeps
 //! (`store::write::WriterConnection`: no pool round trip per statement; session 9).
 
-use std::{sync::Arc, time::Instant};
+use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
 use prometheus_client::metrics::gauge::Gauge;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, FromQueryResult, QueryTrait};
 use serde_json::Value;
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::{
+    sync::{Mutex, mpsc, oneshot},
+    time::Instant,
+};
 
+use super::gather::{self, Gathering};
 use crate::{
     events::{self, Emit, EventType},
     metrics::{DatabaseLabel, Histograms, ScreeningWriteMetrics, WriteLabel},
@@ -124,11 +129,17 @@ struct Job {
     answer: oneshot::Sender<Result<Done, DbErr>>,
 }
 
+impl gather::Queued for Job {
+    fn queued_at(&self) -> Instant {
+        self.since
+    }
+}
+
 impl ScreeningWrites {
     /// Starts the writers of this database; they stop when this is dropped.
-    pub fn start(db: &DatabaseConnection, metrics: &ScreeningWriteMetrics) -> Self {
+    pub fn start(db: &DatabaseConnection, metrics: &ScreeningWriteMetrics, gather: Duration) -> Self {
         let (jobs, queue) = mpsc::unbounded_channel();
-        let queue = Arc::new(Mutex::new(queue));
+        let queue = Arc::new(Mutex::new(Gathering::new(queue, gather, BATCH)));
         let writers = match db.get_database_backend() {
             DbBackend::Sqlite => 1,
             _ => POSTGRES_WRITERS,
@@ -201,33 +212,16 @@ impl ScreeningWrites {
     }
 }
 
-/// One writer: takes every job waiting (at most `BATCH`), writes them together, answers.
-async fn write_batches(
-    db: WriterConnection,
-    queue: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
-    metrics: ScreeningWriteMetrics,
-) {
+/// One writer: takes a batch (`Gathering`), writes it, answers.
+async fn write_batches(db: WriterConnection, queue: Arc<Mutex<Gathering<Job>>>, metrics: ScreeningWriteMetrics) {
     let database = DatabaseLabel {
         database: store::write::database(&db),
     };
     loop {
-        let mut jobs = Vec::new();
-        {
-            let mut queue = queue.lock().await;
-            match queue.recv().await {
-                Some(job) => jobs.push(job),
-                None => {
-                    db.close().await;
-                    return;
-                }
-            }
-            while jobs.len() < BATCH {
-                match queue.try_recv() {
-                    Ok(job) => jobs.push(job),
-                    Err(_) => break,
-                }
-            }
-        }
+        let Some(jobs) = queue.lock().await.next().await else {
+            db.close().await;
+            return;
+        };
         let started = Instant::now();
         let jobs: Vec<(Work, oneshot::Sender<Result<Done, DbErr>>)> = jobs
             .into_iter()
