@@ -1,14 +1,14 @@
 //! The screening writers' queue: it hands a writer a batch, gathered for a moment while
 //! writes arrive faster than the moment lasts.
 //!
-//! A batch costs renkei and the database mostly per batch, not per write (a statement's
-//! round trip, its planning and executor start, a commit; bench/RESULTS.md, session 15).
-//! A free writer that took whatever was waiting wrote one or two writes at a time at a
-//! checkout peak, since some writer was nearly always free. So while writes come close
-//! together, a writer waits until the first of its batch has waited `window` and takes
-//! what came meanwhile; at a trickle (the last write was queued longer than `window`
-//! before this one) it writes at once, and writes that already waited that long (the
-//! writers are behind) wait no more.
+//! Part of a batch's cost to renkei and to the database is per batch, not per write (a
+//! statement's round trip, its planning and executor start, a commit; bench/RESULTS.md,
+//! session 15). A free writer that took whatever was waiting wrote two to four writes
+//! at a time at a checkout peak, since some writer was nearly always free. So while
+//! writes come close together, a writer waits until the first of its batch has waited
+//! `window` and takes what came meanwhile; at a trickle (the last write was queued
+//! longer than `window` before this one) it writes at once, and writes that already
+//! waited that long (the writers are behind) wait no more.
 
 use tokio::{
     sync::mpsc::{UnboundedReceiver, error::TryRecvError},
