@@ -60,7 +60,7 @@ pub struct Config {
     /// replicas (payment methods, accounts, revoked clients) may be; 0 disables caching.
     pub cache_ttl: Duration,
     /// `RENKEI_WRITE_GATHER_MS` (default 2, 0: off): how long a screening writer waits for
-    /// more claims and finishes to write with the first it took (`screening::writes`).
+    /// more claims and finishes to write with the first it took (`screening::gather`).
     pub write_gather: Duration,
     /// `RENKEI_OPLUX_BREAKER_THRESHOLD`: consecutive O-PLUX failures that open the circuit.
     pub oplux_breaker_threshold: u32,

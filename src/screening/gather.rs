@@ -16,7 +16,7 @@ use tokio::{
 };
 
 /// Something queued, and when.
-pub trait Queued {
+pub trait Stamped {
     fn queued_at(&self) -> Instant;
 }
 
@@ -29,7 +29,7 @@ pub struct Gathering<T> {
     last: Option<Instant>,
 }
 
-impl<T: Queued> Gathering<T> {
+impl<T: Stamped> Gathering<T> {
     /// Batches of at most `most` (at least one) from `queue`, gathered for up to `window`
     /// (zero: never).
     pub fn new(queue: UnboundedReceiver<T>, window: Duration, most: usize) -> Self {
@@ -61,7 +61,7 @@ impl<T: Queued> Gathering<T> {
                 },
             }
         }
-        self.last = batch.last().map(Queued::queued_at);
+        self.last = batch.last().map(Stamped::queued_at);
         Some(batch)
     }
 }
@@ -74,7 +74,7 @@ mod tests {
 
     struct Item(u32, Instant);
 
-    impl Queued for Item {
+    impl Stamped for Item {
         fn queued_at(&self) -> Instant {
             self.1
         }

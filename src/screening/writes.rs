@@ -129,7 +129,7 @@ struct Job {
     answer: oneshot::Sender<Result<Done, DbErr>>,
 }
 
-impl gather::Queued for Job {
+impl gather::Stamped for Job {
     fn queued_at(&self) -> Instant {
         self.since
     }
